@@ -1,0 +1,117 @@
+//! The one error type of walrs.
+//!
+//! Rules:
+//! - Every error carries a [`ErrorKind`], a message a DBA can act on, and a hint when there is
+//!   something to do about it. The cause is folded into the message when the error is made,
+//!   so nothing is dropped on the way to a log line.
+//! - No secret ever enters a message: errors from storage pass through
+//!   [`crate::storage::Storage`], which redacts known secret values.
+//! - `retryable` says whether trying the same thing again later may succeed. Adapters use it to
+//!   choose words ("will retry") and exit codes, never to retry by themselves.
+//! - Adapters map kinds to SQLSTATEs (extension) and exit codes (CLI) in one place each.
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A setting, URL, flag or environment variable is missing or wrong.
+    Config,
+    /// An argument (file name, path, option value) is not valid.
+    InvalidInput,
+    /// The object asked for is not in the repository.
+    NotFound,
+    /// The repository already holds a different object under this name.
+    Conflict,
+    /// An object in the repository fails to decompress or verify.
+    Corrupt,
+    /// The storage refused or failed a request (after retries).
+    Storage,
+    /// Reading or writing a local file failed.
+    LocalIo,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    pub kind: ErrorKind,
+    pub message: String,
+    pub hint: Option<String>,
+    pub retryable: bool,
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Error {
+            kind,
+            message: message.into(),
+            hint: None,
+            retryable: false,
+        }
+    }
+
+    pub fn config(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Config, message)
+    }
+
+    pub fn invalid_input(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidInput, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+
+    pub fn corrupt(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Corrupt, message)
+    }
+
+    /// A local file operation failed; `what` names the operation and the path.
+    pub fn local_io(what: impl fmt::Display, err: &std::io::Error) -> Self {
+        let retryable = matches!(
+            err.kind(),
+            std::io::ErrorKind::Interrupted
+                | std::io::ErrorKind::WouldBlock
+                | std::io::ErrorKind::TimedOut
+        );
+        let hint = match err.kind() {
+            std::io::ErrorKind::StorageFull => {
+                Some("free space on that file system, or write elsewhere".to_string())
+            }
+            std::io::ErrorKind::PermissionDenied => {
+                Some("check the owner and mode of the file and its directory".to_string())
+            }
+            _ => None,
+        };
+        Error {
+            kind: ErrorKind::LocalIo,
+            message: format!("{what}: {err}"),
+            hint,
+            retryable,
+        }
+    }
+
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
+    pub fn retryable(mut self, retryable: bool) -> Self {
+        self.retryable = retryable;
+        self
+    }
+
+    /// Put context in front of the message, keeping kind, hint and retryability.
+    pub fn context(mut self, context: impl fmt::Display) -> Self {
+        self.message = format!("{context}: {}", self.message);
+        self
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Error {}

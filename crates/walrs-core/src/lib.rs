@@ -1,0 +1,18 @@
+//! walrs-core: everything walrs knows, with no PostgreSQL bindings.
+//!
+//! The extension and the `walrs` command are thin adapters over this crate: they turn
+//! settings and arguments into the types here, run an operation from [`ops`], and map the
+//! result (or [`Error`]) to PostgreSQL log levels, SQLSTATEs or exit codes.
+#![forbid(unsafe_code)]
+
+pub mod compress;
+pub mod config;
+pub mod envdir;
+pub mod error;
+pub mod layout;
+pub mod ops;
+pub mod pgconf;
+pub mod storage;
+pub mod wal;
+
+pub use error::{Error, ErrorKind, Result};

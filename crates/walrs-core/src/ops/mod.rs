@@ -1,0 +1,50 @@
+//! The operations walrs performs, one file each. Each takes its configuration as arguments
+//! and returns an outcome for the adapter to log or print.
+
+mod wal_fetch;
+mod wal_push;
+
+pub use wal_fetch::{wal_fetch, FetchOutcome};
+pub use wal_push::{wal_push, PushOutcome};
+
+use crate::compress::{Compression, READ_ORDER};
+use crate::layout::wal_key;
+use crate::storage::Storage;
+use crate::wal::{WalFileKind, WalFileName};
+use crate::Result;
+
+/// Largest WAL segment PostgreSQL allows (`--wal-segsize=1024`).
+const MAX_SEGMENT: u64 = 1 << 30;
+/// History and backup history files are a few lines; anything near this is not one.
+const MAX_SMALL_FILE: u64 = 64 << 20;
+
+fn size_limit(name: &WalFileName) -> u64 {
+    match name.kind() {
+        WalFileKind::Segment | WalFileKind::Partial => MAX_SEGMENT,
+        WalFileKind::History | WalFileKind::BackupHistory => MAX_SMALL_FILE,
+    }
+}
+
+/// Every key a WAL file may be stored under, `first` method first.
+fn candidate_keys(name: &WalFileName, first: Compression) -> Vec<(String, Compression)> {
+    std::iter::once(first)
+        .chain(READ_ORDER.into_iter().filter(move |c| *c != first))
+        .map(|c| (wal_key(name, c), c))
+        .collect()
+}
+
+/// The key and method of the stored copy of `name`, if any (looked up concurrently).
+async fn find_archived(
+    storage: &Storage,
+    name: &WalFileName,
+    first: Compression,
+) -> Result<Option<(String, Compression)>> {
+    let candidates = candidate_keys(name, first);
+    let found =
+        futures::future::try_join_all(candidates.iter().map(|(key, _)| storage.exists(key)))
+            .await?;
+    Ok(candidates
+        .into_iter()
+        .zip(found)
+        .find_map(|(c, exists)| exists.then_some(c)))
+}

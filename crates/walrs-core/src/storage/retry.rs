@@ -1,0 +1,186 @@
+//! Bounded retries: every storage request has a timeout, transient failures are retried with
+//! backoff, and the whole operation gives up after a fixed budget, so a caller (the archiver
+//! above all) never waits forever on a broken network.
+
+use std::future::Future;
+use std::time::Duration;
+use tokio::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Longest one request may take.
+    pub attempt_timeout: Duration,
+    /// Longest all attempts of one operation may take together.
+    pub budget: Duration,
+    pub first_backoff: Duration,
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempt_timeout: Duration::from_secs(60),
+            budget: Duration::from_secs(120),
+            first_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(5),
+        }
+    }
+}
+
+/// How an operation ended after retries.
+pub struct Attempts<T> {
+    pub result: Result<T, object_store::Error>,
+    pub attempts: u32,
+}
+
+impl RetryPolicy {
+    pub async fn run<T, F, Fut>(&self, mut op: F) -> Attempts<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, object_store::Error>>,
+    {
+        let start = Instant::now();
+        let mut backoff = self.first_backoff;
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            let result = match tokio::time::timeout(self.attempt_timeout, op()).await {
+                Ok(r) => r,
+                Err(_) => Err(timed_out(self.attempt_timeout)),
+            };
+            match result {
+                Err(e) if is_transient(&e) && start.elapsed() + backoff < self.budget => {
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(self.max_backoff);
+                }
+                result => return Attempts { result, attempts },
+            }
+        }
+    }
+}
+
+fn timed_out(after: Duration) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "walrs",
+        source: Box::new(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            format!("request timed out after {} s", after.as_secs()),
+        )),
+    }
+}
+
+/// May the same request succeed if tried again soon?
+pub fn is_transient(e: &object_store::Error) -> bool {
+    use object_store::Error as E;
+    match e {
+        E::Generic { source, .. } => !has_permanent_io_cause(source.as_ref()),
+        E::JoinError { .. } => true,
+        _ => false,
+    }
+}
+
+/// Local failures that waiting will not cure: retrying them only delays the WARNING.
+fn has_permanent_io_cause(mut err: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind as K;
+    loop {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            if matches!(
+                io.kind(),
+                K::PermissionDenied
+                    | K::ReadOnlyFilesystem
+                    | K::StorageFull
+                    | K::QuotaExceeded
+                    | K::NotADirectory
+                    | K::IsADirectory
+                    | K::InvalidInput
+                    | K::InvalidFilename
+                    | K::FileTooLarge
+                    | K::AlreadyExists
+                    | K::NotFound
+            ) {
+                return true;
+            }
+        }
+        match err.source() {
+            Some(next) => err = next,
+            None => return false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    fn generic(kind: std::io::ErrorKind) -> object_store::Error {
+        object_store::Error::Generic {
+            store: "test",
+            source: Box::new(std::io::Error::new(kind, "x")),
+        }
+    }
+
+    fn quick() -> RetryPolicy {
+        RetryPolicy {
+            attempt_timeout: Duration::from_millis(100),
+            budget: Duration::from_millis(600),
+            first_backoff: Duration::from_millis(10),
+            max_backoff: Duration::from_millis(40),
+        }
+    }
+
+    #[test]
+    fn classifies_errors() {
+        assert!(is_transient(&generic(std::io::ErrorKind::ConnectionReset)));
+        assert!(is_transient(&generic(std::io::ErrorKind::TimedOut)));
+        assert!(!is_transient(&generic(
+            std::io::ErrorKind::PermissionDenied
+        )));
+        assert!(!is_transient(&generic(std::io::ErrorKind::StorageFull)));
+        let nf = object_store::Error::NotFound {
+            path: "p".into(),
+            source: "x".into(),
+        };
+        assert!(!is_transient(&nf));
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn retries_transient_errors_until_success() {
+        let calls = AtomicU32::new(0);
+        let out = quick()
+            .run(|| async {
+                match calls.fetch_add(1, Ordering::SeqCst) {
+                    0 | 1 => Err(generic(std::io::ErrorKind::ConnectionReset)),
+                    _ => Ok(7),
+                }
+            })
+            .await;
+        assert_eq!(out.result.unwrap(), 7);
+        assert_eq!(out.attempts, 3);
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn gives_up_at_once_on_permanent_errors() {
+        let out = quick()
+            .run(|| async { Err::<(), _>(generic(std::io::ErrorKind::PermissionDenied)) })
+            .await;
+        assert!(out.result.is_err());
+        assert_eq!(out.attempts, 1);
+    }
+
+    #[tokio::test(flavor = "current_thread", start_paused = true)]
+    async fn a_hanging_request_times_out_within_the_budget() {
+        let started = tokio::time::Instant::now();
+        let out = quick()
+            .run(|| std::future::pending::<Result<(), object_store::Error>>())
+            .await;
+        let err = out.result.unwrap_err();
+        assert!(err.to_string().contains("timed out"), "{err}");
+        assert!(out.attempts >= 2, "{}", out.attempts);
+        assert!(
+            started.elapsed() <= Duration::from_millis(800),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+}
