@@ -1,1 +1,120 @@
+//! walrs, the PostgreSQL extension: an archive module that ships WAL to a WAL-G-format
+//! repository from inside the server.
+//!
+//! Everything here adapts PostgreSQL to `walrs_core`: settings in [`gucs`], the archive module
+//! in [`archive`], errors in [`error`], the tokio runtime in [`runtime`].
 
+use pgrx::prelude::*;
+
+mod archive;
+mod error;
+mod gucs;
+mod repo;
+mod runtime;
+
+::pgrx::pg_module_magic!(name, version);
+
+/// Runs in every process that loads walrs: the postmaster (when preloaded), the archiver
+/// (`archive_library`), and backends. It only registers settings: no threads, no I/O.
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    gucs::register();
+}
+
+/// The walrs version of the loaded library.
+#[pg_extern]
+fn walrs_version() -> &'static str {
+    env!("CARGO_PKG_VERSION")
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+    use std::ffi::CStr;
+
+    fn setting(name: &str) -> (String, String) {
+        Spi::get_two_with_args::<String, String>(
+            "SELECT setting, context FROM pg_settings WHERE name = $1",
+            &[name.into()],
+        )
+        .map(|(s, c)| (s.expect("setting"), c.expect("context")))
+        .expect("setting exists")
+    }
+
+    #[pg_test]
+    fn settings_exist_with_documented_defaults() {
+        assert_eq!(setting("walrs.storage"), ("".into(), "sighup".into()));
+        assert_eq!(setting("walrs.env_dir"), ("".into(), "sighup".into()));
+        assert_eq!(setting("walrs.compression"), ("lz4".into(), "sighup".into()));
+        assert_eq!(setting("walrs.upload_concurrency"), ("4".into(), "sighup".into()));
+        let choices = Spi::get_one::<String>(
+            "SELECT array_to_string(enumvals, ',') FROM pg_settings WHERE name = 'walrs.compression'",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(choices, "lz4,zstd,brotli,none");
+    }
+
+    /// Validate a value for a sighup setting as a reload of postgresql.conf would. An invalid
+    /// value raises the ERROR a reload would log; a valid one returns true.
+    fn validate_as_reload(name: &CStr, value: &CStr) -> bool {
+        // SAFETY: plain call into guc.c with NUL-terminated strings; changeVal=false only checks.
+        // It returns 0 for an invalid value, -1 for "valid but not applied" (changeVal=false).
+        unsafe {
+            pg_sys::set_config_option(
+                name.as_ptr(),
+                value.as_ptr(),
+                pg_sys::GucContext::PGC_SIGHUP,
+                pg_sys::GucSource::PGC_S_FILE,
+                pg_sys::GucAction::GUC_ACTION_SET,
+                false,
+                pg_sys::PGERROR as i32,
+                false,
+            ) != 0
+        }
+    }
+
+    #[pg_test]
+    fn valid_storage_urls_are_accepted() {
+        for url in [c"file:///var/lib/walrs", c"s3://bucket/prefix", c"azure://c/p", c"az://c", c"gs://b/p", c""] {
+            assert!(validate_as_reload(c"walrs.storage", url), "{url:?}");
+        }
+    }
+
+    #[pg_test(error = "invalid value for parameter \"walrs.storage\": \"ftp://host/x\"")]
+    fn an_unknown_scheme_is_rejected() {
+        validate_as_reload(c"walrs.storage", c"ftp://host/x");
+    }
+
+    #[pg_test(error = "invalid value for parameter \"walrs.storage\": \"file://relative\"")]
+    fn a_relative_file_url_is_rejected() {
+        validate_as_reload(c"walrs.storage", c"file://relative");
+    }
+
+    #[pg_test(error = "0 is outside the valid range for parameter \"walrs.upload_concurrency\" (1 .. 64)")]
+    fn upload_concurrency_must_be_positive() {
+        validate_as_reload(c"walrs.upload_concurrency", c"0");
+    }
+
+    #[pg_test(error = "invalid configuration parameter name \"walrs.no_such_setting\"")]
+    fn the_walrs_prefix_is_reserved() {
+        Spi::run("SET walrs.no_such_setting = 'x'").unwrap();
+    }
+
+    #[pg_test]
+    fn version_is_reported() {
+        assert_eq!(crate::walrs_version(), env!("CARGO_PKG_VERSION"));
+    }
+}
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

@@ -1,1 +1,299 @@
-pub fn placeholder() {}
+//! Harness for end-to-end scenarios on real PostgreSQL clusters.
+//!
+//! Tests run as root; clusters run as the `postgres` OS user (PostgreSQL refuses root). Each
+//! cluster lives in its own directory under /tmp/walrs-e2e, listens only on a Unix socket in
+//! that directory, and is stopped when dropped. A failed test keeps its directory for
+//! inspection and prints where it is.
+//!
+//! Environment: `WALRS_PG_BINDIR` (server binaries, default PostgreSQL 15's) and `WALRS_BIN`
+//! (the `walrs` command, default `target/release/walrs`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+pub const OS_USER: &str = "postgres";
+
+pub fn pg_bindir() -> PathBuf {
+    std::env::var_os("WALRS_PG_BINDIR").map(PathBuf::from).unwrap_or_else(|| "/usr/lib/postgresql/15/bin".into())
+}
+
+/// The `walrs` command under test.
+pub fn walrs_bin() -> PathBuf {
+    if let Some(p) = std::env::var_os("WALRS_BIN") {
+        return PathBuf::from(p);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("target");
+    for profile in ["release", "debug"] {
+        let p = root.join(profile).join("walrs");
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!("walrs binary not found: build it (make install) or set WALRS_BIN");
+}
+
+/// Run a command, panicking with its output if it fails.
+pub fn run(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    if !out.status.success() {
+        panic!(
+            "{cmd:?} failed with {}\nstdout:\n{}\nstderr:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A command that runs as the `postgres` OS user.
+pub fn as_postgres(program: impl AsRef<Path>) -> Command {
+    let mut cmd = Command::new("runuser");
+    cmd.args(["-u", OS_USER, "--"]).arg(program.as_ref());
+    cmd
+}
+
+/// The walrs command, run as root (which reads any repository) with `args`.
+pub fn walrs(args: &[&str]) -> Output {
+    Command::new(walrs_bin()).args(args).output().expect("run walrs")
+}
+
+pub fn chown_postgres(path: &Path) {
+    run(Command::new("chown").args(["-R", OS_USER]).arg(path));
+}
+
+/// Poll `check` every 200 ms until it is true, panicking after `timeout`.
+pub fn wait_for(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !check() {
+        if start.elapsed() > timeout {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+static COUNTER: AtomicU32 = AtomicU32::new(0);
+
+/// A scratch directory owned by `postgres`, removed on drop unless the test failed.
+pub struct Workdir {
+    pub path: PathBuf,
+}
+
+impl Workdir {
+    pub fn new(name: &str) -> Workdir {
+        let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+        let path = PathBuf::from(format!("/tmp/walrs-e2e/{name}-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&path); // a leftover from a crashed run with the same pid
+        std::fs::create_dir_all(&path).unwrap();
+        run(Command::new("chmod").arg("755").arg("/tmp/walrs-e2e"));
+        chown_postgres(&path);
+        Workdir { path }
+    }
+}
+
+impl Drop for Workdir {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("kept {} for inspection", self.path.display());
+        } else if let Err(e) = std::fs::remove_dir_all(&self.path) {
+            eprintln!("could not remove {}: {e}", self.path.display());
+        }
+    }
+}
+
+/// A file:// repository in a directory owned by `postgres`.
+pub struct Repo {
+    pub dir: PathBuf,
+}
+
+impl Repo {
+    pub fn new(work: &Workdir) -> Repo {
+        let dir = work.path.join("repo");
+        std::fs::create_dir_all(&dir).unwrap();
+        chown_postgres(&dir);
+        Repo { dir }
+    }
+
+    pub fn url(&self) -> String {
+        format!("file://{}", self.dir.display())
+    }
+
+    pub fn wal_dir(&self) -> PathBuf {
+        self.dir.join("wal_005")
+    }
+
+    /// Names of archived WAL segments (not history, backup or partial files), sorted.
+    pub fn segments(&self) -> Vec<String> {
+        let mut names: Vec<String> = match std::fs::read_dir(self.wal_dir()) {
+            Ok(rd) => rd
+                .filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter_map(|f| f.split('.').next().map(str::to_string).filter(|n| n.len() == 24 && !f.contains('#')))
+                .filter(|n| n.bytes().all(|b| b.is_ascii_hexdigit()))
+                .collect(),
+            Err(_) => vec![],
+        };
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
+pub struct Cluster {
+    pub data: PathBuf,
+    pub socket_dir: PathBuf,
+    pub log: PathBuf,
+    bindir: PathBuf,
+}
+
+impl Cluster {
+    /// initdb a new cluster in `work`/data with trust authentication.
+    pub fn init(work: &Workdir) -> Cluster {
+        let bindir = pg_bindir();
+        let data = work.path.join("data");
+        run(as_postgres(bindir.join("initdb"))
+            .args(["--no-sync", "--auth=trust", "--username=postgres", "--encoding=UTF8", "--locale=C", "-D"])
+            .arg(&data));
+        let c = Cluster { socket_dir: work.path.clone(), log: work.path.join("server.log"), data, bindir };
+        c.configure(&format!(
+            "listen_addresses = ''\nunix_socket_directories = '{}'\nport = 5432\nfsync = off\n\
+             log_line_prefix = '%m [%p] %b '\n",
+            c.socket_dir.display()
+        ));
+        c
+    }
+
+    /// Append lines to postgresql.conf (later lines win).
+    pub fn configure(&self, lines: &str) {
+        use std::io::Write;
+        let mut f = std::fs::OpenOptions::new().append(true).open(self.data.join("postgresql.conf")).unwrap();
+        writeln!(f, "{lines}").unwrap();
+    }
+
+    pub fn pg_ctl(&self, args: &[&str]) -> String {
+        run(as_postgres(self.bindir.join("pg_ctl")).arg("-D").arg(&self.data).arg("-l").arg(&self.log).args(args))
+    }
+
+    pub fn start(&self) {
+        self.pg_ctl(&["-w", "-t", "60", "start"]);
+    }
+
+    pub fn stop(&self) {
+        self.pg_ctl(&["-w", "-t", "120", "-m", "fast", "stop"]);
+    }
+
+    pub fn reload(&self) {
+        self.pg_ctl(&["reload"]);
+    }
+
+    fn is_running(&self) -> bool {
+        self.data.join("postmaster.pid").exists()
+    }
+
+    fn psql_cmd(&self, sql: &str) -> Command {
+        let mut cmd = Command::new(self.bindir.join("psql"));
+        cmd.args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-d", "postgres", "-h"])
+            .arg(&self.socket_dir)
+            .args(["-p", "5432", "-c", sql]);
+        cmd
+    }
+
+    /// Run SQL, returning trimmed output; panics on error.
+    pub fn sql(&self, sql: &str) -> String {
+        run(&mut self.psql_cmd(sql)).trim().to_string()
+    }
+
+    pub fn sql_i64(&self, sql: &str) -> i64 {
+        let out = self.sql(sql);
+        out.parse().unwrap_or_else(|_| panic!("{sql}: not a number: {out}"))
+    }
+
+    pub fn pgbench(&self, args: &[&str]) -> String {
+        let mut cmd = Command::new(self.bindir.join("pgbench"));
+        cmd.args(["-U", "postgres", "-h"]).arg(&self.socket_dir).args(["-p", "5432"]).args(args).arg("postgres");
+        run(&mut cmd)
+    }
+
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pg_wal(&self) -> PathBuf {
+        self.data.join("pg_wal")
+    }
+
+    /// Names in pg_wal/archive_status with the given suffix (`ready` or `done`).
+    pub fn archive_status(&self, suffix: &str) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(self.pg_wal().join("archive_status"))
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter_map(|f| f.strip_suffix(&format!(".{suffix}")).map(str::to_string))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The archiver's PID, if it runs.
+    pub fn archiver_pid(&self) -> Option<i64> {
+        let out = self.sql("SELECT pid FROM pg_stat_activity WHERE backend_type = 'archiver'");
+        out.parse().ok()
+    }
+
+    /// (archived_count, failed_count, last_archived_wal) from pg_stat_archiver.
+    pub fn archiver_stats(&self) -> (i64, i64, String) {
+        let out = self.sql("SELECT archived_count || '|' || failed_count || '|' || coalesce(last_archived_wal, '') FROM pg_stat_archiver");
+        let mut parts = out.split('|');
+        let a = parts.next().unwrap().parse().unwrap();
+        let f = parts.next().unwrap().parse().unwrap();
+        (a, f, parts.next().unwrap_or("").to_string())
+    }
+
+    /// Write a little, switch to a new segment, and return the name of the segment closed.
+    pub fn switch_wal(&self) -> String {
+        self.sql("CREATE TABLE IF NOT EXISTS walrs_e2e_ticks (t timestamptz); INSERT INTO walrs_e2e_ticks VALUES (now())");
+        self.sql("SELECT pg_walfile_name(pg_switch_wal())")
+    }
+
+    /// Wait until every segment up to `name` is archived (no .ready left at or before it).
+    pub fn wait_archived(&self, name: &str, timeout: Duration) {
+        wait_for(&format!("{name} to be archived"), timeout, || {
+            let done = self.pg_wal().join("archive_status").join(format!("{name}.done")).exists();
+            done && self.archive_status("ready").iter().all(|r| r.as_str() > name)
+        });
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if self.is_running() {
+            let _ = as_postgres(self.bindir.join("pg_ctl")) // best effort: the test is over
+                .arg("-D")
+                .arg(&self.data)
+                .args(["-w", "-m", "immediate", "stop"])
+                .output();
+        }
+        if std::thread::panicking() {
+            let log = self.server_log();
+            let tail: Vec<&str> = log.lines().rev().take(60).collect();
+            eprintln!("--- last lines of {} ---", self.log.display());
+            for line in tail.iter().rev() {
+                eprintln!("{line}");
+            }
+        }
+    }
+}
+
+/// Make a cluster archiving with `archive_library = 'walrs'` to `repo`.
+pub fn archiving_cluster(work: &Workdir, repo: &Repo, extra: &str) -> Cluster {
+    let c = Cluster::init(work);
+    c.configure(&format!(
+        "archive_mode = on\narchive_library = 'walrs'\nwalrs.storage = '{}'\n\
+         wal_keep_size = '4GB'\nmax_wal_size = '4GB'\n{extra}",
+        repo.url()
+    ));
+    c
+}

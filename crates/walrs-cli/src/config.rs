@@ -1,0 +1,62 @@
+//! Where the command's configuration comes from, first match winning:
+//! flags; `walrs.*` in `./postgresql.conf` and `./postgresql.auto.conf` (PostgreSQL runs
+//! `restore_command` in the data directory); the environment (with `WALG_*` names).
+
+use crate::cli::Global;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use walrs_core::compress::Compression;
+use walrs_core::config::{Env, RepoConfig};
+use walrs_core::{envdir, pgconf, Error};
+
+pub struct Resolved {
+    pub repo: RepoConfig,
+    pub warnings: Vec<String>,
+}
+
+const CONF_FILES: [&str; 2] = ["postgresql.conf", "postgresql.auto.conf"];
+
+/// `walrs.*` settings of the data directory we run in, if it is one.
+fn data_dir_settings() -> BTreeMap<String, String> {
+    let texts: Vec<String> = CONF_FILES.iter().filter_map(|f| std::fs::read_to_string(f).ok()).collect();
+    pgconf::walrs_settings(texts.iter().map(String::as_str))
+}
+
+pub fn resolve(global: &Global, compression_flag: Option<&str>) -> Result<Resolved, Error> {
+    let conf = data_dir_settings();
+    let mut env = Env::from_process();
+    let mut warnings = Vec::new();
+
+    let env_dir = match (&global.env_dir, conf.get("walrs.env_dir").filter(|v| !v.is_empty())) {
+        (Some(dir), _) => Some((dir.clone(), "--env-dir")),
+        (None, Some(dir)) => Some((PathBuf::from(dir), "walrs.env_dir in postgresql.conf")),
+        (None, None) => None,
+    };
+    if let Some((dir, source)) = env_dir {
+        let read = envdir::read(Path::new(&dir), source)?;
+        warnings.extend(read.warnings);
+        env.overlay(read.vars);
+    }
+
+    let conf_storage = conf.get("walrs.storage").filter(|v| !v.is_empty());
+    let (url, source) = match (&global.storage, conf_storage, env.walg_storage_url()) {
+        (Some(url), _, _) => (url.clone(), "--storage"),
+        (None, Some(url), _) => (url.clone(), "walrs.storage in postgresql.conf"),
+        (None, None, Some(url)) => (url, "WALG_*_PREFIX"),
+        (None, None, None) => {
+            return Err(Error::config("no repository is configured").with_hint(
+                "pass --storage URL, run in a data directory whose postgresql.conf sets walrs.storage, \
+                 or set WALG_S3_PREFIX / WALG_AZ_PREFIX / WALG_GS_PREFIX / WALG_FILE_PREFIX",
+            ))
+        }
+    };
+
+    let compression = match (compression_flag, conf.get("walrs.compression"), env.get("WALG_COMPRESSION_METHOD")) {
+        (Some(c), _, _) => c.parse::<Compression>().map_err(|e| e.context("--compression"))?,
+        (None, Some(c), _) => c.parse::<Compression>().map_err(|e| e.context("walrs.compression in postgresql.conf"))?,
+        (None, None, Some(c)) => c.parse::<Compression>().map_err(|e| e.context("WALG_COMPRESSION_METHOD"))?,
+        (None, None, None) => Compression::Lz4,
+    };
+
+    Ok(Resolved { repo: RepoConfig::new(&url, source, env, compression)?, warnings })
+}

@@ -1,0 +1,32 @@
+//! Exit codes, in one place.
+//!
+//! `wal-fetch` is PostgreSQL's `restore_command`, which reads exit codes this way: 0 is
+//! "fetched"; 1 to 125 is "not in the archive" (recovery ends there, or a standby waits and
+//! asks again); above 125 stops the server with FATAL. So a missing file is 74 (as WAL-G).
+//! Any other failure (storage unreachable after retries, a corrupt object, a bad setting) must
+//! not pass for "end of archive" during archive recovery, or PostgreSQL would finish recovery
+//! early and open a database that silently lacks committed data. There it exits 128, which
+//! stops recovery with the error in the log; fix the cause and start the server again. A
+//! standby (`standby.signal`) retries on its own, so there failures exit 1.
+
+use crate::cli::Command;
+use std::path::Path;
+use walrs_core::{Error, ErrorKind};
+
+pub const OK: i32 = 0;
+pub const FAILED: i32 = 1;
+pub const NOT_FOUND: i32 = 74;
+pub const STOP_RECOVERY: i32 = 128;
+
+pub fn code_for(command: &Command, err: &Error) -> i32 {
+    match (command, err.kind) {
+        (Command::WalFetch { .. }, ErrorKind::NotFound) => NOT_FOUND,
+        (Command::WalFetch { .. }, _) if in_archive_recovery(Path::new(".")) => STOP_RECOVERY,
+        _ => FAILED,
+    }
+}
+
+/// Is `data_dir` a data directory PostgreSQL is bringing up in (non-standby) archive recovery?
+fn in_archive_recovery(data_dir: &Path) -> bool {
+    data_dir.join("recovery.signal").exists() && !data_dir.join("standby.signal").exists()
+}

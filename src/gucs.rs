@@ -1,0 +1,151 @@
+//! Every `walrs.*` setting, registered in one place, and the one function that turns them
+//! into the core's configuration. Logic never reads these statics directly.
+
+use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
+use pgrx::{pg_guard, pg_sys, PostgresGucEnum};
+use std::ffi::{c_char, c_void, CStr, CString};
+use walrs_core::compress::Compression;
+use walrs_core::config::{Env, RepoConfig};
+use walrs_core::storage::Location;
+use walrs_core::{envdir, Error};
+
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum CompressionSetting {
+    #[name = c"lz4"]
+    Lz4,
+    #[name = c"zstd"]
+    Zstd,
+    #[name = c"brotli"]
+    Brotli,
+    #[name = c"none"]
+    None,
+}
+
+static STORAGE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+static ENV_DIR: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+static COMPRESSION: GucSetting<CompressionSetting> = GucSetting::<CompressionSetting>::new(CompressionSetting::Lz4);
+static UPLOAD_CONCURRENCY: GucSetting<i32> = GucSetting::<i32>::new(4);
+
+pub fn register() {
+    // SAFETY: check_storage is #[pg_guard]ed and only reads the proposed value.
+    unsafe {
+        GucRegistry::define_string_guc_with_hooks(
+            c"walrs.storage",
+            c"Repository URL: file:///path, s3://bucket/prefix, azure://container/prefix or gs://bucket/prefix.",
+            c"Empty: archiving reports that it is not configured and PostgreSQL keeps the WAL. Credentials never go here: use walrs.env_dir or the environment.",
+            &STORAGE,
+            GucContext::Sighup,
+            GucFlags::default(),
+            Some(check_storage),
+            None,
+            None,
+        );
+    }
+    GucRegistry::define_string_guc(
+        c"walrs.env_dir",
+        c"envdir-style directory (one file per variable) with credentials and storage options.",
+        c"As /etc/wal-g.d/env in WAL-G guides. Its values override the server's environment.",
+        &ENV_DIR,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_enum_guc(
+        c"walrs.compression",
+        c"Compression of new objects: lz4, zstd, brotli or none.",
+        c"Reading accepts every method WAL-G writes, whatever this says.",
+        &COMPRESSION,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"walrs.upload_concurrency",
+        c"Parallel uploads (WAL look-ahead, backup parts).",
+        c"",
+        &UPLOAD_CONCURRENCY,
+        1,
+        64,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
+    // SAFETY: called from _PG_init with a static NUL-terminated name.
+    unsafe { pg_sys::MarkGUCPrefixReserved(c"walrs".as_ptr()) };
+}
+
+/// Rejects a malformed `walrs.storage` when it is set or reloaded, with the reason as DETAIL.
+#[pg_guard]
+unsafe extern "C-unwind" fn check_storage(
+    newval: *mut *mut c_char,
+    _extra: *mut *mut c_void,
+    _source: pg_sys::GucSource::Type,
+) -> bool {
+    // SAFETY: guc.c passes a valid pointer to a NUL-terminated string or NULL.
+    let value = unsafe {
+        match newval.as_ref().filter(|p| !p.is_null()) {
+            Some(p) => CStr::from_ptr(*p).to_string_lossy().into_owned(),
+            None => String::new(),
+        }
+    };
+    if value.trim().is_empty() {
+        return true;
+    }
+    match Location::parse(&value) {
+        Ok(_) => true,
+        Err(e) => {
+            let detail = CString::new(e.message).unwrap_or_default();
+            let hint = CString::new(e.hint.unwrap_or_default()).unwrap_or_default();
+            // SAFETY: guc.c reads these palloc'd strings right after we return false.
+            unsafe {
+                pg_sys::GUC_check_errdetail_string = pg_sys::pstrdup(detail.as_ptr());
+                if !hint.is_empty() {
+                    pg_sys::GUC_check_errhint_string = pg_sys::pstrdup(hint.as_ptr());
+                }
+            }
+            false
+        }
+    }
+}
+
+fn string_setting(s: &GucSetting<Option<CString>>) -> String {
+    s.get().map(|c| c.to_string_lossy().trim().to_string()).unwrap_or_default()
+}
+
+pub fn compression() -> Compression {
+    match COMPRESSION.get() {
+        CompressionSetting::Lz4 => Compression::Lz4,
+        CompressionSetting::Zstd => Compression::Zstd,
+        CompressionSetting::Brotli => Compression::Brotli,
+        CompressionSetting::None => Compression::None,
+    }
+}
+
+#[allow(dead_code)] // read by look-ahead archiving and backups
+pub fn upload_concurrency() -> usize {
+    UPLOAD_CONCURRENCY.get().max(1) as usize
+}
+
+/// The repository configuration from the current settings, the server's environment and
+/// `walrs.env_dir` (`WALG_*_PREFIX` stands in for an empty `walrs.storage`), with warnings
+/// about the env_dir for the caller to log once.
+pub fn repo_config() -> Result<(RepoConfig, Vec<String>), Error> {
+    let mut env = Env::from_process();
+    let mut warnings = Vec::new();
+    let env_dir = string_setting(&ENV_DIR);
+    if !env_dir.is_empty() {
+        let dir = envdir::read(std::path::Path::new(&env_dir), "walrs.env_dir")?;
+        warnings = dir.warnings;
+        env.overlay(dir.vars);
+    }
+    let storage = string_setting(&STORAGE);
+    let (url, source) = match storage.is_empty() {
+        false => (storage, "walrs.storage"),
+        true => match env.walg_storage_url() {
+            Some(url) => (url, "WALG_*_PREFIX"),
+            None => {
+                return Err(Error::config("walrs.storage is not set").with_hint(
+                    "set walrs.storage (for example 'file:///var/lib/walrs' or 's3://bucket/prefix') in postgresql.conf and reload",
+                ))
+            }
+        },
+    };
+    Ok((RepoConfig::new(&url, source, env, compression())?, warnings))
+}

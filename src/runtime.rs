@@ -1,0 +1,90 @@
+//! The tokio runtime of this process: built lazily in the process that needs it (never in the
+//! postmaster, whose children would inherit a broken copy), with every signal blocked in its
+//! threads so PostgreSQL's handlers only ever run on the main thread.
+//!
+//! Only the main thread calls PostgreSQL. Futures run here do I/O and computation and hand
+//! results back through `block_on`.
+
+use pgrx::pg_sys;
+use std::future::Future;
+use std::sync::OnceLock;
+use tokio::runtime::Runtime;
+use walrs_core::{Error, ErrorKind};
+
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+
+const IO_THREADS: usize = 2;
+
+/// Run `fut` to completion on the walrs runtime. PostgreSQL signals stay pending meanwhile
+/// and are handled on return: every wait inside is bounded by the storage retry budget.
+pub fn block_on<F: Future>(fut: F) -> Result<F::Output, Error> {
+    let rt = runtime()?;
+    let _blocked = SignalsBlocked::new();
+    Ok(rt.block_on(fut))
+}
+
+fn runtime() -> Result<&'static Runtime, Error> {
+    if let Some(rt) = RUNTIME.get() {
+        return Ok(rt);
+    }
+    // SAFETY: reading two booleans PostgreSQL sets once at process start.
+    let in_postmaster = unsafe { pg_sys::IsPostmasterEnvironment && !pg_sys::IsUnderPostmaster };
+    if in_postmaster {
+        return Err(Error::new(ErrorKind::LocalIo, "walrs does no I/O in the postmaster"));
+    }
+    let built = {
+        // Threads started now inherit the blocked mask; on_thread_start covers later ones.
+        let _blocked = SignalsBlocked::new();
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(IO_THREADS)
+            .thread_name("walrs-io")
+            .on_thread_start(block_signals_in_this_thread)
+            .enable_all()
+            .build()
+            .map_err(|e| Error::local_io("cannot start the walrs I/O threads", &e))?
+    };
+    Ok(RUNTIME.get_or_init(|| built))
+}
+
+fn all_async_signals() -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data; sigfillset/sigdelset initialise and edit it.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        // Faults must still reach the thread that caused them.
+        for sig in [libc::SIGSEGV, libc::SIGBUS, libc::SIGFPE, libc::SIGILL] {
+            libc::sigdelset(&mut set, sig);
+        }
+        set
+    }
+}
+
+fn block_signals_in_this_thread() {
+    let set = all_async_signals();
+    // SAFETY: changes only the calling thread's signal mask.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut()) };
+}
+
+/// Blocks signals on the current thread until dropped, then restores the previous mask.
+struct SignalsBlocked {
+    previous: libc::sigset_t,
+}
+
+impl SignalsBlocked {
+    fn new() -> Self {
+        let set = all_async_signals();
+        // SAFETY: as above; `previous` is written by pthread_sigmask before any read.
+        unsafe {
+            let mut previous: libc::sigset_t = std::mem::zeroed();
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut previous);
+            SignalsBlocked { previous }
+        }
+    }
+}
+
+impl Drop for SignalsBlocked {
+    fn drop(&mut self) {
+        // SAFETY: restores the mask saved by `new` on the same thread.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &self.previous, std::ptr::null_mut()) };
+    }
+}
