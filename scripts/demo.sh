@@ -65,6 +65,9 @@ echo "    $count objects, $total bytes stored for $((count * 16)) MiB of WAL"
 step "pg_stat_archiver"
 psql_ -c "SELECT 'archived_count=' || archived_count || '  failed_count=' || failed_count || '  last_archived_wal=' || last_archived_wal FROM pg_stat_archiver" | sed 's/^/    /'
 
+step "What walrs logged (server log lines with 'walrs')"
+grep 'walrs' "$DEMO/server.log" | sed 's/^/    /' || echo "    (nothing: successful archives are logged at DEBUG1)"
+
 step "Fetching $last back as restore_command would: cd \$PGDATA && walrs wal-fetch %f %p"
 ( cd "$DATA" && as_pg "$WALRS" -v wal-fetch "$last" "pg_wal/RECOVERYXLOG" ) 2>&1 | sed 's/^/    /'
 if cmp -s "$DATA/pg_wal/RECOVERYXLOG" "$DATA/pg_wal/$last"; then

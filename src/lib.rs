@@ -30,6 +30,7 @@ fn walrs_version() -> &'static str {
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
 mod tests {
+    use pgrx::pg_sys::panic::CaughtError;
     use pgrx::prelude::*;
     use std::ffi::CStr;
 
@@ -46,8 +47,14 @@ mod tests {
     fn settings_exist_with_documented_defaults() {
         assert_eq!(setting("walrs.storage"), ("".into(), "sighup".into()));
         assert_eq!(setting("walrs.env_dir"), ("".into(), "sighup".into()));
-        assert_eq!(setting("walrs.compression"), ("lz4".into(), "sighup".into()));
-        assert_eq!(setting("walrs.upload_concurrency"), ("4".into(), "sighup".into()));
+        assert_eq!(
+            setting("walrs.compression"),
+            ("lz4".into(), "sighup".into())
+        );
+        assert_eq!(
+            setting("walrs.upload_concurrency"),
+            ("4".into(), "sighup".into())
+        );
         let choices = Spi::get_one::<String>(
             "SELECT array_to_string(enumvals, ',') FROM pg_settings WHERE name = 'walrs.compression'",
         )
@@ -77,14 +84,56 @@ mod tests {
 
     #[pg_test]
     fn valid_storage_urls_are_accepted() {
-        for url in [c"file:///var/lib/walrs", c"s3://bucket/prefix", c"azure://c/p", c"az://c", c"gs://b/p", c""] {
+        for url in [
+            c"file:///var/lib/walrs",
+            c"s3://bucket/prefix",
+            c"azure://c/p",
+            c"az://c",
+            c"gs://b/p",
+            c"",
+        ] {
             assert!(validate_as_reload(c"walrs.storage", url), "{url:?}");
         }
     }
 
-    #[pg_test(error = "invalid value for parameter \"walrs.storage\": \"ftp://host/x\"")]
-    fn an_unknown_scheme_is_rejected() {
-        validate_as_reload(c"walrs.storage", c"ftp://host/x");
+    /// The ERROR (message, detail, hint) that validating `value` raises.
+    fn rejection(name: &'static CStr, value: &'static CStr) -> (String, String, String) {
+        PgTryBuilder::new(|| {
+            validate_as_reload(name, value);
+            panic!("{value:?} was accepted");
+        })
+        .catch_others(|e| match e {
+            CaughtError::PostgresError(r) => (
+                r.message().to_string(),
+                r.detail().unwrap_or_default().to_string(),
+                r.hint().unwrap_or_default().to_string(),
+            ),
+            other => other.rethrow(),
+        })
+        .execute()
+    }
+
+    #[pg_test]
+    fn a_rejected_storage_url_says_why_and_what_to_use() {
+        let cases: [(&CStr, &str); 4] = [
+            (c"ftp://host/x", "unknown repository scheme \"ftp\""),
+            (c"s3://", "needs a bucket"),
+            (c"/var/lib/walrs", "not a URL"),
+            (c"s3://key:secret@bucket/p", "must not contain credentials"),
+        ];
+        for (value, why) in cases {
+            let (message, detail, hint) = rejection(c"walrs.storage", value);
+            assert!(
+                message.starts_with("invalid value for parameter \"walrs.storage\""),
+                "{message}"
+            );
+            assert!(detail.contains(why), "{value:?}: {detail}");
+            assert!(!hint.is_empty(), "{value:?} has no hint");
+            assert!(
+                !detail.contains("secret") && !hint.contains("secret"),
+                "{detail} {hint}"
+            );
+        }
     }
 
     #[pg_test(error = "invalid value for parameter \"walrs.storage\": \"file://relative\"")]
@@ -92,7 +141,9 @@ mod tests {
         validate_as_reload(c"walrs.storage", c"file://relative");
     }
 
-    #[pg_test(error = "0 is outside the valid range for parameter \"walrs.upload_concurrency\" (1 .. 64)")]
+    #[pg_test(
+        error = "0 is outside the valid range for parameter \"walrs.upload_concurrency\" (1 .. 64)"
+    )]
     fn upload_concurrency_must_be_positive() {
         validate_as_reload(c"walrs.upload_concurrency", c"0");
     }

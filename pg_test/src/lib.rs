@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 pub const OS_USER: &str = "postgres";
 
 pub fn pg_bindir() -> PathBuf {
-    std::env::var_os("WALRS_PG_BINDIR").map(PathBuf::from).unwrap_or_else(|| "/usr/lib/postgresql/15/bin".into())
+    std::env::var_os("WALRS_PG_BINDIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/usr/lib/postgresql/15/bin".into())
 }
 
 /// The `walrs` command under test.
@@ -24,7 +26,10 @@ pub fn walrs_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("WALRS_BIN") {
         return PathBuf::from(p);
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("target");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .join("target");
     for profile in ["release", "debug"] {
         let p = root.join(profile).join("walrs");
         if p.is_file() {
@@ -36,7 +41,9 @@ pub fn walrs_bin() -> PathBuf {
 
 /// Run a command, panicking with its output if it fails.
 pub fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     if !out.status.success() {
         panic!(
             "{cmd:?} failed with {}\nstdout:\n{}\nstderr:\n{}",
@@ -57,7 +64,10 @@ pub fn as_postgres(program: impl AsRef<Path>) -> Command {
 
 /// The walrs command, run as root (which reads any repository) with `args`.
 pub fn walrs(args: &[&str]) -> Output {
-    Command::new(walrs_bin()).args(args).output().expect("run walrs")
+    Command::new(walrs_bin())
+        .args(args)
+        .output()
+        .expect("run walrs")
 }
 
 pub fn chown_postgres(path: &Path) {
@@ -131,7 +141,12 @@ impl Repo {
             Ok(rd) => rd
                 .filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter_map(|f| f.split('.').next().map(str::to_string).filter(|n| n.len() == 24 && !f.contains('#')))
+                .filter_map(|f| {
+                    f.split('.')
+                        .next()
+                        .map(str::to_string)
+                        .filter(|n| n.len() == 24 && !f.contains('#'))
+                })
                 .filter(|n| n.bytes().all(|b| b.is_ascii_hexdigit()))
                 .collect(),
             Err(_) => vec![],
@@ -155,9 +170,21 @@ impl Cluster {
         let bindir = pg_bindir();
         let data = work.path.join("data");
         run(as_postgres(bindir.join("initdb"))
-            .args(["--no-sync", "--auth=trust", "--username=postgres", "--encoding=UTF8", "--locale=C", "-D"])
+            .args([
+                "--no-sync",
+                "--auth=trust",
+                "--username=postgres",
+                "--encoding=UTF8",
+                "--locale=C",
+                "-D",
+            ])
             .arg(&data));
-        let c = Cluster { socket_dir: work.path.clone(), log: work.path.join("server.log"), data, bindir };
+        let c = Cluster {
+            socket_dir: work.path.clone(),
+            log: work.path.join("server.log"),
+            data,
+            bindir,
+        };
         c.configure(&format!(
             "listen_addresses = ''\nunix_socket_directories = '{}'\nport = 5432\nfsync = off\n\
              log_line_prefix = '%m [%p] %b '\n",
@@ -169,12 +196,20 @@ impl Cluster {
     /// Append lines to postgresql.conf (later lines win).
     pub fn configure(&self, lines: &str) {
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().append(true).open(self.data.join("postgresql.conf")).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(self.data.join("postgresql.conf"))
+            .unwrap();
         writeln!(f, "{lines}").unwrap();
     }
 
     pub fn pg_ctl(&self, args: &[&str]) -> String {
-        run(as_postgres(self.bindir.join("pg_ctl")).arg("-D").arg(&self.data).arg("-l").arg(&self.log).args(args))
+        run(as_postgres(self.bindir.join("pg_ctl"))
+            .arg("-D")
+            .arg(&self.data)
+            .arg("-l")
+            .arg(&self.log)
+            .args(args))
     }
 
     pub fn start(&self) {
@@ -195,9 +230,20 @@ impl Cluster {
 
     fn psql_cmd(&self, sql: &str) -> Command {
         let mut cmd = Command::new(self.bindir.join("psql"));
-        cmd.args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-d", "postgres", "-h"])
-            .arg(&self.socket_dir)
-            .args(["-p", "5432", "-c", sql]);
+        cmd.args([
+            "-X",
+            "-q",
+            "-At",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-h",
+        ])
+        .arg(&self.socket_dir)
+        .args(["-p", "5432", "-c", sql]);
         cmd
     }
 
@@ -208,12 +254,17 @@ impl Cluster {
 
     pub fn sql_i64(&self, sql: &str) -> i64 {
         let out = self.sql(sql);
-        out.parse().unwrap_or_else(|_| panic!("{sql}: not a number: {out}"))
+        out.parse()
+            .unwrap_or_else(|_| panic!("{sql}: not a number: {out}"))
     }
 
     pub fn pgbench(&self, args: &[&str]) -> String {
         let mut cmd = Command::new(self.bindir.join("pgbench"));
-        cmd.args(["-U", "postgres", "-h"]).arg(&self.socket_dir).args(["-p", "5432"]).args(args).arg("postgres");
+        cmd.args(["-U", "postgres", "-h"])
+            .arg(&self.socket_dir)
+            .args(["-p", "5432"])
+            .args(args)
+            .arg("postgres");
         run(&mut cmd)
     }
 
@@ -261,8 +312,15 @@ impl Cluster {
     /// Wait until every segment up to `name` is archived (no .ready left at or before it).
     pub fn wait_archived(&self, name: &str, timeout: Duration) {
         wait_for(&format!("{name} to be archived"), timeout, || {
-            let done = self.pg_wal().join("archive_status").join(format!("{name}.done")).exists();
-            done && self.archive_status("ready").iter().all(|r| r.as_str() > name)
+            let done = self
+                .pg_wal()
+                .join("archive_status")
+                .join(format!("{name}.done"))
+                .exists();
+            done && self
+                .archive_status("ready")
+                .iter()
+                .all(|r| r.as_str() > name)
         });
     }
 }

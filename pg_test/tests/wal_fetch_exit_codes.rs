@@ -20,7 +20,13 @@ fn missing_and_damaged_segments() {
     let url = repo.url();
 
     // Missing: 74, nothing written, a message.
-    let out = walrs(&["--storage", &url, "wal-fetch", "0000000100000000000000FE", dest_s]);
+    let out = walrs(&[
+        "--storage",
+        &url,
+        "wal-fetch",
+        "0000000100000000000000FE",
+        dest_s,
+    ]);
     assert_eq!(out.status.code(), Some(74));
     assert!(!dest.exists());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not in the repository"));
@@ -46,10 +52,17 @@ fn missing_and_damaged_segments() {
     // The same from a data directory in archive recovery: 128 (stop), but missing is still 74.
     std::fs::write(pg.data.join("recovery.signal"), "").unwrap();
     let in_data_dir = |name: &str| {
-        as_postgres(walrs_bin()).current_dir(&pg.data).args(["wal-fetch", name, "pg_wal/RECOVERYXLOG"]).output().unwrap()
+        as_postgres(walrs_bin())
+            .current_dir(&pg.data)
+            .args(["wal-fetch", name, "pg_wal/RECOVERYXLOG"])
+            .output()
+            .unwrap()
     };
     assert_eq!(in_data_dir(&seg).status.code(), Some(128));
-    assert_eq!(in_data_dir("0000000100000000000000FE").status.code(), Some(74));
+    assert_eq!(
+        in_data_dir("0000000100000000000000FE").status.code(),
+        Some(74)
+    );
     // A standby asks again later, so there an error is an ordinary failure.
     std::fs::write(pg.data.join("standby.signal"), "").unwrap();
     assert_eq!(in_data_dir(&seg).status.code(), Some(1));
@@ -81,5 +94,9 @@ fn missing_and_damaged_segments() {
         .args(["wal-fetch", &seg, dest_s])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

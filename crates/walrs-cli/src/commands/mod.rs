@@ -10,7 +10,9 @@ use walrs_core::Error;
 pub fn run(cli: &Cli) -> Result<(), Error> {
     match &cli.command {
         Command::WalFetch { name, dest } => wal_fetch::run(&cli.global, name, dest),
-        Command::WalPush { path, compression } => wal_push::run(&cli.global, path, compression.as_deref()),
+        Command::WalPush { path, compression } => {
+            wal_push::run(&cli.global, path, compression.as_deref())
+        }
     }
 }
 

@@ -16,7 +16,12 @@ pub fn run(global: &Global, name: &str, dest: &Path) -> Result<(), Error> {
         wal_fetch(&storage, &name, dest, cfg.repo.compression).await
     })??;
     if global.verbose {
-        eprintln!("walrs: fetched {name} from {} ({} bytes) to {}", out.key, out.bytes, dest.display());
+        eprintln!(
+            "walrs: fetched {name} from {} ({} bytes) to {}",
+            out.key,
+            out.bytes,
+            dest.display()
+        );
     }
     Ok(())
 }

@@ -8,7 +8,10 @@ use walrs_core::wal::WalFileName;
 use walrs_core::Error;
 
 pub fn run(global: &Global, path: &Path, compression: Option<&str>) -> Result<(), Error> {
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let name = WalFileName::parse(&file_name)?;
     let cfg = config::resolve(global, compression)?;
     print_warnings(&cfg.warnings);
@@ -17,8 +20,14 @@ pub fn run(global: &Global, path: &Path, compression: Option<&str>) -> Result<()
         wal_push(&storage, &name, path, cfg.repo.compression).await
     })??;
     match out {
-        PushOutcome::Stored { key, original_bytes, stored_bytes } if global.verbose => {
-            eprintln!("walrs: archived {name} as {key} ({original_bytes} bytes, {stored_bytes} stored)")
+        PushOutcome::Stored {
+            key,
+            original_bytes,
+            stored_bytes,
+        } if global.verbose => {
+            eprintln!(
+                "walrs: archived {name} as {key} ({original_bytes} bytes, {stored_bytes} stored)"
+            )
         }
         PushOutcome::AlreadyArchived { key } => {
             eprintln!("walrs: {name} was already archived with identical content as {key}")

@@ -85,24 +85,23 @@ async fn same_content(
     };
     let limit = size_limit(name);
     let stored_key = key.to_string();
-    let existing = tokio::task::spawn_blocking(move || {
-        method.decompress(&stored, limit, &stored_key)
-    })
-    .await
-    .map_err(|e| {
-        Error::new(
-            ErrorKind::LocalIo,
-            format!("decompression task failed: {e}"),
-        )
-    })?
-    .map_err(|e| {
-        e.context(format!(
+    let existing =
+        tokio::task::spawn_blocking(move || method.decompress(&stored, limit, &stored_key))
+            .await
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::LocalIo,
+                    format!("decompression task failed: {e}"),
+                )
+            })?
+            .map_err(|e| {
+                e.context(format!(
             "{name} is already archived but the stored copy cannot be read"
         ))
         .with_hint(
             "inspect the object; if it is damaged, delete it and archiving will store it again",
         )
-    })?;
+            })?;
     if existing.as_slice() == data.as_ref() {
         return Ok(());
     }

@@ -87,7 +87,7 @@ impl Storage {
                 ErrorKind::Storage,
                 Some("check the credentials and the permissions they grant on the repository"),
             ),
-            _ => (ErrorKind::Storage, None),
+            _ => (ErrorKind::Storage, local_hint(&e)),
         };
         let tries = if attempts > 1 {
             format!(" (after {attempts} attempts)")
@@ -98,8 +98,7 @@ impl Storage {
             &format!("{op} {key} in {}{tries}: {e}", self.location),
             &self.secrets,
         );
-        let mut err = Error::new(kind, message)
-            .retryable(retry::is_transient(&e) || kind == ErrorKind::Storage);
+        let mut err = Error::new(kind, message).retryable(retry::is_transient(&e));
         if let Some(h) = hint {
             err = err.with_hint(h);
         }
@@ -204,6 +203,21 @@ impl Storage {
     }
 }
 
+/// What to do about a local file-system failure behind a storage error.
+fn local_hint(e: &object_store::Error) -> Option<&'static str> {
+    use std::io::ErrorKind as K;
+    match retry::io_cause(e) {
+        Some(K::PermissionDenied) => Some(
+            "the repository directory must be writable by the user that runs PostgreSQL or walrs",
+        ),
+        Some(K::StorageFull | K::QuotaExceeded) => {
+            Some("the repository's file system is full: free space or move the repository")
+        }
+        Some(K::ReadOnlyFilesystem) => Some("the repository's file system is mounted read-only"),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,29 +263,49 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn an_unwritable_repository_fails_fast_with_a_storage_error() {
-        use std::os::unix::fs::PermissionsExt;
+    async fn a_repository_that_cannot_take_the_object_fails_fast() {
         let (dir, s) = local();
-        s.put("wal_005/seed", Bytes::from_static(b"x"))
-            .await
-            .unwrap();
-        let wal = dir.path().join("repo/wal_005");
-        std::fs::set_permissions(&wal, std::fs::Permissions::from_mode(0o555)).unwrap();
-        let probe = wal.join("probe");
-        if std::fs::write(&probe, b"x").is_ok() {
-            // Running as root: permissions do not bind, nothing to test here.
-            std::fs::remove_file(probe).unwrap();
-            return;
-        }
+        // A file where the wal_005 directory should be: fails for root too, and for good.
+        std::fs::write(dir.path().join("repo/wal_005"), b"not a directory").unwrap();
         let started = std::time::Instant::now();
         let err = s
             .put_if_absent("wal_005/B", Bytes::from_static(b"y"))
             .await
             .unwrap_err();
         assert_eq!(err.kind, ErrorKind::Storage);
+        assert!(!err.retryable);
         assert!(err.message.contains("wal_005/B"), "{}", err.message);
-        assert!(started.elapsed() < std::time::Duration::from_secs(5));
-        std::fs::set_permissions(&wal, std::fs::Permissions::from_mode(0o755)).unwrap();
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    #[test]
+    fn local_failures_get_a_hint() {
+        let s = Storage::open(&Location::Memory, &Env::default()).unwrap();
+        let io = |kind| object_store::Error::Generic {
+            store: "LocalFileSystem",
+            source: Box::new(std::io::Error::from(kind)),
+        };
+        let denied = s.error(
+            "cannot store",
+            "k",
+            io(std::io::ErrorKind::PermissionDenied),
+            1,
+        );
+        assert!(denied.hint.unwrap().contains("writable"));
+        assert!(!denied.retryable);
+        let full = s.error("cannot store", "k", io(std::io::ErrorKind::StorageFull), 1);
+        assert!(full.hint.unwrap().contains("full"));
+        let reset = s.error(
+            "cannot store",
+            "k",
+            io(std::io::ErrorKind::ConnectionReset),
+            1,
+        );
+        assert!(reset.retryable);
     }
 
     #[tokio::test]

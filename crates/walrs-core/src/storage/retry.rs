@@ -79,33 +79,35 @@ pub fn is_transient(e: &object_store::Error) -> bool {
     }
 }
 
-/// Local failures that waiting will not cure: retrying them only delays the WARNING.
-fn has_permanent_io_cause(mut err: &(dyn std::error::Error + 'static)) -> bool {
-    use std::io::ErrorKind as K;
+/// The kind of the first I/O error in `err`'s cause chain, if any.
+pub fn io_cause(mut err: &(dyn std::error::Error + 'static)) -> Option<std::io::ErrorKind> {
     loop {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if matches!(
-                io.kind(),
-                K::PermissionDenied
-                    | K::ReadOnlyFilesystem
-                    | K::StorageFull
-                    | K::QuotaExceeded
-                    | K::NotADirectory
-                    | K::IsADirectory
-                    | K::InvalidInput
-                    | K::InvalidFilename
-                    | K::FileTooLarge
-                    | K::AlreadyExists
-                    | K::NotFound
-            ) {
-                return true;
-            }
+            return Some(io.kind());
         }
-        match err.source() {
-            Some(next) => err = next,
-            None => return false,
-        }
+        err = err.source()?;
     }
+}
+
+/// Local failures that waiting will not cure: retrying them only delays the WARNING.
+fn has_permanent_io_cause(err: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind as K;
+    matches!(
+        io_cause(err),
+        Some(
+            K::PermissionDenied
+                | K::ReadOnlyFilesystem
+                | K::StorageFull
+                | K::QuotaExceeded
+                | K::NotADirectory
+                | K::IsADirectory
+                | K::InvalidInput
+                | K::InvalidFilename
+                | K::FileTooLarge
+                | K::AlreadyExists
+                | K::NotFound
+        )
+    )
 }
 
 #[cfg(test)]
@@ -172,7 +174,7 @@ mod tests {
     async fn a_hanging_request_times_out_within_the_budget() {
         let started = tokio::time::Instant::now();
         let out = quick()
-            .run(|| std::future::pending::<Result<(), object_store::Error>>())
+            .run(std::future::pending::<Result<(), object_store::Error>>)
             .await;
         let err = out.result.unwrap_err();
         assert!(err.to_string().contains("timed out"), "{err}");
