@@ -19,11 +19,7 @@ pub fn sqlstate(kind: ErrorKind) -> PgSqlErrorCode {
 
 /// Log `err` at `level` as "walrs: {context}: {message}", with its hint.
 pub fn log_error(level: PgLogLevel, context: &str, err: &Error) {
-    let mut report = ErrorReport::new(
-        sqlstate(err.kind),
-        format!("walrs: {context}: {}", err.message),
-        "walrs",
-    );
+    let mut report = ErrorReport::new(sqlstate(err.kind), format!("walrs: {context}: {}", err.message), "walrs");
     if let Some(hint) = &err.hint {
         report = report.set_hint(hint.clone());
     }
@@ -32,11 +28,7 @@ pub fn log_error(level: PgLogLevel, context: &str, err: &Error) {
 
 /// Log a plain WARNING (never pass a secret).
 pub fn log_warning(message: &str, hint: Option<&str>) {
-    let mut report = ErrorReport::new(
-        PgSqlErrorCode::ERRCODE_WARNING,
-        format!("walrs: {message}"),
-        "walrs",
-    );
+    let mut report = ErrorReport::new(PgSqlErrorCode::ERRCODE_WARNING, format!("walrs: {message}"), "walrs");
     if let Some(hint) = hint {
         report = report.set_hint(hint.to_string());
     }

@@ -23,8 +23,7 @@ pub enum CompressionSetting {
 
 static STORAGE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static ENV_DIR: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
-static COMPRESSION: GucSetting<CompressionSetting> =
-    GucSetting::<CompressionSetting>::new(CompressionSetting::Lz4);
+static COMPRESSION: GucSetting<CompressionSetting> = GucSetting::<CompressionSetting>::new(CompressionSetting::Lz4);
 static UPLOAD_CONCURRENCY: GucSetting<i32> = GucSetting::<i32>::new(4);
 
 pub fn register() {
@@ -107,9 +106,7 @@ unsafe extern "C-unwind" fn check_storage(
 }
 
 fn string_setting(s: &GucSetting<Option<CString>>) -> String {
-    s.get()
-        .map(|c| c.to_string_lossy().trim().to_string())
-        .unwrap_or_default()
+    s.get().map(|c| c.to_string_lossy().trim().to_string()).unwrap_or_default()
 }
 
 pub fn compression() -> Compression {

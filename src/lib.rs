@@ -47,14 +47,8 @@ mod tests {
     fn settings_exist_with_documented_defaults() {
         assert_eq!(setting("walrs.storage"), ("".into(), "sighup".into()));
         assert_eq!(setting("walrs.env_dir"), ("".into(), "sighup".into()));
-        assert_eq!(
-            setting("walrs.compression"),
-            ("lz4".into(), "sighup".into())
-        );
-        assert_eq!(
-            setting("walrs.upload_concurrency"),
-            ("4".into(), "sighup".into())
-        );
+        assert_eq!(setting("walrs.compression"), ("lz4".into(), "sighup".into()));
+        assert_eq!(setting("walrs.upload_concurrency"), ("4".into(), "sighup".into()));
         let choices = Spi::get_one::<String>(
             "SELECT array_to_string(enumvals, ',') FROM pg_settings WHERE name = 'walrs.compression'",
         )
@@ -84,14 +78,7 @@ mod tests {
 
     #[pg_test]
     fn valid_storage_urls_are_accepted() {
-        for url in [
-            c"file:///var/lib/walrs",
-            c"s3://bucket/prefix",
-            c"azure://c/p",
-            c"az://c",
-            c"gs://b/p",
-            c"",
-        ] {
+        for url in [c"file:///var/lib/walrs", c"s3://bucket/prefix", c"azure://c/p", c"az://c", c"gs://b/p", c""] {
             assert!(validate_as_reload(c"walrs.storage", url), "{url:?}");
         }
     }
@@ -123,16 +110,10 @@ mod tests {
         ];
         for (value, why) in cases {
             let (message, detail, hint) = rejection(c"walrs.storage", value);
-            assert!(
-                message.starts_with("invalid value for parameter \"walrs.storage\""),
-                "{message}"
-            );
+            assert!(message.starts_with("invalid value for parameter \"walrs.storage\""), "{message}");
             assert!(detail.contains(why), "{value:?}: {detail}");
             assert!(!hint.is_empty(), "{value:?} has no hint");
-            assert!(
-                !detail.contains("secret") && !hint.contains("secret"),
-                "{detail} {hint}"
-            );
+            assert!(!detail.contains("secret") && !hint.contains("secret"), "{detail} {hint}");
         }
     }
 
@@ -141,9 +122,7 @@ mod tests {
         validate_as_reload(c"walrs.storage", c"file://relative");
     }
 
-    #[pg_test(
-        error = "0 is outside the valid range for parameter \"walrs.upload_concurrency\" (1 .. 64)"
-    )]
+    #[pg_test(error = "0 is outside the valid range for parameter \"walrs.upload_concurrency\" (1 .. 64)")]
     fn upload_concurrency_must_be_positive() {
         validate_as_reload(c"walrs.upload_concurrency", c"0");
     }

@@ -30,10 +30,7 @@ fn runtime() -> Result<&'static Runtime, Error> {
     // SAFETY: reading two booleans PostgreSQL sets once at process start.
     let in_postmaster = unsafe { pg_sys::IsPostmasterEnvironment && !pg_sys::IsUnderPostmaster };
     if in_postmaster {
-        return Err(Error::new(
-            ErrorKind::LocalIo,
-            "walrs does no I/O in the postmaster",
-        ));
+        return Err(Error::new(ErrorKind::LocalIo, "walrs does no I/O in the postmaster"));
     }
     let built = {
         // Threads started now inherit the blocked mask; on_thread_start covers later ones.

@@ -16,9 +16,7 @@ use std::time::{Duration, Instant};
 pub const OS_USER: &str = "postgres";
 
 pub fn pg_bindir() -> PathBuf {
-    std::env::var_os("WALRS_PG_BINDIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "/usr/lib/postgresql/15/bin".into())
+    std::env::var_os("WALRS_PG_BINDIR").map(PathBuf::from).unwrap_or_else(|| "/usr/lib/postgresql/15/bin".into())
 }
 
 /// The `walrs` command under test.
@@ -26,10 +24,7 @@ pub fn walrs_bin() -> PathBuf {
     if let Some(p) = std::env::var_os("WALRS_BIN") {
         return PathBuf::from(p);
     }
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .join("target");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().join("target");
     for profile in ["release", "debug"] {
         let p = root.join(profile).join("walrs");
         if p.is_file() {
@@ -41,9 +36,7 @@ pub fn walrs_bin() -> PathBuf {
 
 /// Run a command, panicking with its output if it fails.
 pub fn run(cmd: &mut Command) -> String {
-    let out = cmd
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
     if !out.status.success() {
         panic!(
             "{cmd:?} failed with {}\nstdout:\n{}\nstderr:\n{}",
@@ -64,10 +57,14 @@ pub fn as_postgres(program: impl AsRef<Path>) -> Command {
 
 /// The walrs command, run as root (which reads any repository) with `args`.
 pub fn walrs(args: &[&str]) -> Output {
-    Command::new(walrs_bin())
-        .args(args)
-        .output()
-        .expect("run walrs")
+    Command::new(walrs_bin()).args(args).output().expect("run walrs")
+}
+
+/// Panic with the command's stderr unless it succeeded; return its stderr.
+pub fn assert_ok(out: &Output, what: &str) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{what} failed with {}: {stderr}", out.status);
+    stderr
 }
 
 pub fn chown_postgres(path: &Path) {
@@ -135,18 +132,22 @@ impl Repo {
         self.dir.join("wal_005")
     }
 
+    /// Fetch `name` with `walrs wal-fetch` into `scratch` and assert it equals `original`.
+    pub fn assert_fetches_identical(&self, name: &str, original: &Path, scratch: &Path) {
+        let out = walrs(&["--storage", &self.url(), "wal-fetch", name, scratch.to_str().unwrap()]);
+        assert_ok(&out, &format!("wal-fetch {name}"));
+        let want = std::fs::read(original).unwrap_or_else(|e| panic!("{}: {e}", original.display()));
+        assert!(std::fs::read(scratch).unwrap() == want, "{name} differs from {}", original.display());
+        std::fs::remove_file(scratch).unwrap();
+    }
+
     /// Names of archived WAL segments (not history, backup or partial files), sorted.
     pub fn segments(&self) -> Vec<String> {
         let mut names: Vec<String> = match std::fs::read_dir(self.wal_dir()) {
             Ok(rd) => rd
                 .filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter_map(|f| {
-                    f.split('.')
-                        .next()
-                        .map(str::to_string)
-                        .filter(|n| n.len() == 24 && !f.contains('#'))
-                })
+                .filter_map(|f| f.split('.').next().map(str::to_string).filter(|n| n.len() == 24 && !f.contains('#')))
                 .filter(|n| n.bytes().all(|b| b.is_ascii_hexdigit()))
                 .collect(),
             Err(_) => vec![],
@@ -170,21 +171,9 @@ impl Cluster {
         let bindir = pg_bindir();
         let data = work.path.join("data");
         run(as_postgres(bindir.join("initdb"))
-            .args([
-                "--no-sync",
-                "--auth=trust",
-                "--username=postgres",
-                "--encoding=UTF8",
-                "--locale=C",
-                "-D",
-            ])
+            .args(["--no-sync", "--auth=trust", "--username=postgres", "--encoding=UTF8", "--locale=C", "-D"])
             .arg(&data));
-        let c = Cluster {
-            socket_dir: work.path.clone(),
-            log: work.path.join("server.log"),
-            data,
-            bindir,
-        };
+        let c = Cluster { socket_dir: work.path.clone(), log: work.path.join("server.log"), data, bindir };
         c.configure(&format!(
             "listen_addresses = ''\nunix_socket_directories = '{}'\nport = 5432\nfsync = off\n\
              log_line_prefix = '%m [%p] %b '\n",
@@ -196,20 +185,12 @@ impl Cluster {
     /// Append lines to postgresql.conf (later lines win).
     pub fn configure(&self, lines: &str) {
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new()
-            .append(true)
-            .open(self.data.join("postgresql.conf"))
-            .unwrap();
+        let mut f = std::fs::OpenOptions::new().append(true).open(self.data.join("postgresql.conf")).unwrap();
         writeln!(f, "{lines}").unwrap();
     }
 
     pub fn pg_ctl(&self, args: &[&str]) -> String {
-        run(as_postgres(self.bindir.join("pg_ctl"))
-            .arg("-D")
-            .arg(&self.data)
-            .arg("-l")
-            .arg(&self.log)
-            .args(args))
+        run(as_postgres(self.bindir.join("pg_ctl")).arg("-D").arg(&self.data).arg("-l").arg(&self.log).args(args))
     }
 
     pub fn start(&self) {
@@ -230,20 +211,9 @@ impl Cluster {
 
     fn psql_cmd(&self, sql: &str) -> Command {
         let mut cmd = Command::new(self.bindir.join("psql"));
-        cmd.args([
-            "-X",
-            "-q",
-            "-At",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-U",
-            "postgres",
-            "-d",
-            "postgres",
-            "-h",
-        ])
-        .arg(&self.socket_dir)
-        .args(["-p", "5432", "-c", sql]);
+        cmd.args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-d", "postgres", "-h"])
+            .arg(&self.socket_dir)
+            .args(["-p", "5432", "-c", sql]);
         cmd
     }
 
@@ -254,17 +224,12 @@ impl Cluster {
 
     pub fn sql_i64(&self, sql: &str) -> i64 {
         let out = self.sql(sql);
-        out.parse()
-            .unwrap_or_else(|_| panic!("{sql}: not a number: {out}"))
+        out.parse().unwrap_or_else(|_| panic!("{sql}: not a number: {out}"))
     }
 
     pub fn pgbench(&self, args: &[&str]) -> String {
         let mut cmd = Command::new(self.bindir.join("pgbench"));
-        cmd.args(["-U", "postgres", "-h"])
-            .arg(&self.socket_dir)
-            .args(["-p", "5432"])
-            .args(args)
-            .arg("postgres");
+        cmd.args(["-U", "postgres", "-h"]).arg(&self.socket_dir).args(["-p", "5432"]).args(args).arg("postgres");
         run(&mut cmd)
     }
 
@@ -305,22 +270,17 @@ impl Cluster {
 
     /// Write a little, switch to a new segment, and return the name of the segment closed.
     pub fn switch_wal(&self) -> String {
-        self.sql("CREATE TABLE IF NOT EXISTS walrs_e2e_ticks (t timestamptz); INSERT INTO walrs_e2e_ticks VALUES (now())");
+        self.sql(
+            "CREATE TABLE IF NOT EXISTS walrs_e2e_ticks (t timestamptz); INSERT INTO walrs_e2e_ticks VALUES (now())",
+        );
         self.sql("SELECT pg_walfile_name(pg_switch_wal())")
     }
 
     /// Wait until every segment up to `name` is archived (no .ready left at or before it).
     pub fn wait_archived(&self, name: &str, timeout: Duration) {
         wait_for(&format!("{name} to be archived"), timeout, || {
-            let done = self
-                .pg_wal()
-                .join("archive_status")
-                .join(format!("{name}.done"))
-                .exists();
-            done && self
-                .archive_status("ready")
-                .iter()
-                .all(|r| r.as_str() > name)
+            let done = self.pg_wal().join("archive_status").join(format!("{name}.done")).exists();
+            done && self.archive_status("ready").iter().all(|r| r.as_str() > name)
         });
     }
 }

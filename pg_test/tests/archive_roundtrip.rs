@@ -8,11 +8,7 @@ use walrs_pg_test::*;
 fn every_archived_segment_fetches_back_identical() {
     let work = Workdir::new("roundtrip");
     let repo = Repo::new(&work);
-    let pg = archiving_cluster(
-        &work,
-        &repo,
-        "shared_preload_libraries = 'walrs'\nwalrs.compression = 'lz4'",
-    );
+    let pg = archiving_cluster(&work, &repo, "shared_preload_libraries = 'walrs'\nwalrs.compression = 'lz4'");
     pg.start();
     let archiver = pg.archiver_pid().expect("archiver runs");
 
@@ -20,56 +16,25 @@ fn every_archived_segment_fetches_back_identical() {
     pg.pgbench(&["-c", "2", "-j", "2", "-T", "8", "-n"]);
     let mut last = pg.switch_wal();
     while repo_segments_after_wait(&pg, &repo, &last) < 20 {
-        pg.sql(
-            "INSERT INTO pgbench_history SELECT 1, 1, 1, g, now() FROM generate_series(1, 20000) g",
-        );
+        pg.sql("INSERT INTO pgbench_history SELECT 1, 1, 1, g, now() FROM generate_series(1, 20000) g");
         last = pg.switch_wal();
     }
     pg.wait_archived(&last, Duration::from_secs(120));
 
     let segments = repo.segments();
-    assert!(
-        segments.len() >= 20,
-        "only {} segments archived",
-        segments.len()
-    );
+    assert!(segments.len() >= 20, "only {} segments archived", segments.len());
     let (archived, failed, _) = pg.archiver_stats();
     assert_eq!(failed, 0, "pg_stat_archiver.failed_count on the happy path");
     assert!(archived as usize >= segments.len());
     assert_eq!(pg.archiver_pid(), Some(archiver), "the archiver restarted");
-    assert!(
-        !pg.server_log().contains("walrs: could not archive"),
-        "a WARNING on the happy path"
-    );
+    assert!(!pg.server_log().contains("walrs: could not archive"), "a WARNING on the happy path");
 
     // Every object is lz4 and every segment comes back as PostgreSQL wrote it.
     let out_dir = work.path.join("fetched");
     std::fs::create_dir_all(&out_dir).unwrap();
     for name in &segments {
-        assert!(
-            repo.wal_dir().join(format!("{name}.lz4")).is_file(),
-            "{name} not stored as lz4"
-        );
-        let dest = out_dir.join(name);
-        let out = walrs(&[
-            "--storage",
-            &repo.url(),
-            "wal-fetch",
-            name,
-            dest.to_str().unwrap(),
-        ]);
-        assert!(
-            out.status.success(),
-            "wal-fetch {name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let original = std::fs::read(pg.pg_wal().join(name))
-            .unwrap_or_else(|e| panic!("{name} left pg_wal: {e}"));
-        assert!(
-            std::fs::read(&dest).unwrap() == original,
-            "{name} differs from pg_wal"
-        );
-        std::fs::remove_file(&dest).unwrap();
+        assert!(repo.wal_dir().join(format!("{name}.lz4")).is_file(), "{name} not stored as lz4");
+        repo.assert_fetches_identical(name, &pg.pg_wal().join(name), &out_dir.join(name));
     }
 
     // As restore_command runs it: as postgres, in the data directory, with no flags.
@@ -79,15 +44,8 @@ fn every_archived_segment_fetches_back_identical() {
         .args(["wal-fetch", name, "pg_wal/RECOVERYXLOG"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        std::fs::read(pg.pg_wal().join("RECOVERYXLOG")).unwrap()
-            == std::fs::read(pg.pg_wal().join(name)).unwrap()
-    );
+    assert_ok(&out, "wal-fetch in the data directory");
+    assert!(std::fs::read(pg.pg_wal().join("RECOVERYXLOG")).unwrap() == std::fs::read(pg.pg_wal().join(name)).unwrap());
     std::fs::remove_file(pg.pg_wal().join("RECOVERYXLOG")).unwrap();
     println!("archived and verified {} segments", segments.len());
     pg.stop();

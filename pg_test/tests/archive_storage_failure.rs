@@ -21,36 +21,17 @@ fn archiving_survives_an_unwritable_repository_and_catches_up() {
     for _ in 0..4 {
         pending.push(pg.switch_wal());
     }
-    wait_for("archive failures", Duration::from_secs(60), || {
-        pg.archiver_stats().1 >= 1
-    });
-    wait_for("the WARNING", Duration::from_secs(30), || {
-        pg.server_log().contains("walrs: could not archive")
-    });
+    wait_for("archive failures", Duration::from_secs(60), || pg.archiver_stats().1 >= 1);
+    wait_for("the WARNING", Duration::from_secs(30), || pg.server_log().contains("walrs: could not archive"));
     let log = pg.server_log();
-    assert!(
-        log.contains("Permission denied"),
-        "the WARNING should say why"
-    );
+    assert!(log.contains("Permission denied"), "the WARNING should say why");
     let ready = pg.archive_status("ready");
     for name in &pending {
-        assert!(
-            ready.contains(name),
-            "{name} should still be .ready, have {ready:?}"
-        );
-        assert!(
-            !pg.pg_wal()
-                .join("archive_status")
-                .join(format!("{name}.done"))
-                .exists(),
-            "{name} marked done"
-        );
+        assert!(ready.contains(name), "{name} should still be .ready, have {ready:?}");
+        assert!(!pg.pg_wal().join("archive_status").join(format!("{name}.done")).exists(), "{name} marked done");
     }
     let before = repo.segments();
-    assert!(
-        pending.iter().all(|n| !before.contains(n)),
-        "a segment reached the unwritable repository"
-    );
+    assert!(pending.iter().all(|n| !before.contains(n)), "a segment reached the unwritable repository");
     assert_eq!(pg.archiver_pid(), Some(archiver), "the archiver died");
 
     std::fs::set_permissions(repo.wal_dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
@@ -60,37 +41,13 @@ fn archiving_survives_an_unwritable_repository_and_catches_up() {
     assert_eq!(pg.archiver_pid(), Some(archiver), "the archiver died");
 
     let segments = repo.segments();
-    let first_idx = segments
-        .iter()
-        .position(|s| *s == first)
-        .expect("first segment archived");
+    let first_idx = segments.iter().position(|s| *s == first).expect("first segment archived");
     for pair in segments[first_idx..].windows(2) {
-        assert_eq!(
-            next_segment(&pair[0]),
-            pair[1],
-            "gap in the archive after {}",
-            pair[0]
-        );
+        assert_eq!(next_segment(&pair[0]), pair[1], "gap in the archive after {}", pair[0]);
     }
     assert_eq!(segments.last(), Some(&last));
     for name in pending.iter().chain([&last]) {
-        let dest = work.path.join("check");
-        let out = walrs(&[
-            "--storage",
-            &repo.url(),
-            "wal-fetch",
-            name,
-            dest.to_str().unwrap(),
-        ]);
-        assert!(
-            out.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(
-            std::fs::read(&dest).unwrap() == std::fs::read(pg.pg_wal().join(name)).unwrap(),
-            "{name} differs"
-        );
+        repo.assert_fetches_identical(name, &pg.pg_wal().join(name), &work.path.join("check"));
     }
     pg.stop();
 }
@@ -100,10 +57,6 @@ fn next_segment(name: &str) -> String {
     let tli = &name[..8];
     let log = u32::from_str_radix(&name[8..16], 16).unwrap();
     let seg = u32::from_str_radix(&name[16..], 16).unwrap();
-    let (log, seg) = if seg == 0xFF {
-        (log + 1, 0)
-    } else {
-        (log, seg + 1)
-    };
+    let (log, seg) = if seg == 0xFF { (log + 1, 0) } else { (log, seg + 1) };
     format!("{tli}{log:08X}{seg:08X}")
 }

@@ -22,18 +22,10 @@ pub fn check_configured() -> bool {
 }
 
 pub fn archive_file(file: &str, path: &str) -> bool {
-    let result = PgTryBuilder::new(|| archive(file, path))
-        .catch_others(|caught| Err(unexpected(caught)))
-        .execute();
+    let result = PgTryBuilder::new(|| archive(file, path)).catch_others(|caught| Err(unexpected(caught))).execute();
     match result {
-        Ok(PushOutcome::Stored {
-            key,
-            original_bytes,
-            stored_bytes,
-        }) => {
-            debug1!(
-                "walrs: archived {file} as {key} ({original_bytes} bytes, {stored_bytes} stored)"
-            );
+        Ok(PushOutcome::Stored { key, original_bytes, stored_bytes }) => {
+            debug1!("walrs: archived {file} as {key} ({original_bytes} bytes, {stored_bytes} stored)");
             true
         }
         Ok(PushOutcome::AlreadyArchived { key }) => {
@@ -41,11 +33,7 @@ pub fn archive_file(file: &str, path: &str) -> bool {
             true
         }
         Err(e) => {
-            log_error(
-                PgLogLevel::WARNING,
-                &format!("could not archive {file}"),
-                &e,
-            );
+            log_error(PgLogLevel::WARNING, &format!("could not archive {file}"), &e);
             false
         }
     }

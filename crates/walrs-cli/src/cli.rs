@@ -4,11 +4,7 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "walrs",
-    version,
-    about = "Continuous backup and point-in-time recovery for PostgreSQL"
-)]
+#[command(name = "walrs", version, about = "Continuous backup and point-in-time recovery for PostgreSQL")]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,

@@ -18,10 +18,7 @@ const CONF_FILES: [&str; 2] = ["postgresql.conf", "postgresql.auto.conf"];
 
 /// `walrs.*` settings of the data directory we run in, if it is one.
 fn data_dir_settings() -> BTreeMap<String, String> {
-    let texts: Vec<String> = CONF_FILES
-        .iter()
-        .filter_map(|f| std::fs::read_to_string(f).ok())
-        .collect();
+    let texts: Vec<String> = CONF_FILES.iter().filter_map(|f| std::fs::read_to_string(f).ok()).collect();
     pgconf::walrs_settings(texts.iter().map(String::as_str))
 }
 
@@ -30,10 +27,7 @@ pub fn resolve(global: &Global, compression_flag: Option<&str>) -> Result<Resolv
     let mut env = Env::from_process();
     let mut warnings = Vec::new();
 
-    let env_dir = match (
-        &global.env_dir,
-        conf.get("walrs.env_dir").filter(|v| !v.is_empty()),
-    ) {
+    let env_dir = match (&global.env_dir, conf.get("walrs.env_dir").filter(|v| !v.is_empty())) {
         (Some(dir), _) => Some((dir.clone(), "--env-dir")),
         (None, Some(dir)) => Some((PathBuf::from(dir), "walrs.env_dir in postgresql.conf")),
         (None, None) => None,
@@ -57,25 +51,14 @@ pub fn resolve(global: &Global, compression_flag: Option<&str>) -> Result<Resolv
         }
     };
 
-    let compression = match (
-        compression_flag,
-        conf.get("walrs.compression"),
-        env.get("WALG_COMPRESSION_METHOD"),
-    ) {
-        (Some(c), _, _) => c
-            .parse::<Compression>()
-            .map_err(|e| e.context("--compression"))?,
-        (None, Some(c), _) => c
-            .parse::<Compression>()
-            .map_err(|e| e.context("walrs.compression in postgresql.conf"))?,
-        (None, None, Some(c)) => c
-            .parse::<Compression>()
-            .map_err(|e| e.context("WALG_COMPRESSION_METHOD"))?,
+    let compression = match (compression_flag, conf.get("walrs.compression"), env.get("WALG_COMPRESSION_METHOD")) {
+        (Some(c), _, _) => c.parse::<Compression>().map_err(|e| e.context("--compression"))?,
+        (None, Some(c), _) => {
+            c.parse::<Compression>().map_err(|e| e.context("walrs.compression in postgresql.conf"))?
+        }
+        (None, None, Some(c)) => c.parse::<Compression>().map_err(|e| e.context("WALG_COMPRESSION_METHOD"))?,
         (None, None, None) => Compression::Lz4,
     };
 
-    Ok(Resolved {
-        repo: RepoConfig::new(&url, source, env, compression)?,
-        warnings,
-    })
+    Ok(Resolved { repo: RepoConfig::new(&url, source, env, compression)?, warnings })
 }

@@ -21,14 +21,8 @@ pub enum Compression {
 }
 
 /// Every method, in the order fetches try their object suffixes.
-pub const READ_ORDER: [Compression; 6] = [
-    Compression::Lz4,
-    Compression::Zstd,
-    Compression::Brotli,
-    Compression::Lzma,
-    Compression::None,
-    Compression::Gzip,
-];
+pub const READ_ORDER: [Compression; 6] =
+    [Compression::Lz4, Compression::Zstd, Compression::Brotli, Compression::Lzma, Compression::None, Compression::Gzip];
 
 const ZSTD_LEVEL: i32 = 3;
 const BROTLI_QUALITY: u32 = 5;
@@ -62,10 +56,7 @@ impl Compression {
 
     /// Can walrs write new objects with this method?
     pub fn is_writable(self) -> bool {
-        matches!(
-            self,
-            Compression::None | Compression::Lz4 | Compression::Zstd | Compression::Brotli
-        )
+        matches!(self, Compression::None | Compression::Lz4 | Compression::Zstd | Compression::Brotli)
     }
 
     /// Wrap `inner` so that what is written to the result reaches `inner` compressed.
@@ -80,22 +71,15 @@ impl Compression {
             Compression::Zstd => {
                 let mut enc = zstd::stream::write::Encoder::new(inner, ZSTD_LEVEL)
                     .map_err(|e| Error::local_io("zstd encoder", &e))?;
-                enc.include_checksum(true)
-                    .map_err(|e| Error::local_io("zstd encoder", &e))?;
+                enc.include_checksum(true).map_err(|e| Error::local_io("zstd encoder", &e))?;
                 Encoder::Zstd(enc)
             }
-            Compression::Brotli => Encoder::Brotli(Box::new(brotli::CompressorWriter::new(
-                inner,
-                BUF,
-                BROTLI_QUALITY,
-                BROTLI_WINDOW,
-            ))),
+            Compression::Brotli => {
+                Encoder::Brotli(Box::new(brotli::CompressorWriter::new(inner, BUF, BROTLI_QUALITY, BROTLI_WINDOW)))
+            }
             Compression::Lzma | Compression::Gzip => {
-                return Err(Error::config(format!(
-                    "walrs reads {} but does not write it",
-                    self.name()
-                ))
-                .with_hint("use lz4, zstd, brotli or none"))
+                return Err(Error::config(format!("walrs reads {} but does not write it", self.name()))
+                    .with_hint("use lz4, zstd, brotli or none"))
             }
         };
         Ok(enc)
@@ -123,32 +107,21 @@ impl Compression {
     /// Compress a whole buffer.
     pub fn compress(self, data: &[u8]) -> Result<Vec<u8>> {
         let mut enc = self.encoder(Vec::with_capacity(data.len() / 2 + 64))?;
-        enc.write_all(data)
-            .map_err(|e| Error::local_io(format!("{} compression", self.name()), &e))?;
-        enc.finish()
-            .map_err(|e| Error::local_io(format!("{} compression", self.name()), &e))
+        enc.write_all(data).map_err(|e| Error::local_io(format!("{} compression", self.name()), &e))?;
+        enc.finish().map_err(|e| Error::local_io(format!("{} compression", self.name()), &e))
     }
 
     /// Decompress a whole buffer, refusing output larger than `limit` bytes.
     /// `what` names the object in the error.
     pub fn decompress(self, data: &[u8], limit: u64, what: &str) -> Result<Vec<u8>> {
         let corrupt = |e: io::Error| {
-            Error::corrupt(format!(
-                "{what} does not decompress as {}: {e}",
-                self.name()
-            ))
-            .with_hint("the object is damaged or was written by another tool under the wrong name")
+            Error::corrupt(format!("{what} does not decompress as {}: {e}", self.name()))
+                .with_hint("the object is damaged or was written by another tool under the wrong name")
         };
         let mut out = Vec::new();
-        self.decoder(data)
-            .map_err(corrupt)?
-            .take(limit + 1)
-            .read_to_end(&mut out)
-            .map_err(corrupt)?;
+        self.decoder(data).map_err(corrupt)?.take(limit + 1).read_to_end(&mut out).map_err(corrupt)?;
         if out.len() as u64 > limit {
-            return Err(Error::corrupt(format!(
-                "{what} decompresses to more than {limit} bytes"
-            )));
+            return Err(Error::corrupt(format!("{what} decompresses to more than {limit} bytes")));
         }
         Ok(out)
     }
@@ -170,11 +143,8 @@ impl FromStr for Compression {
             "brotli" | "br" => Compression::Brotli,
             "none" | "" => Compression::None,
             other => {
-                return Err(Error::config(format!(
-                    "unknown compression method \"{}\"",
-                    other.escape_debug()
-                ))
-                .with_hint("use lz4, zstd, brotli or none"))
+                return Err(Error::config(format!("unknown compression method \"{}\"", other.escape_debug()))
+                    .with_hint("use lz4, zstd, brotli or none"))
             }
         };
         Ok(c)
@@ -243,12 +213,7 @@ mod tests {
     #[test]
     fn every_writable_method_round_trips() {
         let data = sample();
-        for c in [
-            Compression::None,
-            Compression::Lz4,
-            Compression::Zstd,
-            Compression::Brotli,
-        ] {
+        for c in [Compression::None, Compression::Lz4, Compression::Zstd, Compression::Brotli] {
             let packed = c.compress(&data).unwrap();
             if c != Compression::None {
                 assert!(packed.len() < data.len(), "{c:?} did not compress");
@@ -260,18 +225,9 @@ mod tests {
 
     #[test]
     fn empty_input_round_trips() {
-        for c in [
-            Compression::None,
-            Compression::Lz4,
-            Compression::Zstd,
-            Compression::Brotli,
-        ] {
+        for c in [Compression::None, Compression::Lz4, Compression::Zstd, Compression::Brotli] {
             let packed = c.compress(&[]).unwrap();
-            assert_eq!(
-                c.decompress(&packed, 0, "test").unwrap(),
-                Vec::<u8>::new(),
-                "{c:?}"
-            );
+            assert_eq!(c.decompress(&packed, 0, "test").unwrap(), Vec::<u8>::new(), "{c:?}");
         }
     }
 
@@ -282,9 +238,7 @@ mod tests {
             let mut packed = c.compress(&data).unwrap();
             let mid = packed.len() / 2;
             packed[mid] ^= 0x40;
-            let err = c
-                .decompress(&packed, data.len() as u64, "wal_005/X")
-                .expect_err(c.name());
+            let err = c.decompress(&packed, data.len() as u64, "wal_005/X").expect_err(c.name());
             assert_eq!(err.kind, crate::ErrorKind::Corrupt, "{c:?}");
             assert!(err.message.contains("wal_005/X"), "{}", err.message);
         }
@@ -295,9 +249,7 @@ mod tests {
         let data = sample();
         for c in [Compression::Lz4, Compression::Zstd, Compression::Brotli] {
             let packed = c.compress(&data).unwrap();
-            let err = c
-                .decompress(&packed[..packed.len() - 9], data.len() as u64, "x")
-                .expect_err(c.name());
+            let err = c.decompress(&packed[..packed.len() - 9], data.len() as u64, "x").expect_err(c.name());
             assert_eq!(err.kind, crate::ErrorKind::Corrupt, "{c:?}");
         }
     }
@@ -306,9 +258,7 @@ mod tests {
     fn output_over_the_limit_is_refused() {
         let data = vec![0u8; 1 << 20];
         let packed = Compression::Lz4.compress(&data).unwrap();
-        let err = Compression::Lz4
-            .decompress(&packed, 1000, "bomb")
-            .unwrap_err();
+        let err = Compression::Lz4.decompress(&packed, 1000, "bomb").unwrap_err();
         assert_eq!(err.kind, crate::ErrorKind::Corrupt);
     }
 
@@ -316,19 +266,10 @@ mod tests {
     fn names_and_extensions() {
         assert_eq!("LZ4".parse::<Compression>().unwrap(), Compression::Lz4);
         assert_eq!("zstd".parse::<Compression>().unwrap(), Compression::Zstd);
-        assert_eq!(
-            "brotli".parse::<Compression>().unwrap(),
-            Compression::Brotli
-        );
+        assert_eq!("brotli".parse::<Compression>().unwrap(), Compression::Brotli);
         assert_eq!("none".parse::<Compression>().unwrap(), Compression::None);
-        assert_eq!(
-            "gzip".parse::<Compression>().unwrap_err().kind,
-            crate::ErrorKind::Config
-        );
-        assert_eq!(
-            "lzma".parse::<Compression>().unwrap_err().kind,
-            crate::ErrorKind::Config
-        );
+        assert_eq!("gzip".parse::<Compression>().unwrap_err().kind, crate::ErrorKind::Config);
+        assert_eq!("lzma".parse::<Compression>().unwrap_err().kind, crate::ErrorKind::Config);
         for c in READ_ORDER {
             assert_eq!(Compression::from_extension(c.extension()), Some(c));
         }
@@ -343,11 +284,6 @@ mod tests {
         let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::fast());
         enc.write_all(&data).unwrap();
         let packed = enc.finish().unwrap();
-        assert_eq!(
-            Compression::Gzip
-                .decompress(&packed, data.len() as u64, "x")
-                .unwrap(),
-            data
-        );
+        assert_eq!(Compression::Gzip.decompress(&packed, data.len() as u64, "x").unwrap(), data);
     }
 }

@@ -23,12 +23,8 @@ pub const SECRET_VARS: &[&str] = &[
 ];
 
 /// WAL-G's repository variables, accepted when no `walrs.storage` / `--storage` is given.
-const WALG_PREFIXES: &[(&str, &str)] = &[
-    ("WALG_S3_PREFIX", ""),
-    ("WALG_AZ_PREFIX", ""),
-    ("WALG_GS_PREFIX", ""),
-    ("WALG_FILE_PREFIX", "file://"),
-];
+const WALG_PREFIXES: &[(&str, &str)] =
+    &[("WALG_S3_PREFIX", ""), ("WALG_AZ_PREFIX", ""), ("WALG_GS_PREFIX", ""), ("WALG_FILE_PREFIX", "file://")];
 
 /// Environment variables walrs reads: the process environment overlaid by an envdir.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -56,10 +52,7 @@ impl Env {
 
     /// A variable's value, if set and not empty.
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.vars
-            .get(name)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        self.vars.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
 
     /// The first of `names` that is set.
@@ -69,39 +62,23 @@ impl Env {
 
     /// Whether a variable is set to a true value (`true`, `1`, `yes`, `on`).
     pub fn flag(&self, name: &str) -> bool {
-        self.get(name)
-            .is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on"))
+        self.get(name).is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on"))
     }
 
     /// The values of every secret variable that is set, for redaction.
     pub fn secret_values(&self) -> Vec<String> {
-        SECRET_VARS
-            .iter()
-            .filter_map(|n| self.get(n))
-            .map(str::to_string)
-            .collect()
+        SECRET_VARS.iter().filter_map(|n| self.get(n)).map(str::to_string).collect()
     }
 
     /// The repository URL from WAL-G's `WALG_*_PREFIX` variables, if one is set.
     pub fn walg_storage_url(&self) -> Option<String> {
-        WALG_PREFIXES
-            .iter()
-            .find_map(|(var, scheme)| self.get(var).map(|v| format!("{scheme}{v}")))
+        WALG_PREFIXES.iter().find_map(|(var, scheme)| self.get(var).map(|v| format!("{scheme}{v}")))
     }
 }
 
 impl fmt::Debug for Env {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shown = self.vars.iter().map(|(k, v)| {
-            (
-                k,
-                if SECRET_VARS.contains(&k.as_str()) {
-                    "<hidden>"
-                } else {
-                    v
-                },
-            )
-        });
+        let shown = self.vars.iter().map(|(k, v)| (k, if SECRET_VARS.contains(&k.as_str()) { "<hidden>" } else { v }));
         f.debug_map().entries(shown).finish()
     }
 }
@@ -125,24 +102,12 @@ pub struct RepoConfig {
 
 impl RepoConfig {
     /// Parse the pieces adapters gather. `storage_source` names where the URL came from.
-    pub fn new(
-        storage: &str,
-        storage_source: &str,
-        env: Env,
-        compression: Compression,
-    ) -> Result<Self> {
+    pub fn new(storage: &str, storage_source: &str, env: Env, compression: Compression) -> Result<Self> {
         if !compression.is_writable() {
-            return Err(Error::config(format!(
-                "walrs cannot write {} objects",
-                compression.name()
-            )));
+            return Err(Error::config(format!("walrs cannot write {} objects", compression.name())));
         }
         let location = Location::parse(storage).map_err(|e| e.context(storage_source))?;
-        Ok(RepoConfig {
-            location,
-            env,
-            compression,
-        })
+        Ok(RepoConfig { location, env, compression })
     }
 }
 
@@ -151,20 +116,12 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Env {
-        Env::new(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
+        Env::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
     }
 
     #[test]
     fn debug_hides_secrets() {
-        let e = env(&[
-            ("AWS_SECRET_ACCESS_KEY", "s3cr3tvalue"),
-            ("AWS_REGION", "eu-west-1"),
-        ]);
+        let e = env(&[("AWS_SECRET_ACCESS_KEY", "s3cr3tvalue"), ("AWS_REGION", "eu-west-1")]);
         let shown = format!("{e:?}");
         assert!(!shown.contains("s3cr3tvalue"), "{shown}");
         assert!(shown.contains("eu-west-1"));
@@ -173,28 +130,17 @@ mod tests {
     #[test]
     fn redact_removes_secret_values() {
         let secrets = vec!["AKIAEXAMPLE".to_string(), "abc".to_string()];
-        assert_eq!(
-            redact("key AKIAEXAMPLE refused, abc", &secrets),
-            "key <hidden> refused, abc"
-        );
+        assert_eq!(redact("key AKIAEXAMPLE refused, abc", &secrets), "key <hidden> refused, abc");
     }
 
     #[test]
     fn envdir_values_win_and_walg_prefixes_map_to_urls() {
         let mut e = env(&[("WALG_S3_PREFIX", "s3://from-env/p")]);
         assert_eq!(e.walg_storage_url().as_deref(), Some("s3://from-env/p"));
-        e.overlay(
-            [(
-                "WALG_S3_PREFIX".to_string(),
-                "s3://from-envdir/p".to_string(),
-            )]
-            .into(),
-        );
+        e.overlay([("WALG_S3_PREFIX".to_string(), "s3://from-envdir/p".to_string())].into());
         assert_eq!(e.walg_storage_url().as_deref(), Some("s3://from-envdir/p"));
         assert_eq!(
-            env(&[("WALG_FILE_PREFIX", "/backups/pg")])
-                .walg_storage_url()
-                .as_deref(),
+            env(&[("WALG_FILE_PREFIX", "/backups/pg")]).walg_storage_url().as_deref(),
             Some("file:///backups/pg")
         );
         assert_eq!(env(&[("WALG_S3_PREFIX", "")]).walg_storage_url(), None);
@@ -202,13 +148,8 @@ mod tests {
 
     #[test]
     fn repo_config_names_the_setting_on_error() {
-        let err = RepoConfig::new("ftp://x", "walrs.storage", Env::default(), Compression::Lz4)
-            .unwrap_err();
-        assert!(
-            err.message.starts_with("walrs.storage: "),
-            "{}",
-            err.message
-        );
+        let err = RepoConfig::new("ftp://x", "walrs.storage", Env::default(), Compression::Lz4).unwrap_err();
+        assert!(err.message.starts_with("walrs.storage: "), "{}", err.message);
         assert!(RepoConfig::new("file:///tmp/r", "x", Env::default(), Compression::Gzip).is_err());
     }
 }

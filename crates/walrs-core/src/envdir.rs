@@ -18,13 +18,8 @@ pub struct EnvDir {
 /// Read `dir`. `setting` names where the path came from, for error messages.
 pub fn read(dir: &Path, setting: &str) -> Result<EnvDir> {
     let unreadable = |e: &std::io::Error| {
-        Error::config(format!(
-            "{setting} = '{}' cannot be read: {e}",
-            dir.display()
-        ))
-        .with_hint(
-            "the directory must exist and be readable by the user running PostgreSQL or walrs",
-        )
+        Error::config(format!("{setting} = '{}' cannot be read: {e}", dir.display()))
+            .with_hint("the directory must exist and be readable by the user running PostgreSQL or walrs")
     };
     let entries = std::fs::read_dir(dir).map_err(|e| unreadable(&e))?;
     let mut out = EnvDir::default();
@@ -37,10 +32,7 @@ pub fn read(dir: &Path, setting: &str) -> Result<EnvDir> {
             continue;
         }
         if !is_var_name(&name) {
-            out.warnings.push(format!(
-                "{setting}: ignoring file \"{}\": not a variable name",
-                name.escape_debug()
-            ));
+            out.warnings.push(format!("{setting}: ignoring file \"{}\": not a variable name", name.escape_debug()));
             continue;
         }
         if meta.permissions().mode() & 0o004 != 0 {
@@ -54,12 +46,7 @@ pub fn read(dir: &Path, setting: &str) -> Result<EnvDir> {
                 .with_hint("the file must be readable by the user running PostgreSQL or walrs")
         })?;
         let text = String::from_utf8_lossy(&bytes);
-        let value = text
-            .lines()
-            .next()
-            .unwrap_or("")
-            .trim_end()
-            .replace('\0', "\n");
+        let value = text.lines().next().unwrap_or("").trim_end().replace('\0', "\n");
         if !value.is_empty() {
             out.vars.insert(name, value);
         }
@@ -91,25 +78,13 @@ mod tests {
         fs::set_permissions(p.join("AWS_REGION"), fs::Permissions::from_mode(0o600)).unwrap();
         fs::set_permissions(p.join("WALG_S3_PREFIX"), fs::Permissions::from_mode(0o644)).unwrap();
         let env = read(p, "walrs.env_dir").unwrap();
-        assert_eq!(
-            env.vars.get("AWS_REGION").map(String::as_str),
-            Some("eu-west-1")
-        );
-        assert_eq!(
-            env.vars.get("WALG_S3_PREFIX").map(String::as_str),
-            Some("s3://b/p")
-        );
+        assert_eq!(env.vars.get("AWS_REGION").map(String::as_str), Some("eu-west-1"));
+        assert_eq!(env.vars.get("WALG_S3_PREFIX").map(String::as_str), Some("s3://b/p"));
         assert!(!env.vars.contains_key("EMPTY"));
         assert_eq!(env.vars.len(), 2);
-        assert!(env
-            .warnings
-            .iter()
-            .any(|w| w.contains("WALG_S3_PREFIX") && w.contains("every user")));
+        assert!(env.warnings.iter().any(|w| w.contains("WALG_S3_PREFIX") && w.contains("every user")));
         assert!(env.warnings.iter().any(|w| w.contains("bad-name")));
-        assert!(
-            !env.warnings.iter().any(|w| w.contains("s3://b/p")),
-            "a warning must not show a value"
-        );
+        assert!(!env.warnings.iter().any(|w| w.contains("s3://b/p")), "a warning must not show a value");
     }
 
     #[test]

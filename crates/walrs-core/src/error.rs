@@ -42,12 +42,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        Error {
-            kind,
-            message: message.into(),
-            hint: None,
-            retryable: false,
-        }
+        Error { kind, message: message.into(), hint: None, retryable: false }
     }
 
     pub fn config(message: impl Into<String>) -> Self {
@@ -70,25 +65,16 @@ impl Error {
     pub fn local_io(what: impl fmt::Display, err: &std::io::Error) -> Self {
         let retryable = matches!(
             err.kind(),
-            std::io::ErrorKind::Interrupted
-                | std::io::ErrorKind::WouldBlock
-                | std::io::ErrorKind::TimedOut
+            std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
         );
         let hint = match err.kind() {
-            std::io::ErrorKind::StorageFull => {
-                Some("free space on that file system, or write elsewhere".to_string())
-            }
+            std::io::ErrorKind::StorageFull => Some("free space on that file system, or write elsewhere".to_string()),
             std::io::ErrorKind::PermissionDenied => {
                 Some("check the owner and mode of the file and its directory".to_string())
             }
             _ => None,
         };
-        Error {
-            kind: ErrorKind::LocalIo,
-            message: format!("{what}: {err}"),
-            hint,
-            retryable,
-        }
+        Error { kind: ErrorKind::LocalIo, message: format!("{what}: {err}"), hint, retryable }
     }
 
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {

@@ -25,36 +25,15 @@ mod tests {
     #[test]
     fn wal_keys_match_walg() {
         let seg = WalFileName::parse("000000010000000000000003").unwrap();
-        assert_eq!(
-            wal_key(&seg, Compression::Lz4),
-            "wal_005/000000010000000000000003.lz4"
-        );
-        assert_eq!(
-            wal_key(&seg, Compression::Zstd),
-            "wal_005/000000010000000000000003.zst"
-        );
-        assert_eq!(
-            wal_key(&seg, Compression::Brotli),
-            "wal_005/000000010000000000000003.br"
-        );
-        assert_eq!(
-            wal_key(&seg, Compression::None),
-            "wal_005/000000010000000000000003"
-        );
+        assert_eq!(wal_key(&seg, Compression::Lz4), "wal_005/000000010000000000000003.lz4");
+        assert_eq!(wal_key(&seg, Compression::Zstd), "wal_005/000000010000000000000003.zst");
+        assert_eq!(wal_key(&seg, Compression::Brotli), "wal_005/000000010000000000000003.br");
+        assert_eq!(wal_key(&seg, Compression::None), "wal_005/000000010000000000000003");
         let hist = WalFileName::parse("00000002.history").unwrap();
-        assert_eq!(
-            wal_key(&hist, Compression::Lz4),
-            "wal_005/00000002.history.lz4"
-        );
+        assert_eq!(wal_key(&hist, Compression::Lz4), "wal_005/00000002.history.lz4");
         let backup = WalFileName::parse("000000010000000000000002.00000028.backup").unwrap();
-        assert_eq!(
-            wal_key(&backup, Compression::Zstd),
-            "wal_005/000000010000000000000002.00000028.backup.zst"
-        );
+        assert_eq!(wal_key(&backup, Compression::Zstd), "wal_005/000000010000000000000002.00000028.backup.zst");
         let partial = WalFileName::parse("000000010000000000000005.partial").unwrap();
-        assert_eq!(
-            wal_key(&partial, Compression::None),
-            "wal_005/000000010000000000000005.partial"
-        );
+        assert_eq!(wal_key(&partial, Compression::None), "wal_005/000000010000000000000005.partial");
     }
 }

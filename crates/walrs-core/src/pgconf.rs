@@ -14,11 +14,7 @@ pub fn parse(text: &str) -> Vec<(String, String)> {
 
 /// The `walrs.*` settings in the given files' texts, later texts and later lines winning.
 pub fn walrs_settings<'a>(texts: impl IntoIterator<Item = &'a str>) -> BTreeMap<String, String> {
-    texts
-        .into_iter()
-        .flat_map(parse)
-        .filter(|(name, _)| name.starts_with("walrs."))
-        .collect()
+    texts.into_iter().flat_map(parse).filter(|(name, _)| name.starts_with("walrs.")).collect()
 }
 
 fn parse_line(line: &str) -> Option<(String, String)> {
@@ -33,10 +29,7 @@ fn parse_line(line: &str) -> Option<(String, String)> {
     let value = if let Some(quoted) = rest.strip_prefix('\'') {
         unquote(quoted)?
     } else {
-        rest.split(|c: char| c.is_whitespace() || c == '#')
-            .next()
-            .unwrap_or("")
-            .to_string()
+        rest.split(|c: char| c.is_whitespace() || c == '#').next().unwrap_or("").to_string()
     };
     Some((name.to_ascii_lowercase(), value))
 }

@@ -27,9 +27,7 @@ pub struct WalFileName {
 }
 
 fn is_upper_hex(s: &str, len: usize) -> bool {
-    s.len() == len
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
+    s.len() == len && s.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
 }
 
 impl WalFileName {
@@ -39,19 +37,16 @@ impl WalFileName {
             Some((tli, "history")) if is_upper_hex(tli, 8) => Some(WalFileKind::History),
             Some((seg, "partial")) if is_upper_hex(seg, 24) => Some(WalFileKind::Partial),
             Some((seg, rest)) if is_upper_hex(seg, 24) => match rest.split_once('.') {
-                Some((offset, "backup")) if is_upper_hex(offset, 8) => {
-                    Some(WalFileKind::BackupHistory)
-                }
+                Some((offset, "backup")) if is_upper_hex(offset, 8) => Some(WalFileKind::BackupHistory),
                 _ => None,
             },
             _ => None,
         };
         match kind {
             Some(kind) => Ok(WalFileName { name: name.to_string(), kind }),
-            None => Err(Error::invalid_input(format!("\"{}\" is not a WAL file name", name.escape_debug()))
-                .with_hint(
-                    "expected a segment (24 hex digits), TTTTTTTT.history, SEGMENT.OFFSET.backup or SEGMENT.partial",
-                )),
+            None => Err(Error::invalid_input(format!("\"{}\" is not a WAL file name", name.escape_debug())).with_hint(
+                "expected a segment (24 hex digits), TTTTTTTT.history, SEGMENT.OFFSET.backup or SEGMENT.partial",
+            )),
         }
     }
 
@@ -90,11 +85,7 @@ mod tests {
             ("000000010000000000000001", WalFileKind::Segment, 1),
             ("0000000A00000003000000FF", WalFileKind::Segment, 10),
             ("00000002.history", WalFileKind::History, 2),
-            (
-                "000000010000000000000002.00000028.backup",
-                WalFileKind::BackupHistory,
-                1,
-            ),
+            ("000000010000000000000002.00000028.backup", WalFileKind::BackupHistory, 1),
             ("000000010000000000000005.partial", WalFileKind::Partial, 1),
         ];
         for (name, kind, tli) in cases {

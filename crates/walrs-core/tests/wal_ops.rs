@@ -50,41 +50,23 @@ fn name(s: &str) -> WalFileName {
 #[tokio::test]
 async fn every_method_round_trips_byte_for_byte() {
     let f = Fixture::new();
-    for (i, method) in [
-        Compression::Lz4,
-        Compression::Zstd,
-        Compression::Brotli,
-        Compression::None,
-    ]
-    .into_iter()
-    .enumerate()
+    for (i, method) in
+        [Compression::Lz4, Compression::Zstd, Compression::Brotli, Compression::None].into_iter().enumerate()
     {
         let n = name(&format!("0000000100000000000000{:02X}", i + 1));
         let data = segment(i as u8);
         let src = f.file(n.as_str(), &data);
         let out = wal_push(&f.storage, &n, &src, method).await.unwrap();
-        let PushOutcome::Stored {
-            key,
-            original_bytes,
-            stored_bytes,
-        } = out
-        else {
-            panic!("{out:?}")
-        };
+        let PushOutcome::Stored { key, original_bytes, stored_bytes } = out else { panic!("{out:?}") };
         assert_eq!(key, walrs_core::layout::wal_key(&n, method));
         assert!(f.repo(&key).is_file(), "{key}");
         assert_eq!(original_bytes, SEG as u64);
         if method != Compression::None {
-            assert!(
-                stored_bytes < original_bytes / 2,
-                "{method:?}: {stored_bytes}"
-            );
+            assert!(stored_bytes < original_bytes / 2, "{method:?}: {stored_bytes}");
         }
         // Fetch with a different preferred method: the stored one is still found.
         let dest = f.dir.path().join(format!("restored-{i}"));
-        let got = wal_fetch(&f.storage, &n, &dest, Compression::Zstd)
-            .await
-            .unwrap();
+        let got = wal_fetch(&f.storage, &n, &dest, Compression::Zstd).await.unwrap();
         assert_eq!(got.key, key);
         assert_eq!(std::fs::read(&dest).unwrap(), data, "{method:?}");
     }
@@ -93,27 +75,18 @@ async fn every_method_round_trips_byte_for_byte() {
 #[tokio::test]
 async fn small_files_of_every_kind_are_archived() {
     let f = Fixture::new();
-    for n in [
-        "00000002.history",
-        "000000010000000000000002.00000028.backup",
-    ] {
+    for n in ["00000002.history", "000000010000000000000002.00000028.backup"] {
         let body = format!("contents of {n}\n");
         let src = f.file(n, body.as_bytes());
-        wal_push(&f.storage, &name(n), &src, Compression::Lz4)
-            .await
-            .unwrap();
+        wal_push(&f.storage, &name(n), &src, Compression::Lz4).await.unwrap();
         assert!(f.repo(&format!("wal_005/{n}.lz4")).is_file());
         let dest = f.dir.path().join("out");
-        wal_fetch(&f.storage, &name(n), &dest, Compression::Lz4)
-            .await
-            .unwrap();
+        wal_fetch(&f.storage, &name(n), &dest, Compression::Lz4).await.unwrap();
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), body);
     }
     let partial = "000000010000000000000005.partial";
     let src = f.file(partial, &segment(9));
-    wal_push(&f.storage, &name(partial), &src, Compression::Zstd)
-        .await
-        .unwrap();
+    wal_push(&f.storage, &name(partial), &src, Compression::Zstd).await.unwrap();
     assert!(f.repo(&format!("wal_005/{partial}.zst")).is_file());
 }
 
@@ -123,27 +96,15 @@ async fn identical_content_is_success_and_different_content_is_refused() {
     let n = name("000000010000000000000007");
     let original = segment(1);
     let src = f.file("a", &original);
-    wal_push(&f.storage, &n, &src, Compression::Lz4)
-        .await
-        .unwrap();
+    wal_push(&f.storage, &n, &src, Compression::Lz4).await.unwrap();
     let key = f.repo("wal_005/000000010000000000000007.lz4");
     let stored_before = std::fs::read(&key).unwrap();
 
-    let again = wal_push(&f.storage, &n, &src, Compression::Lz4)
-        .await
-        .unwrap();
-    assert!(
-        matches!(again, PushOutcome::AlreadyArchived { .. }),
-        "{again:?}"
-    );
+    let again = wal_push(&f.storage, &n, &src, Compression::Lz4).await.unwrap();
+    assert!(matches!(again, PushOutcome::AlreadyArchived { .. }), "{again:?}");
     // A change of compression setting does not create a second copy.
-    let other_method = wal_push(&f.storage, &n, &src, Compression::Zstd)
-        .await
-        .unwrap();
-    assert!(
-        matches!(other_method, PushOutcome::AlreadyArchived { .. }),
-        "{other_method:?}"
-    );
+    let other_method = wal_push(&f.storage, &n, &src, Compression::Zstd).await.unwrap();
+    assert!(matches!(other_method, PushOutcome::AlreadyArchived { .. }), "{other_method:?}");
     assert!(!f.repo("wal_005/000000010000000000000007.zst").exists());
 
     let mut changed = original.clone();
@@ -152,40 +113,18 @@ async fn identical_content_is_success_and_different_content_is_refused() {
     for method in [Compression::Lz4, Compression::Zstd] {
         let err = wal_push(&f.storage, &n, &src2, method).await.unwrap_err();
         assert_eq!(err.kind, ErrorKind::Conflict, "{err}");
-        assert!(
-            err.message.contains("000000010000000000000007"),
-            "{}",
-            err.message
-        );
+        assert!(err.message.contains("000000010000000000000007"), "{}", err.message);
         assert!(err.hint.is_some());
     }
-    assert_eq!(
-        std::fs::read(&key).unwrap(),
-        stored_before,
-        "stored object changed"
-    );
+    assert_eq!(std::fs::read(&key).unwrap(), stored_before, "stored object changed");
 }
 
 #[tokio::test]
 async fn history_files_are_protected_too() {
     let f = Fixture::new();
     let n = name("00000003.history");
-    wal_push(
-        &f.storage,
-        &n,
-        &f.file("h1", b"1\t0/3000000\tno recovery target\n"),
-        Compression::Lz4,
-    )
-    .await
-    .unwrap();
-    let err = wal_push(
-        &f.storage,
-        &n,
-        &f.file("h2", b"1\t0/4000000\tother\n"),
-        Compression::Lz4,
-    )
-    .await
-    .unwrap_err();
+    wal_push(&f.storage, &n, &f.file("h1", b"1\t0/3000000\tno recovery target\n"), Compression::Lz4).await.unwrap();
+    let err = wal_push(&f.storage, &n, &f.file("h2", b"1\t0/4000000\tother\n"), Compression::Lz4).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Conflict);
 }
 
@@ -194,17 +133,13 @@ async fn a_damaged_stored_copy_is_not_overwritten() {
     let f = Fixture::new();
     let n = name("000000010000000000000008");
     let src = f.file("a", &segment(2));
-    wal_push(&f.storage, &n, &src, Compression::Lz4)
-        .await
-        .unwrap();
+    wal_push(&f.storage, &n, &src, Compression::Lz4).await.unwrap();
     let key = f.repo("wal_005/000000010000000000000008.lz4");
     let mut bytes = std::fs::read(&key).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xff;
     std::fs::write(&key, &bytes).unwrap();
-    let err = wal_push(&f.storage, &n, &src, Compression::Lz4)
-        .await
-        .unwrap_err();
+    let err = wal_push(&f.storage, &n, &src, Compression::Lz4).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Corrupt, "{err}");
     assert_eq!(std::fs::read(&key).unwrap(), bytes);
 }
@@ -213,14 +148,7 @@ async fn a_damaged_stored_copy_is_not_overwritten() {
 async fn a_missing_file_is_not_found_and_creates_nothing() {
     let f = Fixture::new();
     let dest = f.dir.path().join("RECOVERYXLOG");
-    let err = wal_fetch(
-        &f.storage,
-        &name("000000010000000000000042"),
-        &dest,
-        Compression::Lz4,
-    )
-    .await
-    .unwrap_err();
+    let err = wal_fetch(&f.storage, &name("000000010000000000000042"), &dest, Compression::Lz4).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::NotFound);
     assert!(!dest.exists());
     assert!(no_temp_files(f.dir.path()));
@@ -230,24 +158,16 @@ async fn a_missing_file_is_not_found_and_creates_nothing() {
 async fn a_corrupt_object_fails_the_fetch_and_creates_nothing() {
     let f = Fixture::new();
     let n = name("000000010000000000000009");
-    wal_push(&f.storage, &n, &f.file("a", &segment(3)), Compression::Zstd)
-        .await
-        .unwrap();
+    wal_push(&f.storage, &n, &f.file("a", &segment(3)), Compression::Zstd).await.unwrap();
     let key = f.repo("wal_005/000000010000000000000009.zst");
     let mut bytes = std::fs::read(&key).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x10;
     std::fs::write(&key, &bytes).unwrap();
     let dest = f.dir.path().join("RECOVERYXLOG");
-    let err = wal_fetch(&f.storage, &n, &dest, Compression::Lz4)
-        .await
-        .unwrap_err();
+    let err = wal_fetch(&f.storage, &n, &dest, Compression::Lz4).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Corrupt, "{err}");
-    assert!(
-        err.message.contains("wal_005/000000010000000000000009.zst"),
-        "{}",
-        err.message
-    );
+    assert!(err.message.contains("wal_005/000000010000000000000009.zst"), "{}", err.message);
     assert!(!dest.exists());
 }
 
@@ -255,17 +175,9 @@ async fn a_corrupt_object_fails_the_fetch_and_creates_nothing() {
 async fn a_truncated_uncompressed_segment_is_refused() {
     let f = Fixture::new();
     let n = name("00000001000000000000000A");
-    f.storage
-        .put(
-            "wal_005/00000001000000000000000A",
-            Bytes::from(vec![0u8; 1000]),
-        )
-        .await
-        .unwrap();
+    f.storage.put("wal_005/00000001000000000000000A", Bytes::from(vec![0u8; 1000])).await.unwrap();
     let dest = f.dir.path().join("RECOVERYXLOG");
-    let err = wal_fetch(&f.storage, &n, &dest, Compression::Lz4)
-        .await
-        .unwrap_err();
+    let err = wal_fetch(&f.storage, &n, &dest, Compression::Lz4).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Corrupt);
     assert!(!dest.exists());
 }
@@ -274,14 +186,7 @@ async fn a_truncated_uncompressed_segment_is_refused() {
 async fn a_short_segment_is_not_archived() {
     let f = Fixture::new();
     let n = name("00000001000000000000000B");
-    let err = wal_push(
-        &f.storage,
-        &n,
-        &f.file("short", &[1u8; 5000]),
-        Compression::Lz4,
-    )
-    .await
-    .unwrap_err();
+    let err = wal_push(&f.storage, &n, &f.file("short", &[1u8; 5000]), Compression::Lz4).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidInput);
     assert!(f.storage.list("wal_005").await.unwrap().is_empty());
 }
@@ -289,14 +194,9 @@ async fn a_short_segment_is_not_archived() {
 #[tokio::test]
 async fn an_unreadable_source_is_a_local_error() {
     let f = Fixture::new();
-    let err = wal_push(
-        &f.storage,
-        &name("00000001000000000000000C"),
-        Path::new("/nonexistent/x"),
-        Compression::Lz4,
-    )
-    .await
-    .unwrap_err();
+    let err = wal_push(&f.storage, &name("00000001000000000000000C"), Path::new("/nonexistent/x"), Compression::Lz4)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::LocalIo);
 }
 
@@ -307,27 +207,16 @@ async fn works_on_the_in_memory_store() {
     let src = dir.path().join("s");
     std::fs::write(&src, segment(4)).unwrap();
     let n = name("00000001000000000000000D");
-    wal_push(&storage, &n, &src, Compression::Lz4)
-        .await
-        .unwrap();
+    wal_push(&storage, &n, &src, Compression::Lz4).await.unwrap();
     assert!(matches!(
-        wal_push(&storage, &n, &src, Compression::Lz4)
-            .await
-            .unwrap(),
+        wal_push(&storage, &n, &src, Compression::Lz4).await.unwrap(),
         PushOutcome::AlreadyArchived { .. }
     ));
     let dest = dir.path().join("d");
-    wal_fetch(&storage, &n, &dest, Compression::Lz4)
-        .await
-        .unwrap();
+    wal_fetch(&storage, &n, &dest, Compression::Lz4).await.unwrap();
     assert_eq!(std::fs::read(dest).unwrap(), segment(4));
 }
 
 fn no_temp_files(dir: &Path) -> bool {
-    std::fs::read_dir(dir).unwrap().all(|e| {
-        !e.unwrap()
-            .file_name()
-            .to_string_lossy()
-            .contains("walrs-tmp")
-    })
+    std::fs::read_dir(dir).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().contains("walrs-tmp"))
 }

@@ -3,30 +3,37 @@
 mod wal_fetch;
 mod wal_push;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, Global};
+use crate::config;
 use std::future::Future;
+use walrs_core::compress::Compression;
+use walrs_core::storage::Storage;
 use walrs_core::Error;
 
 pub fn run(cli: &Cli) -> Result<(), Error> {
     match &cli.command {
         Command::WalFetch { name, dest } => wal_fetch::run(&cli.global, name, dest),
-        Command::WalPush { path, compression } => {
-            wal_push::run(&cli.global, path, compression.as_deref())
-        }
+        Command::WalPush { path, compression } => wal_push::run(&cli.global, path, compression.as_deref()),
     }
 }
 
-fn block_on<F: Future>(fut: F) -> Result<F::Output, Error> {
+/// Resolve the configuration, open the repository, and run `op` against it.
+fn with_repo<T, F, Fut>(global: &Global, compression_flag: Option<&str>, op: F) -> Result<T, Error>
+where
+    F: FnOnce(Storage, Compression) -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    let cfg = config::resolve(global, compression_flag)?;
+    for w in &cfg.warnings {
+        eprintln!("walrs: warning: {w}");
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .map_err(|e| Error::local_io("cannot start the I/O runtime", &e))?;
-    Ok(rt.block_on(fut))
-}
-
-fn print_warnings(warnings: &[String]) {
-    for w in warnings {
-        eprintln!("walrs: warning: {w}");
-    }
+    rt.block_on(async {
+        let storage = Storage::open(&cfg.repo.location, &cfg.repo.env)?;
+        op(storage, cfg.repo.compression).await
+    })
 }

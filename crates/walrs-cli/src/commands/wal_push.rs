@@ -1,33 +1,20 @@
-use super::{block_on, print_warnings};
+use super::with_repo;
 use crate::cli::Global;
-use crate::config;
 use std::path::Path;
 use walrs_core::ops::{wal_push, PushOutcome};
-use walrs_core::storage::Storage;
 use walrs_core::wal::WalFileName;
 use walrs_core::Error;
 
 pub fn run(global: &Global, path: &Path, compression: Option<&str>) -> Result<(), Error> {
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let name = WalFileName::parse(&file_name)?;
-    let cfg = config::resolve(global, compression)?;
-    print_warnings(&cfg.warnings);
-    let out = block_on(async {
-        let storage = Storage::open(&cfg.repo.location, &cfg.repo.env)?;
-        wal_push(&storage, &name, path, cfg.repo.compression).await
-    })??;
+    let out = with_repo(global, compression, |storage, compression| {
+        let name = name.clone();
+        async move { wal_push(&storage, &name, path, compression).await }
+    })?;
     match out {
-        PushOutcome::Stored {
-            key,
-            original_bytes,
-            stored_bytes,
-        } if global.verbose => {
-            eprintln!(
-                "walrs: archived {name} as {key} ({original_bytes} bytes, {stored_bytes} stored)"
-            )
+        PushOutcome::Stored { key, original_bytes, stored_bytes } if global.verbose => {
+            eprintln!("walrs: archived {name} as {key} ({original_bytes} bytes, {stored_bytes} stored)")
         }
         PushOutcome::AlreadyArchived { key } => {
             eprintln!("walrs: {name} was already archived with identical content as {key}")

@@ -40,11 +40,6 @@ async fn find_archived(
     first: Compression,
 ) -> Result<Option<(String, Compression)>> {
     let candidates = candidate_keys(name, first);
-    let found =
-        futures::future::try_join_all(candidates.iter().map(|(key, _)| storage.exists(key)))
-            .await?;
-    Ok(candidates
-        .into_iter()
-        .zip(found)
-        .find_map(|(c, exists)| exists.then_some(c)))
+    let found = futures::future::try_join_all(candidates.iter().map(|(key, _)| storage.exists(key))).await?;
+    Ok(candidates.into_iter().zip(found).find_map(|(c, exists)| exists.then_some(c)))
 }

@@ -33,12 +33,8 @@ pub async fn wal_fetch(
         let bytes = tokio::task::spawn_blocking(move || -> Result<u64> {
             let data = method.decompress(&stored, limit, &what)?;
             let len = data.len() as u64;
-            if matches!(kind, WalFileKind::Segment | WalFileKind::Partial)
-                && !is_valid_segment_size(len)
-            {
-                return Err(Error::corrupt(format!(
-                    "{what} holds {len} bytes, which is not a WAL segment size"
-                )));
+            if matches!(kind, WalFileKind::Segment | WalFileKind::Partial) && !is_valid_segment_size(len) {
+                return Err(Error::corrupt(format!("{what} holds {len} bytes, which is not a WAL segment size")));
             }
             write_atomically(&dest, &data)?;
             Ok(len)
@@ -47,10 +43,7 @@ pub async fn wal_fetch(
         .map_err(|e| Error::new(ErrorKind::LocalIo, format!("fetch task failed: {e}")))??;
         return Ok(FetchOutcome { key, bytes });
     }
-    Err(Error::not_found(format!(
-        "{name} is not in the repository {}",
-        storage.location()
-    )))
+    Err(Error::not_found(format!("{name} is not in the repository {}", storage.location())))
 }
 
 /// Write to a temporary name beside `dest`, then rename, so PostgreSQL never sees a partial file.
@@ -58,9 +51,8 @@ pub async fn wal_fetch(
 fn write_atomically(dest: &Path, data: &[u8]) -> Result<()> {
     let mut tmp: PathBuf = dest.as_os_str().to_owned().into();
     tmp.as_mut_os_string().push(".walrs-tmp");
-    let written = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(data))
-        .and_then(|()| std::fs::rename(&tmp, dest));
+    let written =
+        std::fs::File::create(&tmp).and_then(|mut f| f.write_all(data)).and_then(|()| std::fs::rename(&tmp, dest));
     written.map_err(|e| {
         let _ = std::fs::remove_file(&tmp); // best effort; the original error is what matters
         Error::local_io(format!("cannot write {}", dest.display()), &e)

@@ -13,11 +13,7 @@ use std::path::Path;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PushOutcome {
     /// Uploaded now; durable when this is returned.
-    Stored {
-        key: String,
-        original_bytes: u64,
-        stored_bytes: u64,
-    },
+    Stored { key: String, original_bytes: u64, stored_bytes: u64 },
     /// The repository already held identical content.
     AlreadyArchived { key: String },
 }
@@ -29,13 +25,10 @@ pub async fn wal_push(
     path: &Path,
     compression: Compression,
 ) -> Result<PushOutcome> {
-    let data = tokio::fs::read(path)
-        .await
-        .map_err(|e| Error::local_io(format!("cannot read {}", path.display()), &e))?;
+    let data =
+        tokio::fs::read(path).await.map_err(|e| Error::local_io(format!("cannot read {}", path.display()), &e))?;
     let len = data.len() as u64;
-    if matches!(name.kind(), WalFileKind::Segment | WalFileKind::Partial)
-        && !is_valid_segment_size(len)
-    {
+    if matches!(name.kind(), WalFileKind::Segment | WalFileKind::Partial) && !is_valid_segment_size(len) {
         return Err(Error::invalid_input(format!(
             "{} is {len} bytes, not a whole WAL segment: refusing to archive it",
             path.display()
@@ -44,9 +37,7 @@ pub async fn wal_push(
     let data = Bytes::from(data);
 
     if let Some((key, method)) = find_archived(storage, name, compression).await? {
-        return same_content(storage, name, &key, method, &data)
-            .await
-            .map(|()| PushOutcome::AlreadyArchived { key });
+        return same_content(storage, name, &key, method, &data).await.map(|()| PushOutcome::AlreadyArchived { key });
     }
 
     let key = wal_key(name, compression);
@@ -56,16 +47,10 @@ pub async fn wal_push(
         .map_err(|e| Error::new(ErrorKind::LocalIo, format!("compression task failed: {e}")))??;
     let stored_bytes = packed.len() as u64;
     if storage.put_if_absent(&key, Bytes::from(packed)).await? {
-        return Ok(PushOutcome::Stored {
-            key,
-            original_bytes: len,
-            stored_bytes,
-        });
+        return Ok(PushOutcome::Stored { key, original_bytes: len, stored_bytes });
     }
     // Another pusher got there between our look-up and our write.
-    same_content(storage, name, &key, compression, &data)
-        .await
-        .map(|()| PushOutcome::AlreadyArchived { key })
+    same_content(storage, name, &key, compression, &data).await.map(|()| PushOutcome::AlreadyArchived { key })
 }
 
 /// Succeeds if the object at `key` decompresses to exactly `data`; refuses loudly otherwise.
@@ -77,31 +62,19 @@ async fn same_content(
     data: &Bytes,
 ) -> Result<()> {
     let Some(stored) = storage.get(key).await? else {
-        return Err(Error::new(
-            ErrorKind::Storage,
-            format!("{key} vanished while it was being compared"),
-        )
-        .retryable(true));
+        return Err(
+            Error::new(ErrorKind::Storage, format!("{key} vanished while it was being compared")).retryable(true)
+        );
     };
     let limit = size_limit(name);
     let stored_key = key.to_string();
-    let existing =
-        tokio::task::spawn_blocking(move || method.decompress(&stored, limit, &stored_key))
-            .await
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::LocalIo,
-                    format!("decompression task failed: {e}"),
-                )
-            })?
-            .map_err(|e| {
-                e.context(format!(
-            "{name} is already archived but the stored copy cannot be read"
-        ))
-        .with_hint(
-            "inspect the object; if it is damaged, delete it and archiving will store it again",
-        )
-            })?;
+    let existing = tokio::task::spawn_blocking(move || method.decompress(&stored, limit, &stored_key))
+        .await
+        .map_err(|e| Error::new(ErrorKind::LocalIo, format!("decompression task failed: {e}")))?
+        .map_err(|e| {
+            e.context(format!("{name} is already archived but the stored copy cannot be read"))
+                .with_hint("inspect the object; if it is damaged, delete it and archiving will store it again")
+        })?;
     if existing.as_slice() == data.as_ref() {
         return Ok(());
     }

@@ -20,46 +20,25 @@ pub fn build(location: &Location, env: &Env) -> Result<Arc<dyn ObjectStore>> {
         Location::Memory => Ok(Arc::new(InMemory::new())),
         Location::File { root } => {
             std::fs::create_dir_all(root).map_err(|e| {
-                Error::local_io(
-                    format!("cannot create the repository directory {}", root.display()),
-                    &e,
-                )
+                Error::local_io(format!("cannot create the repository directory {}", root.display()), &e)
             })?;
             let store = LocalFileSystem::new_with_prefix(root)
-                .map_err(|e| {
-                    Error::config(format!(
-                        "cannot use {} as a repository: {e}",
-                        root.display()
-                    ))
-                })?
+                .map_err(|e| Error::config(format!("cannot use {} as a repository: {e}", root.display())))?
                 // Durability: sync file and directory before a write reports success.
                 .with_fsync(true);
             Ok(Arc::new(store))
         }
-        Location::Cloud {
-            cloud: Cloud::S3,
-            bucket,
-            ..
-        } => s3(bucket, env),
-        Location::Cloud {
-            cloud: Cloud::Azure,
-            bucket,
-            ..
-        } => azure(bucket, env),
-        Location::Cloud {
-            cloud: Cloud::Gcs,
-            bucket,
-            ..
-        } => gcs(bucket, env),
+        Location::Cloud { cloud: Cloud::S3, bucket, .. } => s3(bucket, env),
+        Location::Cloud { cloud: Cloud::Azure, bucket, .. } => azure(bucket, env),
+        Location::Cloud { cloud: Cloud::Gcs, bucket, .. } => gcs(bucket, env),
     }
 }
 
 /// HTTP behaviour shared by the clouds: request timeouts, and the client's own retries kept
 /// short because [`super::retry::RetryPolicy`] bounds the whole operation above them.
 fn client_options(env: &Env, endpoint: Option<&str>) -> ClientOptions {
-    let mut opts = ClientOptions::new()
-        .with_timeout(Duration::from_secs(60))
-        .with_connect_timeout(Duration::from_secs(10));
+    let mut opts =
+        ClientOptions::new().with_timeout(Duration::from_secs(60)).with_connect_timeout(Duration::from_secs(10));
     if endpoint.is_some_and(|e| e.starts_with("http://")) {
         opts = opts.with_allow_http(true);
     }
@@ -81,11 +60,7 @@ fn http_retry() -> RetryConfig {
     }
 }
 
-fn built<T: ObjectStore>(
-    what: &str,
-    r: object_store::Result<T>,
-    env: &Env,
-) -> Result<Arc<dyn ObjectStore>> {
+fn built<T: ObjectStore>(what: &str, r: object_store::Result<T>, env: &Env) -> Result<Arc<dyn ObjectStore>> {
     match r {
         Ok(store) => Ok(Arc::new(store)),
         Err(e) => Err(Error::config(crate::config::redact(
@@ -97,9 +72,7 @@ fn built<T: ObjectStore>(
 
 fn s3(bucket: &str, env: &Env) -> Result<Arc<dyn ObjectStore>> {
     let endpoint = env.get_any(&["AWS_ENDPOINT", "AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"]);
-    let region = env
-        .get_any(&["AWS_REGION", "AWS_DEFAULT_REGION"])
-        .unwrap_or("us-east-1");
+    let region = env.get_any(&["AWS_REGION", "AWS_DEFAULT_REGION"]).unwrap_or("us-east-1");
     let mut b = AmazonS3Builder::new()
         .with_bucket_name(bucket)
         .with_region(region)
@@ -107,12 +80,8 @@ fn s3(bucket: &str, env: &Env) -> Result<Arc<dyn ObjectStore>> {
         .with_retry(http_retry());
     if let Some(endpoint) = endpoint {
         // Custom endpoints (MinIO, B2, Ceph) mostly want path-style URLs unless told otherwise.
-        let path_style = env
-            .get("AWS_S3_FORCE_PATH_STYLE")
-            .is_none_or(|_| env.flag("AWS_S3_FORCE_PATH_STYLE"));
-        b = b
-            .with_endpoint(endpoint)
-            .with_virtual_hosted_style_request(!path_style);
+        let path_style = env.get("AWS_S3_FORCE_PATH_STYLE").is_none_or(|_| env.flag("AWS_S3_FORCE_PATH_STYLE"));
+        b = b.with_endpoint(endpoint).with_virtual_hosted_style_request(!path_style);
     }
     if let Some(key) = env.get("AWS_ACCESS_KEY_ID") {
         b = b.with_access_key_id(key);
@@ -138,9 +107,7 @@ fn azure(container: &str, env: &Env) -> Result<Arc<dyn ObjectStore>> {
         .with_client_options(client_options(env, endpoint))
         .with_retry(http_retry());
     if let Some(endpoint) = endpoint {
-        b = b
-            .with_endpoint(endpoint.to_string())
-            .with_allow_http(endpoint.starts_with("http://"));
+        b = b.with_endpoint(endpoint.to_string()).with_allow_http(endpoint.starts_with("http://"));
     }
     if let Some(key) = env.get_any(&["AZURE_STORAGE_ACCESS_KEY", "AZURE_STORAGE_KEY"]) {
         b = b.with_access_key(key);

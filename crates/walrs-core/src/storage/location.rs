@@ -17,19 +17,12 @@ pub enum Cloud {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
-    File {
-        root: PathBuf,
-    },
-    Cloud {
-        cloud: Cloud,
-        bucket: String,
-        prefix: String,
-    },
+    File { root: PathBuf },
+    Cloud { cloud: Cloud, bucket: String, prefix: String },
     Memory,
 }
 
-const EXAMPLES: &str =
-    "use file:///var/lib/walrs, s3://bucket/prefix, azure://container/prefix or gs://bucket/prefix";
+const EXAMPLES: &str = "use file:///var/lib/walrs, s3://bucket/prefix, azure://container/prefix or gs://bucket/prefix";
 
 impl Location {
     pub fn parse(url: &str) -> Result<Location> {
@@ -40,16 +33,9 @@ impl Location {
         let Some((scheme, rest)) = url.split_once("://") else {
             return Err(Error::config("the repository is not a URL").with_hint(EXAMPLES));
         };
-        if rest.contains('?')
-            || rest.contains('#')
-            || rest.split('/').next().unwrap_or("").contains('@')
-        {
-            return Err(Error::config(
-                "the repository URL must not contain credentials or options",
-            )
-            .with_hint(
-                "put credentials and options in walrs.env_dir or the environment, not in the URL",
-            ));
+        if rest.contains('?') || rest.contains('#') || rest.split('/').next().unwrap_or("").contains('@') {
+            return Err(Error::config("the repository URL must not contain credentials or options")
+                .with_hint("put credentials and options in walrs.env_dir or the environment, not in the URL"));
         }
         let cloud = match scheme.to_ascii_lowercase().as_str() {
             "file" => return parse_file(rest),
@@ -58,58 +44,37 @@ impl Location {
             "azure" | "az" => Cloud::Azure,
             "gs" => Cloud::Gcs,
             other => {
-                return Err(Error::config(format!(
-                    "unknown repository scheme \"{}\"",
-                    other.escape_debug()
-                ))
-                .with_hint(EXAMPLES))
+                return Err(Error::config(format!("unknown repository scheme \"{}\"", other.escape_debug()))
+                    .with_hint(EXAMPLES))
             }
         };
         let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
-        if bucket.is_empty()
-            || !bucket
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        {
-            return Err(Error::config(format!(
-                "{scheme}:// needs a bucket or container name: {scheme}://NAME/prefix"
-            ))
-            .with_hint(EXAMPLES));
+        if bucket.is_empty() || !bucket.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
+            return Err(Error::config(format!("{scheme}:// needs a bucket or container name: {scheme}://NAME/prefix"))
+                .with_hint(EXAMPLES));
         }
         let parts: Vec<&str> = prefix.split('/').filter(|s| !s.is_empty()).collect();
         if parts.iter().any(|p| *p == "." || *p == "..") {
-            return Err(Error::config(
-                "the repository prefix must not contain . or .. segments",
-            ));
+            return Err(Error::config("the repository prefix must not contain . or .. segments"));
         }
-        Ok(Location::Cloud {
-            cloud,
-            bucket: bucket.to_string(),
-            prefix: parts.join("/"),
-        })
+        Ok(Location::Cloud { cloud, bucket: bucket.to_string(), prefix: parts.join("/") })
     }
 }
 
 fn parse_file(rest: &str) -> Result<Location> {
     let path = Path::new(rest);
     if !path.is_absolute() {
-        return Err(Error::config(
-            "file:// needs an absolute path after it, with three slashes in all",
-        )
-        .with_hint("for example file:///var/lib/walrs"));
+        return Err(Error::config("file:// needs an absolute path after it, with three slashes in all")
+            .with_hint("for example file:///var/lib/walrs"));
     }
-    if path
-        .components()
-        .any(|c| matches!(c, Component::ParentDir | Component::CurDir))
-    {
-        return Err(Error::config(
-            "the repository path must not contain . or .. components",
-        ));
+    if path.components().any(|c| matches!(c, Component::ParentDir | Component::CurDir)) {
+        return Err(Error::config("the repository path must not contain . or .. components"));
     }
     let root: PathBuf = path.components().collect();
     if root == Path::new("/") {
-        return Err(Error::config("file:/// cannot be the root directory")
-            .with_hint("for example file:///var/lib/walrs"));
+        return Err(
+            Error::config("file:/// cannot be the root directory").with_hint("for example file:///var/lib/walrs")
+        );
     }
     Ok(Location::File { root })
 }
@@ -119,11 +84,7 @@ impl fmt::Display for Location {
         match self {
             Location::File { root } => write!(f, "file://{}", root.display()),
             Location::Memory => f.write_str("memory://"),
-            Location::Cloud {
-                cloud,
-                bucket,
-                prefix,
-            } => {
+            Location::Cloud { cloud, bucket, prefix } => {
                 let scheme = match cloud {
                     Cloud::S3 => "s3",
                     Cloud::Azure => "azure",
@@ -145,65 +106,30 @@ mod tests {
 
     #[test]
     fn parses_every_scheme() {
-        let cloud = |cloud, b: &str, p: &str| Location::Cloud {
-            cloud,
-            bucket: b.into(),
-            prefix: p.into(),
-        };
+        let cloud = |cloud, b: &str, p: &str| Location::Cloud { cloud, bucket: b.into(), prefix: p.into() };
         let cases = [
-            (
-                "file:///var/lib/walrs",
-                Location::File {
-                    root: "/var/lib/walrs".into(),
-                },
-            ),
-            (
-                "file:///var/lib/walrs/",
-                Location::File {
-                    root: "/var/lib/walrs".into(),
-                },
-            ),
+            ("file:///var/lib/walrs", Location::File { root: "/var/lib/walrs".into() }),
+            ("file:///var/lib/walrs/", Location::File { root: "/var/lib/walrs".into() }),
             ("s3://bucket/pg/main", cloud(Cloud::S3, "bucket", "pg/main")),
             ("S3://bucket//pg/", cloud(Cloud::S3, "bucket", "pg")),
             ("s3://bucket", cloud(Cloud::S3, "bucket", "")),
             ("azure://container/p", cloud(Cloud::Azure, "container", "p")),
             ("az://container/p", cloud(Cloud::Azure, "container", "p")),
-            (
-                "gs://my_bucket.example/x",
-                cloud(Cloud::Gcs, "my_bucket.example", "x"),
-            ),
+            ("gs://my_bucket.example/x", cloud(Cloud::Gcs, "my_bucket.example", "x")),
             ("memory://", Location::Memory),
-            (
-                "  file:///tmp/r  ",
-                Location::File {
-                    root: "/tmp/r".into(),
-                },
-            ),
+            ("  file:///tmp/r  ", Location::File { root: "/tmp/r".into() }),
         ];
         for (url, want) in cases {
-            assert_eq!(
-                Location::parse(url).unwrap_or_else(|e| panic!("{url}: {e}")),
-                want,
-                "{url}"
-            );
+            assert_eq!(Location::parse(url).unwrap_or_else(|e| panic!("{url}: {e}")), want, "{url}");
         }
     }
 
     #[test]
     fn display_round_trips() {
-        for url in [
-            "file:///var/lib/walrs",
-            "s3://b/p/q",
-            "azure://c",
-            "gs://b/x",
-            "memory://",
-        ] {
+        for url in ["file:///var/lib/walrs", "s3://b/p/q", "azure://c", "gs://b/x", "memory://"] {
             assert_eq!(Location::parse(url).unwrap().to_string(), url);
         }
-        assert_eq!(
-            Location::parse("az://c/p").unwrap().to_string(),
-            "azure://c/p"
-        );
+        assert_eq!(Location::parse("az://c/p").unwrap().to_string(), "azure://c/p");
     }
 
     #[test]
@@ -227,10 +153,7 @@ mod tests {
             let err = Location::parse(url).expect_err(url);
             assert_eq!(err.kind, ErrorKind::Config, "{url}");
             assert!(err.message.contains(want), "{url}: {}", err.message);
-            assert!(
-                err.hint.is_some() || want.contains(". or .."),
-                "{url} has no hint"
-            );
+            assert!(err.hint.is_some() || want.contains(". or .."), "{url} has no hint");
         }
         let err = Location::parse("s3://AKIA:secretkey@bucket/p").unwrap_err();
         assert!(!format!("{} {:?}", err.message, err.hint).contains("secretkey"));

@@ -61,18 +61,15 @@ impl Storage {
             Location::Cloud { prefix, .. } if !prefix.is_empty() => format!("{prefix}/{key}"),
             _ => key.to_string(),
         };
-        Path::parse(&full)
-            .map_err(|e| Error::invalid_input(format!("invalid object key \"{key}\": {e}")))
+        Path::parse(&full).map_err(|e| Error::invalid_input(format!("invalid object key \"{key}\": {e}")))
     }
 
     fn relative(&self, path: &Path) -> String {
         let full = path.as_ref();
         match &self.location {
-            Location::Cloud { prefix, .. } if !prefix.is_empty() => full
-                .strip_prefix(prefix.as_str())
-                .map(|k| k.trim_start_matches('/'))
-                .unwrap_or(full)
-                .to_string(),
+            Location::Cloud { prefix, .. } if !prefix.is_empty() => {
+                full.strip_prefix(prefix.as_str()).map(|k| k.trim_start_matches('/')).unwrap_or(full).to_string()
+            }
             _ => full.to_string(),
         }
     }
@@ -83,21 +80,13 @@ impl Storage {
         let (kind, hint) = match &e {
             E::NotFound { .. } => (ErrorKind::NotFound, None),
             E::AlreadyExists { .. } | E::Precondition { .. } => (ErrorKind::Conflict, None),
-            E::PermissionDenied { .. } | E::Unauthenticated { .. } => (
-                ErrorKind::Storage,
-                Some("check the credentials and the permissions they grant on the repository"),
-            ),
+            E::PermissionDenied { .. } | E::Unauthenticated { .. } => {
+                (ErrorKind::Storage, Some("check the credentials and the permissions they grant on the repository"))
+            }
             _ => (ErrorKind::Storage, local_hint(&e)),
         };
-        let tries = if attempts > 1 {
-            format!(" (after {attempts} attempts)")
-        } else {
-            String::new()
-        };
-        let message = redact(
-            &format!("{op} {key} in {}{tries}: {e}", self.location),
-            &self.secrets,
-        );
+        let tries = if attempts > 1 { format!(" (after {attempts} attempts)") } else { String::new() };
+        let message = redact(&format!("{op} {key} in {}{tries}: {e}", self.location), &self.secrets);
         let mut err = Error::new(kind, message).retryable(retry::is_transient(&e));
         if let Some(h) = hint {
             err = err.with_hint(h);
@@ -109,17 +98,9 @@ impl Storage {
     /// nothing) when one is. Success means the object is durable.
     pub async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<bool> {
         let path = self.path(key)?;
-        let create = PutOptions {
-            mode: PutMode::Create,
-            ..Default::default()
-        };
-        let out = self
-            .policy
-            .run(|| {
-                self.store
-                    .put_opts(&path, PutPayload::from_bytes(data.clone()), create.clone())
-            })
-            .await;
+        let create = PutOptions { mode: PutMode::Create, ..Default::default() };
+        let out =
+            self.policy.run(|| self.store.put_opts(&path, PutPayload::from_bytes(data.clone()), create.clone())).await;
         match out.result {
             Ok(_) => Ok(true),
             Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
@@ -138,22 +119,14 @@ impl Storage {
     /// Store `data` under `key`, replacing any object there.
     pub async fn put(&self, key: &str, data: Bytes) -> Result<()> {
         let path = self.path(key)?;
-        let out = self
-            .policy
-            .run(|| self.store.put(&path, PutPayload::from_bytes(data.clone())))
-            .await;
-        out.result
-            .map(|_| ())
-            .map_err(|e| self.error("cannot store", key, e, out.attempts))
+        let out = self.policy.run(|| self.store.put(&path, PutPayload::from_bytes(data.clone()))).await;
+        out.result.map(|_| ()).map_err(|e| self.error("cannot store", key, e, out.attempts))
     }
 
     /// The object's bytes, or None if there is no such object.
     pub async fn get(&self, key: &str) -> Result<Option<Bytes>> {
         let path = self.path(key)?;
-        let out = self
-            .policy
-            .run(|| async { self.store.get(&path).await?.bytes().await })
-            .await;
+        let out = self.policy.run(|| async { self.store.get(&path).await?.bytes().await }).await;
         match out.result {
             Ok(bytes) => Ok(Some(bytes)),
             Err(object_store::Error::NotFound { .. }) => Ok(None),
@@ -184,20 +157,10 @@ impl Storage {
     /// Every object under the folder `dir` (recursively), keys relative to the repository.
     pub async fn list(&self, dir: &str) -> Result<Vec<ObjectInfo>> {
         let path = self.path(dir)?;
-        let out = self
-            .policy
-            .run(|| self.store.list(Some(&path)).try_collect::<Vec<_>>())
-            .await;
-        let metas = out
-            .result
-            .map_err(|e| self.error("cannot list", dir, e, out.attempts))?;
-        let mut objects: Vec<ObjectInfo> = metas
-            .into_iter()
-            .map(|m| ObjectInfo {
-                key: self.relative(&m.location),
-                size: m.size,
-            })
-            .collect();
+        let out = self.policy.run(|| self.store.list(Some(&path)).try_collect::<Vec<_>>()).await;
+        let metas = out.result.map_err(|e| self.error("cannot list", dir, e, out.attempts))?;
+        let mut objects: Vec<ObjectInfo> =
+            metas.into_iter().map(|m| ObjectInfo { key: self.relative(&m.location), size: m.size }).collect();
         objects.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(objects)
     }
@@ -207,9 +170,9 @@ impl Storage {
 fn local_hint(e: &object_store::Error) -> Option<&'static str> {
     use std::io::ErrorKind as K;
     match retry::io_cause(e) {
-        Some(K::PermissionDenied) => Some(
-            "the repository directory must be writable by the user that runs PostgreSQL or walrs",
-        ),
+        Some(K::PermissionDenied) => {
+            Some("the repository directory must be writable by the user that runs PostgreSQL or walrs")
+        }
         Some(K::StorageFull | K::QuotaExceeded) => {
             Some("the repository's file system is full: free space or move the repository")
         }
@@ -232,31 +195,16 @@ mod tests {
     #[tokio::test]
     async fn file_put_if_absent_get_list_delete() {
         let (dir, s) = local();
-        assert!(s
-            .put_if_absent("wal_005/A.lz4", Bytes::from_static(b"one"))
-            .await
-            .unwrap());
-        assert!(!s
-            .put_if_absent("wal_005/A.lz4", Bytes::from_static(b"two"))
-            .await
-            .unwrap());
-        assert_eq!(
-            s.get("wal_005/A.lz4").await.unwrap().unwrap(),
-            Bytes::from_static(b"one")
-        );
+        assert!(s.put_if_absent("wal_005/A.lz4", Bytes::from_static(b"one")).await.unwrap());
+        assert!(!s.put_if_absent("wal_005/A.lz4", Bytes::from_static(b"two")).await.unwrap());
+        assert_eq!(s.get("wal_005/A.lz4").await.unwrap().unwrap(), Bytes::from_static(b"one"));
         assert_eq!(s.get("wal_005/B.lz4").await.unwrap(), None);
         assert!(s.exists("wal_005/A.lz4").await.unwrap());
         assert!(!s.exists("wal_005/B.lz4").await.unwrap());
         assert!(dir.path().join("repo/wal_005/A.lz4").is_file());
         s.put("other/x", Bytes::from_static(b"x")).await.unwrap();
         let listed = s.list("wal_005").await.unwrap();
-        assert_eq!(
-            listed,
-            vec![ObjectInfo {
-                key: "wal_005/A.lz4".into(),
-                size: 3
-            }]
-        );
+        assert_eq!(listed, vec![ObjectInfo { key: "wal_005/A.lz4".into(), size: 3 }]);
         s.delete("wal_005/A.lz4").await.unwrap();
         s.delete("wal_005/A.lz4").await.unwrap();
         assert!(s.list("wal_005").await.unwrap().is_empty());
@@ -268,18 +216,11 @@ mod tests {
         // A file where the wal_005 directory should be: fails for root too, and for good.
         std::fs::write(dir.path().join("repo/wal_005"), b"not a directory").unwrap();
         let started = std::time::Instant::now();
-        let err = s
-            .put_if_absent("wal_005/B", Bytes::from_static(b"y"))
-            .await
-            .unwrap_err();
+        let err = s.put_if_absent("wal_005/B", Bytes::from_static(b"y")).await.unwrap_err();
         assert_eq!(err.kind, ErrorKind::Storage);
         assert!(!err.retryable);
         assert!(err.message.contains("wal_005/B"), "{}", err.message);
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(5),
-            "{:?}",
-            started.elapsed()
-        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "{:?}", started.elapsed());
     }
 
     #[test]
@@ -289,22 +230,12 @@ mod tests {
             store: "LocalFileSystem",
             source: Box::new(std::io::Error::from(kind)),
         };
-        let denied = s.error(
-            "cannot store",
-            "k",
-            io(std::io::ErrorKind::PermissionDenied),
-            1,
-        );
+        let denied = s.error("cannot store", "k", io(std::io::ErrorKind::PermissionDenied), 1);
         assert!(denied.hint.unwrap().contains("writable"));
         assert!(!denied.retryable);
         let full = s.error("cannot store", "k", io(std::io::ErrorKind::StorageFull), 1);
         assert!(full.hint.unwrap().contains("full"));
-        let reset = s.error(
-            "cannot store",
-            "k",
-            io(std::io::ErrorKind::ConnectionReset),
-            1,
-        );
+        let reset = s.error("cannot store", "k", io(std::io::ErrorKind::ConnectionReset), 1);
         assert!(reset.retryable);
     }
 
@@ -316,30 +247,15 @@ mod tests {
         assert_eq!(s.path("wal_005/x").unwrap().as_ref(), "wal_005/x");
         let mut prefixed = s.clone();
         prefixed.location = Location::parse("s3://bucket/pg/main").unwrap();
-        assert_eq!(
-            prefixed.path("wal_005/x").unwrap().as_ref(),
-            "pg/main/wal_005/x"
-        );
-        assert_eq!(
-            prefixed.relative(&Path::from("pg/main/wal_005/x")),
-            "wal_005/x"
-        );
+        assert_eq!(prefixed.path("wal_005/x").unwrap().as_ref(), "pg/main/wal_005/x");
+        assert_eq!(prefixed.relative(&Path::from("pg/main/wal_005/x")), "wal_005/x");
     }
 
     #[test]
     fn storage_errors_hide_secrets() {
-        let env = Env::new(
-            [(
-                "AWS_SECRET_ACCESS_KEY".to_string(),
-                "verysecretvalue".to_string(),
-            )]
-            .into(),
-        );
+        let env = Env::new([("AWS_SECRET_ACCESS_KEY".to_string(), "verysecretvalue".to_string())].into());
         let s = Storage::open(&Location::Memory, &env).unwrap();
-        let e = object_store::Error::Generic {
-            store: "S3",
-            source: "signature for verysecretvalue failed".into(),
-        };
+        let e = object_store::Error::Generic { store: "S3", source: "signature for verysecretvalue failed".into() };
         let err = s.error("cannot store", "k", e, 3);
         assert!(!err.message.contains("verysecretvalue"), "{}", err.message);
         assert!(err.message.contains("after 3 attempts"), "{}", err.message);

@@ -116,10 +116,7 @@ mod tests {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     fn generic(kind: std::io::ErrorKind) -> object_store::Error {
-        object_store::Error::Generic {
-            store: "test",
-            source: Box::new(std::io::Error::new(kind, "x")),
-        }
+        object_store::Error::Generic { store: "test", source: Box::new(std::io::Error::new(kind, "x")) }
     }
 
     fn quick() -> RetryPolicy {
@@ -135,14 +132,9 @@ mod tests {
     fn classifies_errors() {
         assert!(is_transient(&generic(std::io::ErrorKind::ConnectionReset)));
         assert!(is_transient(&generic(std::io::ErrorKind::TimedOut)));
-        assert!(!is_transient(&generic(
-            std::io::ErrorKind::PermissionDenied
-        )));
+        assert!(!is_transient(&generic(std::io::ErrorKind::PermissionDenied)));
         assert!(!is_transient(&generic(std::io::ErrorKind::StorageFull)));
-        let nf = object_store::Error::NotFound {
-            path: "p".into(),
-            source: "x".into(),
-        };
+        let nf = object_store::Error::NotFound { path: "p".into(), source: "x".into() };
         assert!(!is_transient(&nf));
     }
 
@@ -163,9 +155,7 @@ mod tests {
 
     #[tokio::test(flavor = "current_thread", start_paused = true)]
     async fn gives_up_at_once_on_permanent_errors() {
-        let out = quick()
-            .run(|| async { Err::<(), _>(generic(std::io::ErrorKind::PermissionDenied)) })
-            .await;
+        let out = quick().run(|| async { Err::<(), _>(generic(std::io::ErrorKind::PermissionDenied)) }).await;
         assert!(out.result.is_err());
         assert_eq!(out.attempts, 1);
     }
@@ -173,16 +163,10 @@ mod tests {
     #[tokio::test(flavor = "current_thread", start_paused = true)]
     async fn a_hanging_request_times_out_within_the_budget() {
         let started = tokio::time::Instant::now();
-        let out = quick()
-            .run(std::future::pending::<Result<(), object_store::Error>>)
-            .await;
+        let out = quick().run(std::future::pending::<Result<(), object_store::Error>>).await;
         let err = out.result.unwrap_err();
         assert!(err.to_string().contains("timed out"), "{err}");
         assert!(out.attempts >= 2, "{}", out.attempts);
-        assert!(
-            started.elapsed() <= Duration::from_millis(800),
-            "{:?}",
-            started.elapsed()
-        );
+        assert!(started.elapsed() <= Duration::from_millis(800), "{:?}", started.elapsed());
     }
 }
