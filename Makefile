@@ -2,36 +2,42 @@
 # Every target installs what it needs first, so both work on a fresh Debian 12 machine as root.
 
 SHELL := /bin/bash
-PG_VERSION ?= 15
-export PG_VERSION
+# PostgreSQL versions tested by `make test`; `make demo` uses the first.
+PG_VERSIONS ?= 15 16 17 18
+export PG_VERSIONS
 export PATH := $(HOME)/.cargo/bin:$(PATH)
+DEMO_VERSION := $(firstword $(PG_VERSIONS))
 
 .PHONY: demo test deps install test-core test-pgrx test-e2e clean
 
 ## make demo: a throwaway cluster archiving to a local file:// repository
-demo: install
-	scripts/demo.sh
+demo:
+	PG_VERSIONS=$(DEMO_VERSION) scripts/install-deps.sh
+	scripts/install-walrs.sh $(DEMO_VERSION)
+	PG_VERSION=$(DEMO_VERSION) scripts/demo.sh
 
-## make test: every test tier
+## make test: every test tier, on every supported PostgreSQL version
 test: deps
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory test-core test-pgrx test-e2e; \
-	echo "make test: all tiers passed in $$(( $$(date +%s) - start )) s"
+	echo "make test: all tiers passed on PostgreSQL $(PG_VERSIONS) in $$(( $$(date +%s) - start )) s"
 
 deps:
 	scripts/install-deps.sh
 
 install: deps
-	scripts/install-walrs.sh
+	scripts/install-walrs.sh $(DEMO_VERSION)
 
 test-core:
 	cargo test --locked -p walrs-core -p walrs-cli
 
 test-pgrx: deps
-	scripts/pgrx-test.sh
+	@for v in $(PG_VERSIONS); do s=$$(date +%s); scripts/pgrx-test.sh $$v || exit 1; \
+	  echo "pgrx tests on PostgreSQL $$v: $$(( $$(date +%s) - s )) s"; done
 
-test-e2e: install
-	cargo test --locked --release -p walrs-pg-test -- --test-threads=1
+test-e2e: deps
+	@for v in $(PG_VERSIONS); do s=$$(date +%s); scripts/e2e.sh $$v || exit 1; \
+	  echo "end-to-end scenarios on PostgreSQL $$v: $$(( $$(date +%s) - s )) s"; done
 
 clean:
 	cargo clean

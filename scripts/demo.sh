@@ -2,9 +2,10 @@
 # make demo: a throwaway PostgreSQL cluster that archives its WAL with archive_library = 'walrs'
 # to a local file:// repository, then gets a segment back with `walrs wal-fetch`.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 PG_VERSION="${PG_VERSION:-15}"
-BIN="/usr/lib/postgresql/${PG_VERSION}/bin"
+BIN="$(dirname "$(scripts/pg-config.sh "$PG_VERSION")")"
 DEMO=/tmp/walrs-demo
 DATA="$DEMO/data"
 REPO="$DEMO/repo"

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Install what building and testing walrs needs on Debian 12, as root. Idempotent: each step
-# runs only when its result is missing, so a second run takes seconds.
+# Install what building and testing walrs needs on Debian 12, as root, for the PostgreSQL
+# versions in $PG_VERSIONS (default 15). Idempotent: each step runs only when its result is
+# missing, so a second run takes seconds.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
-PG_VERSION="${PG_VERSION:-15}"
-PG_CONFIG="/usr/lib/postgresql/${PG_VERSION}/bin/pg_config"
+PG_VERSIONS="${PG_VERSIONS:-15}"
 PGRX_VERSION="0.18.1"
 export PATH="$HOME/.cargo/bin:$PATH"
 
@@ -15,8 +16,8 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-packages=(postgresql-${PG_VERSION} postgresql-server-dev-${PG_VERSION} postgresql-contrib
-          libclang-dev clang pkg-config build-essential sudo)
+packages=(postgresql-15 postgresql-server-dev-15 postgresql-contrib libclang-dev clang pkg-config
+          build-essential sudo python3-pip)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -32,6 +33,11 @@ if command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q
   pg_lsclusters -h | awk '$4 == "online" {print $1, $2}' | while read -r v c; do pg_ctlcluster "$v" "$c" stop || true; done
 fi
 
+others=$(printf '%s\n' $PG_VERSIONS | grep -v '^15$' | tr '\n' ' ' || true)
+if [ -n "${others// }" ]; then
+  scripts/install-pg-versions.sh "$others"
+fi
+
 if ! command -v cargo >/dev/null; then
   echo "install-deps: cargo not found; install Rust 1.95 with rustup first" >&2
   exit 1
@@ -40,7 +46,10 @@ if [ "$(cargo pgrx --version 2>/dev/null | awk '{print $2}')" != "$PGRX_VERSION"
   say "cargo install cargo-pgrx ${PGRX_VERSION} (takes a few minutes)"
   cargo install cargo-pgrx --version "$PGRX_VERSION" --locked
 fi
-if ! grep -qs "^pg${PG_VERSION} = \"${PG_CONFIG}\"" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
-  say "cargo pgrx init --pg${PG_VERSION} ${PG_CONFIG}"
-  cargo pgrx init "--pg${PG_VERSION}" "$PG_CONFIG"
-fi
+for v in $PG_VERSIONS; do
+  pg_config=$(scripts/pg-config.sh "$v")
+  if ! grep -qs "^pg${v} = \"${pg_config}\"" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
+    say "cargo pgrx init --pg${v} ${pg_config}"
+    cargo pgrx init "--pg${v}" "$pg_config"
+  fi
+done

@@ -21,6 +21,19 @@ fn every_archived_segment_fetches_back_identical() {
     }
     pg.wait_archived(&last, Duration::from_secs(120));
 
+    // A backup history file: pg_backup_stop(true) returns only once it and the backup's last
+    // segment are archived.
+    pg.sql("SELECT pg_backup_start('walrs e2e', true); SELECT lsn FROM pg_backup_stop(true)");
+    let backup_files: Vec<_> = std::fs::read_dir(repo.wal_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".backup.lz4"))
+        .collect();
+    assert_eq!(backup_files.len(), 1, "{backup_files:?}");
+    let backup_name = backup_files[0].trim_end_matches(".lz4");
+    let dest = work.path.join("backup-history");
+    repo.assert_fetches_identical(backup_name, &pg.pg_wal().join(backup_name), &dest);
+
     let segments = repo.segments();
     assert!(segments.len() >= 20, "only {} segments archived", segments.len());
     let (archived, failed, _) = pg.archiver_stats();
