@@ -5,13 +5,16 @@
 //! result (or [`Error`]) to PostgreSQL log levels, SQLSTATEs or exit codes.
 #![forbid(unsafe_code)]
 
+pub mod backup;
 pub mod compress;
 pub mod config;
 pub mod envdir;
 pub mod error;
 pub mod layout;
+pub mod lsn;
 pub mod ops;
 pub mod pgconf;
+pub mod restore;
 pub mod storage;
 pub mod wal;
 

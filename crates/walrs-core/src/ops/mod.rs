@@ -1,9 +1,11 @@
 //! The operations walrs performs, one file each. Each takes its configuration as arguments
 //! and returns an outcome for the adapter to log or print.
 
+mod backup_fetch;
 mod wal_fetch;
 mod wal_push;
 
+pub use backup_fetch::{backup_fetch, FetchReport};
 pub use wal_fetch::{wal_fetch, FetchOutcome};
 pub use wal_push::{wal_push, PushOutcome};
 

@@ -134,6 +134,24 @@ impl Storage {
         }
     }
 
+    /// A streaming reader of the object, or None if there is no such object. Opening is
+    /// retried; a failure mid-stream surfaces as a read error naming the key.
+    pub async fn open_reader(&self, key: &str) -> Result<Option<impl tokio::io::AsyncRead + Send + Unpin + 'static>> {
+        let path = self.path(key)?;
+        let out = self.policy.run(|| self.store.get(&path)).await;
+        match out.result {
+            Ok(got) => {
+                let (key, secrets) = (key.to_string(), self.secrets.clone());
+                let stream = got
+                    .into_stream()
+                    .map_err(move |e| std::io::Error::other(redact(&format!("reading {key} failed: {e}"), &secrets)));
+                Ok(Some(tokio_util::io::StreamReader::new(stream)))
+            }
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.error("cannot read", key, e, out.attempts)),
+        }
+    }
+
     pub async fn exists(&self, key: &str) -> Result<bool> {
         let path = self.path(key)?;
         let out = self.policy.run(|| self.store.head(&path)).await;

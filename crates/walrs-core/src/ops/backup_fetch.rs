@@ -1,0 +1,199 @@
+//! Restore a base backup into an empty directory: every tar partition, then `backup_label`,
+//! then `pg_control` last, so a restore that fails midway leaves a directory PostgreSQL
+//! refuses to start rather than one that looks valid.
+
+use crate::backup::BackupInfo;
+use crate::compress::Compression;
+use crate::restore::untar::{self, Extracted};
+use crate::storage::Storage;
+use crate::{Error, ErrorKind, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Largest files_metadata.json read (it lists every file of the cluster).
+const MAX_FILES_METADATA: usize = 512 << 20;
+
+/// Directories PostgreSQL needs that backups leave out or leave empty.
+const REQUIRED_DIRS: &[&str] = &[
+    "pg_wal",
+    "pg_wal/archive_status",
+    "pg_tblspc",
+    "pg_replslot",
+    "pg_notify",
+    "pg_serial",
+    "pg_snapshots",
+    "pg_stat_tmp",
+    "pg_subtrans",
+    "pg_dynshmem",
+    "pg_logical/snapshots",
+    "pg_logical/mappings",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchReport {
+    pub objects: u32,
+    pub files: u64,
+    pub bytes: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct FilesMetadata {
+    #[serde(default)]
+    files: BTreeMap<String, FileMeta>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct FileMeta {
+    #[serde(default)]
+    is_skipped: bool,
+}
+
+/// Fetch `backup` into `dest`, which must be missing or empty. `progress` hears one line per
+/// object restored.
+pub async fn backup_fetch(
+    storage: &Storage,
+    backup: &BackupInfo,
+    dest: &Path,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<FetchReport> {
+    prepare_empty(dest)?;
+    if backup.name.is_delta() {
+        return Err(Error::invalid_input(format!(
+            "{} is a delta backup; walrs restores full backups only",
+            backup.name
+        )));
+    }
+    if !backup.sentinel.tablespaces().is_empty() {
+        return Err(Error::invalid_input(format!(
+            "{} holds tablespaces, which backup-fetch cannot restore yet",
+            backup.name
+        )));
+    }
+
+    let dir = backup.name.dir();
+    let objects = storage.list(&format!("{dir}/tar_partitions")).await?;
+    let mut parts = Vec::new();
+    let (mut label, mut control) = (None, None);
+    for o in &objects {
+        let file = o.key.rsplit('/').next().unwrap_or("");
+        let Some((stem, method)) = tar_name(file) else { continue };
+        match stem {
+            "pg_control" => control = Some((o.key.clone(), method)),
+            "backup_label" => label = Some((o.key.clone(), method)),
+            s if s.starts_with("part_") => parts.push((o.key.clone(), method)),
+            _ => {}
+        }
+    }
+    let control = control.ok_or_else(|| {
+        Error::corrupt(format!("{} has no pg_control archive in {dir}/tar_partitions", backup.name))
+            .with_hint("the backup is damaged or incomplete; restore another one")
+    })?;
+    parts.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut report = FetchReport { objects: 0, files: 0, bytes: 0 };
+    for (key, method) in parts.iter().chain(label.iter()).chain(std::iter::once(&control)) {
+        let got = extract_object(storage, key, *method, dest).await?;
+        report.objects += 1;
+        report.files += got.files;
+        report.bytes += got.bytes;
+        progress(&format!("{key}: {} files, {} bytes", got.files, got.bytes));
+    }
+    check_files_listed(storage, backup, dest).await?;
+    for d in REQUIRED_DIRS {
+        std::fs::create_dir_all(dest.join(d))
+            .map_err(|e| Error::local_io(format!("cannot create {}/{d}", dest.display()), &e))?;
+    }
+    Ok(report)
+}
+
+/// `part_001.tar.lz4` → (`part_001`, lz4); None for anything that is not a tar object.
+fn tar_name(file: &str) -> Option<(&str, Compression)> {
+    let (stem, ext) = match file.split_once(".tar") {
+        Some((stem, "")) => (stem, ""),
+        Some((stem, rest)) => (stem, rest.strip_prefix('.')?),
+        None => return None,
+    };
+    Some((stem, Compression::from_extension(ext)?))
+}
+
+fn prepare_empty(dest: &Path) -> Result<()> {
+    match std::fs::read_dir(dest) {
+        Ok(mut entries) => {
+            if entries.next().is_some() {
+                return Err(Error::invalid_input(format!("{} is not empty", dest.display()))
+                    .with_hint("restore into an empty or new directory; walrs never overwrites a data directory"));
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            std::fs::create_dir_all(dest)
+                .map_err(|e| Error::local_io(format!("cannot create {}", dest.display()), &e))?;
+        }
+        Err(e) => return Err(Error::local_io(format!("cannot read {}", dest.display()), &e)),
+    }
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o700))
+        .map_err(|e| Error::local_io(format!("cannot set the mode of {}", dest.display()), &e))
+}
+
+/// Stream one object: download, decompress and untar in a blocking thread, memory bounded.
+async fn extract_object(storage: &Storage, key: &str, method: Compression, dest: &Path) -> Result<Extracted> {
+    let reader = storage
+        .open_reader(key)
+        .await?
+        .ok_or_else(|| Error::corrupt(format!("{key} vanished from the repository during the restore")))?;
+    let bridge = tokio_util::io::SyncIoBridge::new(reader);
+    let (key, dest) = (key.to_string(), dest.to_path_buf());
+    tokio::task::spawn_blocking(move || {
+        let decoded = method
+            .decoder(bridge)
+            .map_err(|e| Error::corrupt(format!("{key} does not decompress as {}: {e}", method.name())))?;
+        untar::extract(decoded, &dest, &key)
+    })
+    .await
+    .map_err(|e| Error::new(ErrorKind::LocalIo, format!("restore task failed: {e}")))?
+}
+
+/// Every file the backup's files_metadata.json lists must have been restored.
+async fn check_files_listed(storage: &Storage, backup: &BackupInfo, dest: &Path) -> Result<()> {
+    if backup.sentinel.files_metadata_disabled {
+        return Ok(());
+    }
+    let key = format!("{}/files_metadata.json", backup.name.dir());
+    let Some(bytes) = storage.get(&key).await? else { return Ok(()) };
+    if bytes.len() > MAX_FILES_METADATA {
+        return Err(Error::corrupt(format!("{key} is {} bytes: too large", bytes.len())));
+    }
+    let meta: FilesMetadata =
+        serde_json::from_slice(&bytes).map_err(|e| Error::corrupt(format!("{key} is not valid: {e}")))?;
+    let missing: Vec<&String> = meta
+        .files
+        .iter()
+        .filter(|(path, m)| !m.is_skipped && !dest.join(path.trim_start_matches('/')).exists())
+        .map(|(path, _)| path)
+        .collect();
+    match missing.first() {
+        None => Ok(()),
+        Some(first) => Err(Error::corrupt(format!(
+            "{} files listed in {key} are missing from the restore, the first {first}",
+            missing.len()
+        ))
+        .with_hint("the backup's tar partitions are incomplete; restore another backup")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tar_object_names() {
+        assert_eq!(tar_name("part_001.tar.lz4"), Some(("part_001", Compression::Lz4)));
+        assert_eq!(tar_name("pg_control.tar.zst"), Some(("pg_control", Compression::Zstd)));
+        assert_eq!(tar_name("backup_label.tar"), Some(("backup_label", Compression::None)));
+        assert_eq!(tar_name("part_002.tar.br"), Some(("part_002", Compression::Brotli)));
+        assert_eq!(tar_name("part_002.tar.lzo"), None);
+        assert_eq!(tar_name("metadata.json"), None);
+    }
+}

@@ -1,0 +1,159 @@
+//! Recovery settings written after a restore, so the user only runs `pg_ctl start`.
+
+use crate::lsn::Lsn;
+use crate::{Error, Result};
+use std::io::Write;
+use std::path::Path;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `recovery.signal`: replay archived WAL, then open (or pause, or shut down).
+    Recovery,
+    /// `standby.signal`: keep replaying archived WAL as it arrives.
+    Standby,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Replay to the end of the archive.
+    Latest,
+    Time(String),
+    Lsn(Lsn),
+    Name(String),
+    /// Stop as soon as the backup is consistent.
+    Immediate,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    Promote,
+    Pause,
+    Shutdown,
+}
+
+impl std::str::FromStr for Action {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Action> {
+        match s {
+            "promote" => Ok(Action::Promote),
+            "pause" => Ok(Action::Pause),
+            "shutdown" => Ok(Action::Shutdown),
+            other => Err(Error::invalid_input(format!("unknown target action \"{}\"", other.escape_debug()))
+                .with_hint("use promote, pause or shutdown")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecoverySettings {
+    pub mode: Mode,
+    pub target: Target,
+    pub action: Option<Action>,
+    /// The full restore_command, e.g. `/usr/local/bin/walrs --storage file:///r wal-fetch %f %p`.
+    pub restore_command: String,
+}
+
+/// A value as a postgresql.conf string literal.
+fn quoted(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+impl RecoverySettings {
+    /// The lines appended to `postgresql.auto.conf`.
+    pub fn conf_lines(&self) -> String {
+        let mut lines = vec![
+            "# Recovery settings written by walrs backup-fetch".to_string(),
+            format!("restore_command = {}", quoted(&self.restore_command)),
+        ];
+        match &self.target {
+            Target::Latest => {}
+            Target::Time(t) => lines.push(format!("recovery_target_time = {}", quoted(t))),
+            Target::Lsn(l) => lines.push(format!("recovery_target_lsn = {}", quoted(&l.to_string()))),
+            Target::Name(n) => lines.push(format!("recovery_target_name = {}", quoted(n))),
+            Target::Immediate => lines.push("recovery_target = 'immediate'".to_string()),
+        }
+        if let Some(action) = self.action {
+            let a = match action {
+                Action::Promote => "promote",
+                Action::Pause => "pause",
+                Action::Shutdown => "shutdown",
+            };
+            lines.push(format!("recovery_target_action = '{a}'"));
+        }
+        lines.join("\n") + "\n"
+    }
+
+    /// Write the signal file and append the settings to `postgresql.auto.conf` in `data_dir`.
+    pub fn write(&self, data_dir: &Path) -> Result<()> {
+        let signal = match self.mode {
+            Mode::Recovery => "recovery.signal",
+            Mode::Standby => "standby.signal",
+        };
+        let auto = data_dir.join("postgresql.auto.conf");
+        let write = || -> std::io::Result<()> {
+            std::fs::write(data_dir.join(signal), b"")?;
+            let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&auto)?;
+            f.write_all(format!("\n{}", self.conf_lines()).as_bytes())
+        };
+        write().map_err(|e| Error::local_io(format!("cannot write recovery settings in {}", data_dir.display()), &e))
+    }
+}
+
+/// Quote `word` for /bin/sh when it holds anything but plain path characters.
+pub fn shell_word(word: &str) -> String {
+    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+=:@%,".contains(&b)) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_targets_and_quotes_values() {
+        let s = RecoverySettings {
+            mode: Mode::Recovery,
+            target: Target::Time("2026-11-21 12:00:00+00".into()),
+            action: Some(Action::Promote),
+            restore_command: "walrs --storage 'file:///it''s' wal-fetch %f %p".into(),
+        };
+        assert_eq!(
+            s.conf_lines(),
+            "# Recovery settings written by walrs backup-fetch\n\
+             restore_command = 'walrs --storage ''file:///it''''s'' wal-fetch %f %p'\n\
+             recovery_target_time = '2026-11-21 12:00:00+00'\n\
+             recovery_target_action = 'promote'\n"
+        );
+        let lsn = RecoverySettings { target: Target::Lsn("0/3000028".parse().unwrap()), action: None, ..s.clone() };
+        assert!(lsn.conf_lines().contains("recovery_target_lsn = '0/3000028'\n"));
+        let imm = RecoverySettings { target: Target::Immediate, ..s.clone() };
+        assert!(imm.conf_lines().contains("recovery_target = 'immediate'\n"));
+        let latest = RecoverySettings { target: Target::Latest, action: None, ..s };
+        assert!(!latest.conf_lines().contains("recovery_target"));
+    }
+
+    #[test]
+    fn writes_the_signal_file() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("postgresql.auto.conf"), "# existing\n").unwrap();
+        let s =
+            RecoverySettings { mode: Mode::Standby, target: Target::Latest, action: None, restore_command: "x".into() };
+        s.write(dir.path()).unwrap();
+        assert!(dir.path().join("standby.signal").exists());
+        assert!(!dir.path().join("recovery.signal").exists());
+        let auto = std::fs::read_to_string(dir.path().join("postgresql.auto.conf")).unwrap();
+        assert!(auto.starts_with("# existing\n") && auto.contains("restore_command = 'x'"), "{auto}");
+    }
+
+    #[test]
+    fn shell_words() {
+        assert_eq!(shell_word("/usr/local/bin/walrs"), "/usr/local/bin/walrs");
+        assert_eq!(shell_word("file:///var/lib/walrs"), "file:///var/lib/walrs");
+        assert_eq!(shell_word("/tmp/a b"), "'/tmp/a b'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+        assert!("x".parse::<Action>().is_err());
+    }
+}

@@ -1,0 +1,206 @@
+//! Extracting a backup's tar stream into a data directory, refusing anything that could write
+//! outside it: `..`, links and special files. A leading `/` is dropped, as GNU tar does (WAL-G
+//! names `/global/pg_control` that way): every entry lands under the target. Streams: memory
+//! does not grow with the size of the archive.
+
+use crate::{Error, Result};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Component, Path, PathBuf};
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Extracted {
+    pub files: u64,
+    pub bytes: u64,
+}
+
+/// Extract the tar stream `reader` (already decompressed) under `dest`. `what` names the
+/// object in errors.
+pub fn extract(reader: impl Read, dest: &Path, what: &str) -> Result<Extracted> {
+    let corrupt = |e: io::Error| Error::corrupt(format!("{what} is not a valid tar archive: {e}"));
+    let mut archive = tar::Archive::new(reader);
+    let mut done = Extracted::default();
+    for entry in archive.entries().map_err(corrupt)? {
+        let mut entry = entry.map_err(corrupt)?;
+        let raw = entry.path().map_err(corrupt)?.into_owned();
+        let rel = safe_relative(&raw).ok_or_else(|| {
+            Error::corrupt(format!(
+                "{what} holds the entry \"{}\", which points outside the data directory",
+                raw.display()
+            ))
+            .with_hint("the object was not written by walrs or WAL-G, or was tampered with: refusing it")
+        })?;
+        let target = dest.join(&rel);
+        let kind = entry.header().entry_type();
+        if kind.is_dir() {
+            create_dirs(&target)?;
+            continue;
+        }
+        if !(kind.is_file() || kind == tar::EntryType::Continuous) {
+            return Err(Error::corrupt(format!(
+                "{what} holds \"{}\" of type {kind:?}; a data directory backup holds only files and directories",
+                raw.display()
+            ))
+            .with_hint("refusing links and special files, which could point outside the data directory"));
+        }
+        if let Some(parent) = target.parent() {
+            create_dirs(parent)?;
+        }
+        let expected = entry.header().size().map_err(corrupt)?;
+        let mode = entry.header().mode().unwrap_or(0o600) & 0o640 | 0o600;
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&target)
+            .map_err(|e| Error::local_io(format!("cannot create {}", target.display()), &e))?;
+        let copied = io::copy(&mut entry, &mut file).map_err(|e| match e.kind() {
+            io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded | io::ErrorKind::PermissionDenied => {
+                Error::local_io(format!("cannot write {}", target.display()), &e)
+            }
+            _ => Error::corrupt(format!("{what}: reading \"{}\" failed: {e}", raw.display())),
+        })?;
+        if copied != expected {
+            return Err(Error::corrupt(format!(
+                "{what}: \"{}\" is truncated ({copied} of {expected} bytes)",
+                raw.display()
+            )));
+        }
+        drop(file); // synced once, with everything else, when the restore is complete
+        done.files += 1;
+        done.bytes += copied;
+    }
+    Ok(done)
+}
+
+/// `path` as a plain path relative to the target (a leading `/` or `./` dropped), or None if
+/// it climbs out with `..`.
+fn safe_relative(path: &Path) -> Option<PathBuf> {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(part) => out.push(part),
+            Component::CurDir | Component::RootDir => {}
+            Component::ParentDir | Component::Prefix(_) => return None,
+        }
+    }
+    (!out.as_os_str().is_empty()).then_some(out)
+}
+
+fn create_dirs(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    fs::create_dir_all(dir).map_err(|e| Error::local_io(format!("cannot create {}", dir.display()), &e))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .map_err(|e| Error::local_io(format!("cannot set the mode of {}", dir.display()), &e))
+}
+
+/// fsync every file and directory under `root` (and `root` itself), so a restore that
+/// reported success survives a crash.
+pub fn sync_tree(root: &Path) -> Result<()> {
+    let sync = |p: &Path| {
+        File::open(p)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::local_io(format!("cannot sync {}", p.display()), &e))
+    };
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).map_err(|e| Error::local_io(format!("cannot read {}", dir.display()), &e))? {
+            let entry = entry.map_err(|e| Error::local_io(format!("cannot read {}", dir.display()), &e))?;
+            let kind = entry
+                .file_type()
+                .map_err(|e| Error::local_io(format!("cannot stat {}", entry.path().display()), &e))?;
+            if kind.is_dir() {
+                stack.push(entry.path());
+            } else if kind.is_file() {
+                sync(&entry.path())?;
+            }
+        }
+        sync(&dir)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_with(entries: &[(&str, tar::EntryType, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, kind, data) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(*kind);
+            h.set_size(data.len() as u64);
+            h.set_mode(0o600);
+            // set_path refuses "..": write the name bytes directly, as a hostile tool would.
+            let name = &mut h.as_old_mut().name;
+            name[..path.len()].copy_from_slice(path.as_bytes());
+            if *kind == tar::EntryType::Symlink {
+                h.set_link_name("/etc").unwrap();
+            }
+            h.set_cksum();
+            b.append(&h, *data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn extracts_files_and_directories() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = tar_with(&[
+            ("base/", tar::EntryType::Directory, b""),
+            ("base/1/1259", tar::EntryType::Regular, b"relation"),
+            ("./PG_VERSION", tar::EntryType::Regular, b"15\n"),
+        ]);
+        let got = extract(&t[..], dir.path(), "part_001.tar").unwrap();
+        assert_eq!(got, Extracted { files: 2, bytes: 11 });
+        assert_eq!(fs::read(dir.path().join("base/1/1259")).unwrap(), b"relation");
+        assert_eq!(fs::read_to_string(dir.path().join("PG_VERSION")).unwrap(), "15\n");
+        let mode = fs::metadata(dir.path().join("base/1")).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+    }
+
+    #[test]
+    fn refuses_entries_that_escape_or_link() {
+        let outer = tempfile::tempdir().unwrap();
+        let dest = outer.path().join("data");
+        fs::create_dir(&dest).unwrap();
+        let cases: [(&str, tar::EntryType); 5] = [
+            ("../escaped", tar::EntryType::Regular),
+            ("base/../../escaped", tar::EntryType::Regular),
+            ("/../escaped", tar::EntryType::Regular),
+            ("pg_tblspc/16384", tar::EntryType::Symlink),
+            ("base/1/hard", tar::EntryType::Link),
+        ];
+        for (path, kind) in cases {
+            let t = tar_with(&[(path, kind, b"x")]);
+            let err = extract(&t[..], &dest, "part_009.tar.lz4").expect_err(path);
+            assert_eq!(err.kind, crate::ErrorKind::Corrupt, "{path}");
+            assert!(err.message.contains("part_009.tar.lz4"), "{}", err.message);
+        }
+        assert!(!outer.path().join("escaped").exists());
+        assert_eq!(fs::read_dir(&dest).unwrap().count(), 0, "nothing may be written for refused entries");
+        let fifo = tar_with(&[("base/fifo", tar::EntryType::Fifo, b"")]);
+        assert!(extract(&fifo[..], &dest, "x").is_err());
+    }
+
+    #[test]
+    fn absolute_names_stay_under_the_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = tar_with(&[("/global/pg_control", tar::EntryType::Regular, b"ctl")]);
+        extract(&t[..], dir.path(), "pg_control.tar").unwrap();
+        assert_eq!(fs::read(dir.path().join("global/pg_control")).unwrap(), b"ctl");
+        assert!(!Path::new("/global/pg_control").exists());
+    }
+
+    #[test]
+    fn a_truncated_archive_is_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = tar_with(&[("big", tar::EntryType::Regular, &[7u8; 5000])]);
+        let err = extract(&t[..1200], dir.path(), "x.tar").unwrap_err();
+        assert_eq!(err.kind, crate::ErrorKind::Corrupt, "{err}");
+    }
+}
