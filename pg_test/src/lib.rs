@@ -34,6 +34,30 @@ pub fn walrs_bin() -> PathBuf {
     panic!("walrs binary not found: build it (make install) or set WALRS_BIN");
 }
 
+/// The WAL-G-format fixtures: $WALRS_FIXTURES, or shared/ beside the repository (as CI lays it out).
+pub fn walg_fixtures() -> PathBuf {
+    if let Some(p) = std::env::var_os("WALRS_FIXTURES") {
+        return PathBuf::from(p);
+    }
+    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/walg-format");
+    for p in [beside, PathBuf::from("/work/shared/fixtures/walg-format")] {
+        if p.is_dir() {
+            return p;
+        }
+    }
+    panic!("WAL-G fixtures not found: set WALRS_FIXTURES");
+}
+
+/// The major version of the server binaries under test.
+pub fn pg_major() -> u32 {
+    let out = run(Command::new(pg_bindir().join("pg_config")).arg("--version"));
+    out.split_whitespace()
+        .nth(1)
+        .and_then(|v| v.split('.').next())
+        .and_then(|m| m.parse().ok())
+        .expect("pg_config --version")
+}
+
 /// Run a command, panicking with its output if it fails.
 pub fn run(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
@@ -177,6 +201,21 @@ impl Cluster {
         c.configure(&format!(
             "listen_addresses = ''\nunix_socket_directories = '{}'\nport = 5432\nfsync = off\n\
              log_line_prefix = '%m [%p] %b '\n",
+            c.socket_dir.display()
+        ));
+        c
+    }
+
+    /// Take over a data directory restored into `work`/`dir_name`: our socket, no TCP, no archiving.
+    pub fn adopt(work: &Workdir, dir_name: &str) -> Cluster {
+        let c = Cluster {
+            socket_dir: work.path.clone(),
+            log: work.path.join(format!("{dir_name}.log")),
+            data: work.path.join(dir_name),
+            bindir: pg_bindir(),
+        };
+        c.configure(&format!(
+            "listen_addresses = ''\nunix_socket_directories = '{}'\nport = 5432\narchive_mode = off\n",
             c.socket_dir.display()
         ));
         c

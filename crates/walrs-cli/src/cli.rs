@@ -29,6 +29,18 @@ pub struct Global {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// List complete backups (those with a sentinel), oldest first.
+    BackupList {
+        /// Also show sizes, LSNs, host and data directory.
+        #[arg(long)]
+        detail: bool,
+        /// Print JSON (one array) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a backup into an empty directory; with a recovery option, also set up recovery
+    /// so that `pg_ctl start` brings the database back.
+    BackupFetch(BackupFetchArgs),
     /// Fetch one WAL file from the repository: restore_command = 'walrs wal-fetch %f %p'.
     /// Exits 0 when fetched, 74 when the repository does not have it.
     WalFetch {
@@ -45,4 +57,36 @@ pub enum Command {
         #[arg(long, value_name = "METHOD")]
         compression: Option<String>,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct BackupFetchArgs {
+    /// Directory to restore into; must be empty or not exist.
+    pub dir: PathBuf,
+    /// LATEST, or a backup name from `walrs backup-list`.
+    pub backup: String,
+    /// Recover to the end of the archive (writes recovery.signal and restore_command).
+    #[arg(long)]
+    pub recovery: bool,
+    /// Recover up to this time (a timestamp PostgreSQL accepts, e.g. '2026-11-21 12:00:00+00').
+    #[arg(long, value_name = "TIME", conflicts_with_all = ["target_lsn", "target_name", "target"])]
+    pub target_time: Option<String>,
+    /// Recover up to this LSN.
+    #[arg(long, value_name = "LSN", conflicts_with_all = ["target_name", "target"])]
+    pub target_lsn: Option<String>,
+    /// Recover up to this restore point (pg_create_restore_point).
+    #[arg(long, value_name = "NAME", conflicts_with = "target")]
+    pub target_name: Option<String>,
+    /// `immediate`: stop as soon as the backup is consistent.
+    #[arg(long, value_name = "immediate", value_parser = ["immediate"])]
+    pub target: Option<String>,
+    /// What to do at the target: promote, pause or shutdown (PostgreSQL's default: pause).
+    #[arg(long, value_name = "ACTION")]
+    pub target_action: Option<String>,
+    /// Set up a standby fed from the archive (standby.signal) instead of a one-off recovery.
+    #[arg(long, conflicts_with_all = ["recovery", "target_time", "target_lsn", "target_name", "target", "target_action"])]
+    pub standby: bool,
+    /// Owner of the restored files when run as root (default: the owner of DIR's parent, or postgres).
+    #[arg(long, value_name = "USER")]
+    pub owner: Option<String>,
 }

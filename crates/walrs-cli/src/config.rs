@@ -11,6 +11,8 @@ use walrs_core::{envdir, pgconf, Error};
 
 pub struct Resolved {
     pub repo: RepoConfig,
+    /// The envdir in use, if any (passed on to restore_command).
+    pub env_dir: Option<PathBuf>,
     pub warnings: Vec<String>,
 }
 
@@ -32,8 +34,8 @@ pub fn resolve(global: &Global, compression_flag: Option<&str>) -> Result<Resolv
         (None, Some(dir)) => Some((PathBuf::from(dir), "walrs.env_dir in postgresql.conf")),
         (None, None) => None,
     };
-    if let Some((dir, source)) = env_dir {
-        let read = envdir::read(Path::new(&dir), source)?;
+    if let Some((dir, source)) = &env_dir {
+        let read = envdir::read(Path::new(dir), source)?;
         warnings.extend(read.warnings);
         env.overlay(read.vars);
     }
@@ -60,5 +62,6 @@ pub fn resolve(global: &Global, compression_flag: Option<&str>) -> Result<Resolv
         (None, None, None) => Compression::Lz4,
     };
 
-    Ok(Resolved { repo: RepoConfig::new(&url, source, env, compression)?, warnings })
+    let env_dir = env_dir.map(|(dir, _)| std::path::absolute(&dir).unwrap_or(dir));
+    Ok(Resolved { repo: RepoConfig::new(&url, source, env, compression)?, env_dir, warnings })
 }

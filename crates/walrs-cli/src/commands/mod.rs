@@ -1,5 +1,7 @@
 //! One file per verb. Each resolves its configuration, calls the core, and reports.
 
+mod backup_fetch;
+mod backup_list;
 mod wal_fetch;
 mod wal_push;
 
@@ -12,6 +14,8 @@ use walrs_core::Error;
 
 pub fn run(cli: &Cli) -> Result<(), Error> {
     match &cli.command {
+        Command::BackupList { detail, json } => backup_list::run(&cli.global, *detail, *json),
+        Command::BackupFetch(args) => backup_fetch::run(&cli.global, args),
         Command::WalFetch { name, dest } => wal_fetch::run(&cli.global, name, dest),
         Command::WalPush { path, compression } => wal_push::run(&cli.global, path, compression.as_deref()),
     }
@@ -21,6 +25,15 @@ pub fn run(cli: &Cli) -> Result<(), Error> {
 fn with_repo<T, F, Fut>(global: &Global, compression_flag: Option<&str>, op: F) -> Result<T, Error>
 where
     F: FnOnce(Storage, Compression) -> Fut,
+    Fut: Future<Output = Result<T, Error>>,
+{
+    with_config(global, compression_flag, |storage, cfg| op(storage, cfg.repo.compression))
+}
+
+/// As `with_repo`, for commands that need the whole resolved configuration.
+fn with_config<T, F, Fut>(global: &Global, compression_flag: Option<&str>, op: F) -> Result<T, Error>
+where
+    F: FnOnce(Storage, config::Resolved) -> Fut,
     Fut: Future<Output = Result<T, Error>>,
 {
     let cfg = config::resolve(global, compression_flag)?;
@@ -34,6 +47,6 @@ where
         .map_err(|e| Error::local_io("cannot start the I/O runtime", &e))?;
     rt.block_on(async {
         let storage = Storage::open(&cfg.repo.location, &cfg.repo.env)?;
-        op(storage, cfg.repo.compression).await
+        op(storage, cfg).await
     })
 }

@@ -1,0 +1,79 @@
+use super::with_config;
+use crate::cli::{BackupFetchArgs, Global};
+use std::io::IsTerminal;
+use std::time::Instant;
+use walrs_core::backup::find_backup;
+use walrs_core::ops::backup_fetch;
+use walrs_core::restore::recovery::{shell_word, Mode, RecoverySettings, Target};
+use walrs_core::restore::{owner, untar};
+use walrs_core::Error;
+
+pub fn run(global: &Global, args: &BackupFetchArgs) -> Result<(), Error> {
+    let recovery_wanted = args.recovery
+        || args.standby
+        || args.target_time.is_some()
+        || args.target_lsn.is_some()
+        || args.target_name.is_some()
+        || args.target.is_some()
+        || args.target_action.is_some();
+    // Check every option before touching the disk.
+    let target = match (&args.target_time, &args.target_lsn, &args.target_name, &args.target) {
+        (Some(t), _, _, _) => Target::Time(t.clone()),
+        (_, Some(l), _, _) => Target::Lsn(l.parse().map_err(|e: Error| e.context("--target-lsn"))?),
+        (_, _, Some(n), _) => Target::Name(n.clone()),
+        (_, _, _, Some(_)) => Target::Immediate,
+        _ => Target::Latest,
+    };
+    let action =
+        args.target_action.as_deref().map(str::parse).transpose().map_err(|e: Error| e.context("--target-action"))?;
+    let running_as_root =
+        std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false);
+    let ownership = if running_as_root { Some(owner::choose(&args.dir, args.owner.as_deref())?) } else { None };
+
+    let started = Instant::now();
+    let show_progress = std::io::stderr().is_terminal() || global.verbose;
+    let dir = args.dir.clone();
+    let (name, report, restore_command) = with_config(global, None, |storage, cfg| async move {
+        let backup = find_backup(&storage, &args.backup).await?;
+        if show_progress {
+            eprintln!("walrs: restoring {} into {}", backup.name, dir.display());
+        }
+        let progress = |line: &str| {
+            if show_progress {
+                eprintln!("walrs:   {line}");
+            }
+        };
+        let report = backup_fetch(&storage, &backup, &dir, &progress).await?;
+        Ok((backup.name, report, restore_command(&cfg)))
+    })?;
+
+    if recovery_wanted {
+        let mode = if args.standby { Mode::Standby } else { Mode::Recovery };
+        RecoverySettings { mode, target, action, restore_command }.write(&args.dir)?;
+    }
+    if let Some(ids) = ownership {
+        owner::chown_tree(&args.dir, ids)?;
+    }
+    untar::sync_tree(&args.dir)?;
+    eprintln!(
+        "walrs: restored {name} into {}: {} files, {} bytes from {} objects in {:.1} s{}",
+        args.dir.display(),
+        report.files,
+        report.bytes,
+        report.objects,
+        started.elapsed().as_secs_f64(),
+        if recovery_wanted { "; recovery is set up: start the server with pg_ctl start" } else { "" }
+    );
+    Ok(())
+}
+
+/// `restore_command` for the restored server: this walrs, on the same repository.
+fn restore_command(cfg: &crate::config::Resolved) -> String {
+    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "walrs".to_string());
+    let mut words = vec![shell_word(&exe), "--storage".into(), shell_word(&cfg.repo.location.to_string())];
+    if let Some(dir) = &cfg.env_dir {
+        words.extend(["--env-dir".into(), shell_word(&dir.display().to_string())]);
+    }
+    words.extend(["wal-fetch".into(), "%f".into(), "%p".into()]);
+    words.join(" ")
+}
