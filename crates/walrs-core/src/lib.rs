@@ -16,6 +16,7 @@ pub mod ops;
 pub mod pgconf;
 pub mod restore;
 pub mod storage;
+pub mod timefmt;
 pub mod wal;
 
 pub use error::{Error, ErrorKind, Result};

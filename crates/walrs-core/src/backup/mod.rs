@@ -2,7 +2,10 @@
 //! metadata, in WAL-G's format.
 
 mod catalog;
+pub mod files_metadata;
 mod sentinel;
+pub mod tarball;
+pub mod walk;
 
 pub use catalog::{find_backup, list_backups, BackupInfo};
 pub use sentinel::{Sentinel, TablespaceSpec};

@@ -2,17 +2,14 @@
 //! then `pg_control` last, so a restore that fails midway leaves a directory PostgreSQL
 //! refuses to start rather than one that looks valid.
 
+use crate::backup::files_metadata::FilesMetadata;
 use crate::backup::BackupInfo;
 use crate::compress::Compression;
-use crate::restore::untar::{self, Extracted};
+use crate::restore::untar::{self, Expected, Extracted};
 use crate::storage::Storage;
 use crate::{Error, ErrorKind, Result};
-use serde::Deserialize;
-use std::collections::BTreeMap;
 use std::path::Path;
-
-/// Largest files_metadata.json read (it lists every file of the cluster).
-const MAX_FILES_METADATA: usize = 512 << 20;
+use std::sync::Arc;
 
 /// Directories PostgreSQL needs that backups leave out or leave empty.
 const REQUIRED_DIRS: &[&str] = &[
@@ -35,20 +32,6 @@ pub struct FetchReport {
     pub objects: u32,
     pub files: u64,
     pub bytes: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct FilesMetadata {
-    #[serde(default)]
-    files: BTreeMap<String, FileMeta>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "PascalCase")]
-struct FileMeta {
-    #[serde(default)]
-    is_skipped: bool,
 }
 
 /// Fetch `backup` into `dest`, which must be missing or empty. `progress` hears one line per
@@ -92,15 +75,19 @@ pub async fn backup_fetch(
             .with_hint("the backup is damaged or incomplete; restore another one")
     })?;
     parts.sort_by(|a, b| a.0.cmp(&b.0));
+    let listed = files_metadata(storage, backup).await?;
+    let expected = Arc::new(listed.as_ref().map(FilesMetadata::checksums).unwrap_or_default());
     let mut report = FetchReport { objects: 0, files: 0, bytes: 0 };
     for (key, method) in parts.iter().chain(label.iter()).chain(std::iter::once(&control)) {
-        let got = extract_object(storage, key, *method, dest).await?;
+        let got = extract_object(storage, key, *method, dest, expected.clone()).await?;
         report.objects += 1;
         report.files += got.files;
         report.bytes += got.bytes;
         progress(&format!("{key}: {} files, {} bytes", got.files, got.bytes));
     }
-    check_files_listed(storage, backup, dest).await?;
+    if let Some(listed) = &listed {
+        check_all_restored(listed, backup, dest)?;
+    }
     for d in REQUIRED_DIRS {
         std::fs::create_dir_all(dest.join(d))
             .map_err(|e| Error::local_io(format!("cannot create {}/{d}", dest.display()), &e))?;
@@ -138,7 +125,13 @@ fn prepare_empty(dest: &Path) -> Result<()> {
 }
 
 /// Stream one object: download, decompress and untar in a blocking thread, memory bounded.
-async fn extract_object(storage: &Storage, key: &str, method: Compression, dest: &Path) -> Result<Extracted> {
+async fn extract_object(
+    storage: &Storage,
+    key: &str,
+    method: Compression,
+    dest: &Path,
+    expected: Arc<Expected>,
+) -> Result<Extracted> {
     let reader = storage
         .open_reader(key)
         .await?
@@ -149,25 +142,27 @@ async fn extract_object(storage: &Storage, key: &str, method: Compression, dest:
         let decoded = method
             .decoder(bridge)
             .map_err(|e| Error::corrupt(format!("{key} does not decompress as {}: {e}", method.name())))?;
-        untar::extract(decoded, &dest, &key)
+        untar::extract(decoded, &dest, &key, &expected)
     })
     .await
     .map_err(|e| Error::new(ErrorKind::LocalIo, format!("restore task failed: {e}")))?
 }
 
-/// Every file the backup's files_metadata.json lists must have been restored.
-async fn check_files_listed(storage: &Storage, backup: &BackupInfo, dest: &Path) -> Result<()> {
+/// The backup's files_metadata.json, unless the backup has none.
+async fn files_metadata(storage: &Storage, backup: &BackupInfo) -> Result<Option<FilesMetadata>> {
     if backup.sentinel.files_metadata_disabled {
-        return Ok(());
+        return Ok(None);
     }
     let key = format!("{}/files_metadata.json", backup.name.dir());
-    let Some(bytes) = storage.get(&key).await? else { return Ok(()) };
-    if bytes.len() > MAX_FILES_METADATA {
-        return Err(Error::corrupt(format!("{key} is {} bytes: too large", bytes.len())));
+    match storage.get(&key).await? {
+        Some(bytes) => FilesMetadata::parse(&bytes, &key).map(Some),
+        None => Ok(None),
     }
-    let meta: FilesMetadata =
-        serde_json::from_slice(&bytes).map_err(|e| Error::corrupt(format!("{key} is not valid: {e}")))?;
-    let missing: Vec<&String> = meta
+}
+
+/// Every file the backup's files_metadata.json lists must have been restored.
+fn check_all_restored(listed: &FilesMetadata, backup: &BackupInfo, dest: &Path) -> Result<()> {
+    let missing: Vec<&String> = listed
         .files
         .iter()
         .filter(|(path, m)| !m.is_skipped && !dest.join(path.trim_start_matches('/')).exists())
@@ -176,8 +171,9 @@ async fn check_files_listed(storage: &Storage, backup: &BackupInfo, dest: &Path)
     match missing.first() {
         None => Ok(()),
         Some(first) => Err(Error::corrupt(format!(
-            "{} files listed in {key} are missing from the restore, the first {first}",
-            missing.len()
+            "{} files listed in {}/files_metadata.json are missing from the restore, the first {first}",
+            missing.len(),
+            backup.name.dir()
         ))
         .with_hint("the backup's tar partitions are incomplete; restore another backup")),
     }

@@ -2,6 +2,7 @@
 //! and returns an outcome for the adapter to log or print.
 
 mod backup_fetch;
+pub mod backup_push;
 mod wal_fetch;
 mod wal_push;
 

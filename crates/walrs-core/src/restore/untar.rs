@@ -15,9 +15,12 @@ pub struct Extracted {
     pub bytes: u64,
 }
 
-/// Extract the tar stream `reader` (already decompressed) under `dest`. `what` names the
-/// object in errors.
-pub fn extract(reader: impl Read, dest: &Path, what: &str) -> Result<Extracted> {
+/// Size and CRC-32 that files must have, by path relative to the data directory.
+pub type Expected = std::collections::BTreeMap<String, (u64, u32)>;
+
+/// Extract the tar stream `reader` (already decompressed) under `dest`, checking every file
+/// listed in `expected`. `what` names the object in errors.
+pub fn extract(reader: impl Read, dest: &Path, what: &str, expected: &Expected) -> Result<Extracted> {
     let corrupt = |e: io::Error| Error::corrupt(format!("{what} is not a valid tar archive: {e}"));
     let mut archive = tar::Archive::new(reader);
     let mut done = Extracted::default();
@@ -47,7 +50,7 @@ pub fn extract(reader: impl Read, dest: &Path, what: &str) -> Result<Extracted> 
         if let Some(parent) = target.parent() {
             create_dirs(parent)?;
         }
-        let expected = entry.header().size().map_err(corrupt)?;
+        let expected_len = entry.header().size().map_err(corrupt)?;
         let mode = entry.header().mode().unwrap_or(0o600) & 0o640 | 0o600;
         let mut file = OpenOptions::new()
             .write(true)
@@ -56,23 +59,52 @@ pub fn extract(reader: impl Read, dest: &Path, what: &str) -> Result<Extracted> 
             .mode(mode)
             .open(&target)
             .map_err(|e| Error::local_io(format!("cannot create {}", target.display()), &e))?;
-        let copied = io::copy(&mut entry, &mut file).map_err(|e| match e.kind() {
+        let mut hashing = Hashing { inner: &mut file, crc: crc32fast::Hasher::new() };
+        let copied = io::copy(&mut entry, &mut hashing).map_err(|e| match e.kind() {
             io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded | io::ErrorKind::PermissionDenied => {
                 Error::local_io(format!("cannot write {}", target.display()), &e)
             }
             _ => Error::corrupt(format!("{what}: reading \"{}\" failed: {e}", raw.display())),
         })?;
-        if copied != expected {
+        if copied != expected_len {
             return Err(Error::corrupt(format!(
-                "{what}: \"{}\" is truncated ({copied} of {expected} bytes)",
+                "{what}: \"{}\" is truncated ({copied} of {expected_len} bytes)",
                 raw.display()
             )));
+        }
+        let crc = hashing.crc.finalize();
+        if let Some(&(size, want)) = expected.get(rel.to_string_lossy().as_ref()) {
+            if size != copied || want != crc {
+                return Err(Error::corrupt(format!(
+                    "{what}: \"{}\" fails verification (size {copied}, crc32 {crc:08x}; the backup recorded {size}, {want:08x})",
+                    rel.display()
+                ))
+                .with_hint("the stored object is damaged; restore another backup"));
+            }
         }
         drop(file); // synced once, with everything else, when the restore is complete
         done.files += 1;
         done.bytes += copied;
     }
     Ok(done)
+}
+
+/// A writer that computes the CRC-32 of what passes through.
+struct Hashing<'a, W> {
+    inner: &'a mut W,
+    crc: crc32fast::Hasher,
+}
+
+impl<W: io::Write> io::Write for Hashing<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.crc.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// `path` as a plain path relative to the target (a leading `/` or `./` dropped), or None if
@@ -155,7 +187,7 @@ mod tests {
             ("base/1/1259", tar::EntryType::Regular, b"relation"),
             ("./PG_VERSION", tar::EntryType::Regular, b"15\n"),
         ]);
-        let got = extract(&t[..], dir.path(), "part_001.tar").unwrap();
+        let got = extract(&t[..], dir.path(), "part_001.tar", &Expected::new()).unwrap();
         assert_eq!(got, Extracted { files: 2, bytes: 11 });
         assert_eq!(fs::read(dir.path().join("base/1/1259")).unwrap(), b"relation");
         assert_eq!(fs::read_to_string(dir.path().join("PG_VERSION")).unwrap(), "15\n");
@@ -177,30 +209,42 @@ mod tests {
         ];
         for (path, kind) in cases {
             let t = tar_with(&[(path, kind, b"x")]);
-            let err = extract(&t[..], &dest, "part_009.tar.lz4").expect_err(path);
+            let err = extract(&t[..], &dest, "part_009.tar.lz4", &Expected::new()).expect_err(path);
             assert_eq!(err.kind, crate::ErrorKind::Corrupt, "{path}");
             assert!(err.message.contains("part_009.tar.lz4"), "{}", err.message);
         }
         assert!(!outer.path().join("escaped").exists());
         assert_eq!(fs::read_dir(&dest).unwrap().count(), 0, "nothing may be written for refused entries");
         let fifo = tar_with(&[("base/fifo", tar::EntryType::Fifo, b"")]);
-        assert!(extract(&fifo[..], &dest, "x").is_err());
+        assert!(extract(&fifo[..], &dest, "x", &Expected::new()).is_err());
     }
 
     #[test]
     fn absolute_names_stay_under_the_target() {
         let dir = tempfile::tempdir().unwrap();
         let t = tar_with(&[("/global/pg_control", tar::EntryType::Regular, b"ctl")]);
-        extract(&t[..], dir.path(), "pg_control.tar").unwrap();
+        extract(&t[..], dir.path(), "pg_control.tar", &Expected::new()).unwrap();
         assert_eq!(fs::read(dir.path().join("global/pg_control")).unwrap(), b"ctl");
         assert!(!Path::new("/global/pg_control").exists());
+    }
+
+    #[test]
+    fn a_file_that_does_not_match_its_record_is_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let t = tar_with(&[("base/1/1259", tar::EntryType::Regular, b"relation")]);
+        let good: Expected = [("base/1/1259".to_string(), (8, crc32fast::hash(b"relation")))].into();
+        extract(&t[..], dir.path(), "p", &good).unwrap();
+        let bad: Expected = [("base/1/1259".to_string(), (8, crc32fast::hash(b"relatioN")))].into();
+        let err = extract(&t[..], &dir.path().join("again"), "part_001.tar.zst", &bad).unwrap_err();
+        assert_eq!(err.kind, crate::ErrorKind::Corrupt);
+        assert!(err.message.contains("base/1/1259") && err.message.contains("part_001.tar.zst"), "{}", err.message);
     }
 
     #[test]
     fn a_truncated_archive_is_corrupt() {
         let dir = tempfile::tempdir().unwrap();
         let t = tar_with(&[("big", tar::EntryType::Regular, &[7u8; 5000])]);
-        let err = extract(&t[..1200], dir.path(), "x.tar").unwrap_err();
+        let err = extract(&t[..1200], dir.path(), "x.tar", &Expected::new()).unwrap_err();
         assert_eq!(err.kind, crate::ErrorKind::Corrupt, "{err}");
     }
 }

@@ -4,6 +4,7 @@
 mod backends;
 mod location;
 mod retry;
+pub mod stream;
 
 pub use location::{Cloud, Location};
 pub use retry::{is_transient, RetryPolicy};
@@ -121,6 +122,37 @@ impl Storage {
         let path = self.path(key)?;
         let out = self.policy.run(|| self.store.put(&path, PutPayload::from_bytes(data.clone()))).await;
         out.result.map(|_| ()).map_err(|e| self.error("cannot store", key, e, out.attempts))
+    }
+
+    /// Store what arrives on `rx` as one object at `key`, by multipart upload. Completes the
+    /// object only on [`stream::Piece::Done`]; if the sender goes away first, the upload is
+    /// aborted. Returns the object's size.
+    pub async fn put_stream(&self, key: &str, mut rx: tokio::sync::mpsc::Receiver<stream::Piece>) -> Result<u64> {
+        let path = self.path(key)?;
+        let out = self.policy.run(|| self.store.put_multipart(&path)).await;
+        let upload = out.result.map_err(|e| self.error("cannot start uploading", key, e, out.attempts))?;
+        let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, stream::CHUNK);
+        let mut size = 0u64;
+        loop {
+            match rx.recv().await {
+                Some(stream::Piece::Data(bytes)) => {
+                    if let Err(e) = writer.wait_for_capacity(2).await {
+                        // The upload failed; abort so no part lingers. The first error is the one to report.
+                        let _ = writer.abort().await;
+                        return Err(self.error("cannot store", key, e, 1));
+                    }
+                    size += bytes.len() as u64;
+                    writer.put(bytes);
+                }
+                Some(stream::Piece::Done) => break,
+                None => {
+                    let _ = writer.abort().await; // the producer failed and reports why
+                    return Err(Error::new(ErrorKind::LocalIo, format!("the data for {key} stopped before its end")));
+                }
+            }
+        }
+        writer.finish().await.map_err(|e| self.error("cannot complete", key, e, 1))?;
+        Ok(size)
     }
 
     /// The object's bytes, or None if there is no such object.

@@ -1,0 +1,234 @@
+//! Take a base backup's files into the repository, in WAL-G's format. PostgreSQL's part (the
+//! start and stop calls) belongs to the caller; this is what happens between and after:
+//!
+//! 1. [`upload_files`]: tar partitions (`tar_partitions/part_NNN.tar.<ext>`), several in flight,
+//!    each streamed read → tar → compress → multipart upload with bounded memory; then
+//!    `pg_control.tar.<ext>`.
+//! 2. The caller stops the backup.
+//! 3. [`complete`]: `backup_label.tar.<ext>` (backup_label, tablespace_map), `files_metadata.json`,
+//!    `metadata.json`, and last the sentinel, which makes the backup exist.
+
+use crate::backup::files_metadata::{FileMeta, FilesMetadata};
+use crate::backup::tarball::{append_all, FileRecord};
+use crate::backup::walk::{self, SourceFile, PG_CONTROL};
+use crate::backup::{BackupName, Sentinel};
+use crate::compress::Compression;
+use crate::lsn::Lsn;
+use crate::storage::{stream, Storage};
+use crate::timefmt::rfc3339;
+use crate::{Error, ErrorKind, Result};
+use bytes::Bytes;
+use futures::{StreamExt, TryStreamExt};
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+#[derive(Debug, Clone)]
+pub struct BackupRequest {
+    pub data_dir: PathBuf,
+    pub compression: Compression,
+    /// Uncompressed bytes per tar partition.
+    pub partition_size: u64,
+    /// Partitions uploaded at once.
+    pub concurrency: usize,
+}
+
+/// What the caller learnt from `pg_backup_start`.
+#[derive(Debug, Clone)]
+pub struct Started {
+    pub name: BackupName,
+    pub start_lsn: Lsn,
+    pub start_time: SystemTime,
+}
+
+/// What the caller learnt from `pg_backup_stop`.
+#[derive(Debug, Clone)]
+pub struct Stopped {
+    pub finish_lsn: Lsn,
+    pub backup_label: String,
+    pub tablespace_map: String,
+    pub finish_time: SystemTime,
+}
+
+/// Facts about the server recorded in the sentinel.
+#[derive(Debug, Clone)]
+pub struct ServerFacts {
+    pub pg_version: u32,
+    pub system_identifier: Option<u64>,
+    pub hostname: String,
+    pub is_permanent: bool,
+}
+
+#[derive(Debug, Default)]
+pub struct Uploaded {
+    parts: Vec<(String, Vec<FileRecord>)>,
+    pub uncompressed_bytes: u64,
+    pub compressed_bytes: u64,
+    pub notes: Vec<String>,
+}
+
+fn part_key(name: &BackupName, file: &str) -> String {
+    format!("{}/tar_partitions/{file}", name.dir())
+}
+
+fn tar_file(stem: &str, c: Compression) -> String {
+    match c.extension() {
+        "" => format!("{stem}.tar"),
+        ext => format!("{stem}.tar.{ext}"),
+    }
+}
+
+/// Upload every file of the data directory but `backup_label`, then `pg_control`.
+pub async fn upload_files(storage: &Storage, req: &BackupRequest, started: &Started) -> Result<Uploaded> {
+    let dir = req.data_dir.clone();
+    let inv = tokio::task::spawn_blocking(move || walk::inventory(&dir)).await.map_err(task_failed)??;
+    if !inv.tablespaces.is_empty() {
+        return Err(Error::invalid_input(format!(
+            "the cluster has tablespaces (pg_tblspc: {}), which walrs does not back up yet",
+            inv.tablespaces.join(", ")
+        )));
+    }
+    let partitions = walk::partitions(&inv.files, req.partition_size.max(1));
+    let dirs = inv.dirs.clone();
+    let jobs = partitions.into_iter().enumerate().map(|(i, files)| {
+        let file = tar_file(&format!("part_{:03}", i + 1), req.compression);
+        // The directories go into the first partition, so every partition but one is files only.
+        let dirs = if i == 0 { dirs.clone() } else { vec![] };
+        upload_partition(storage, req, &started.name, file, dirs, files)
+    });
+    let mut parts: Vec<(String, Vec<FileRecord>, u64)> =
+        futures::stream::iter(jobs).buffer_unordered(req.concurrency.max(1)).try_collect().await?;
+    parts.sort_by(|a, b| a.0.cmp(&b.0));
+
+    let control = inv.files.iter().find(|f| f.rel == PG_CONTROL).cloned().expect("inventory checks pg_control");
+    let (file, records, stored) =
+        upload_partition(storage, req, &started.name, tar_file("pg_control", req.compression), vec![], vec![control])
+            .await?;
+    parts.push((file, records, stored));
+
+    let mut out = Uploaded { notes: inv.notes, ..Default::default() };
+    for (file, records, stored) in parts {
+        out.uncompressed_bytes += records.iter().map(|r| r.size).sum::<u64>();
+        out.compressed_bytes += stored;
+        out.parts.push((file, records));
+    }
+    Ok(out)
+}
+
+/// One partition: a blocking thread writes tar → compressor → channel; the upload consumes it.
+async fn upload_partition(
+    storage: &Storage,
+    req: &BackupRequest,
+    name: &BackupName,
+    file: String,
+    dirs: Vec<String>,
+    files: Vec<SourceFile>,
+) -> Result<(String, Vec<FileRecord>, u64)> {
+    let (writer, rx) = stream::channel();
+    let (data_dir, compression) = (req.data_dir.clone(), req.compression);
+    let producer = tokio::task::spawn_blocking(move || -> Result<Vec<FileRecord>> {
+        let encoder = compression.encoder(writer)?;
+        let mut tar = tar::Builder::new(encoder);
+        let records = append_all(&mut tar, &data_dir, &dirs, &files)?;
+        let finish = |e: std::io::Error| Error::local_io("cannot finish a backup partition", &e);
+        let encoder = tar.into_inner().map_err(finish)?;
+        encoder.finish().map_err(finish)?.finish().map_err(finish)?;
+        Ok(records)
+    });
+    let key = part_key(name, &file);
+    let (records, stored) = tokio::join!(producer, storage.put_stream(&key, rx));
+    let records = records.map_err(task_failed)?; // a producer error explains an upload error: report it first
+    let records = records?;
+    Ok((file, records, stored?))
+}
+
+/// Store `backup_label`, the metadata, and last the sentinel.
+pub async fn complete(
+    storage: &Storage,
+    req: &BackupRequest,
+    started: &Started,
+    uploaded: &Uploaded,
+    stopped: &Stopped,
+    facts: &ServerFacts,
+) -> Result<Sentinel> {
+    let name = &started.name;
+    let (label, map, c) = (stopped.backup_label.clone(), stopped.tablespace_map.clone(), req.compression);
+    let label_tar =
+        tokio::task::spawn_blocking(move || small_tar(&[("backup_label", label), ("tablespace_map", map)], c))
+            .await
+            .map_err(task_failed)??;
+    storage.put(&part_key(name, &tar_file("backup_label", c)), Bytes::from(label_tar)).await?;
+
+    let mut files = FilesMetadata::default();
+    for (part, records) in &uploaded.parts {
+        files.tar_file_sets.insert(part.clone(), records.iter().map(|r| r.rel.clone()).collect());
+        for r in records {
+            let meta = FileMeta {
+                mtime: r.mtime.clone(),
+                size: Some(r.size),
+                crc32: Some(format!("{:08x}", r.crc32)),
+                ..Default::default()
+            };
+            files.files.insert(r.rel.clone(), meta);
+        }
+    }
+    let dir = name.dir();
+    storage.put(&format!("{dir}/files_metadata.json"), json(&files)?).await?;
+
+    let (start, finish) = (rfc3339(started.start_time, true), rfc3339(stopped.finish_time, true));
+    let data_dir = req.data_dir.display().to_string();
+    let metadata = serde_json::json!({
+        "start_time": start, "finish_time": finish, "date_fmt": "%Y-%m-%dT%H:%M:%S.%fZ",
+        "hostname": facts.hostname, "data_dir": data_dir, "pg_version": facts.pg_version,
+        "start_lsn": started.start_lsn.0, "finish_lsn": stopped.finish_lsn.0, "is_permanent": facts.is_permanent,
+        "system_identifier": facts.system_identifier, "uncompressed_size": uploaded.uncompressed_bytes,
+        "compressed_size": uploaded.compressed_bytes, "user_data": null,
+    });
+    storage.put(&format!("{dir}/metadata.json"), json(&metadata)?).await?;
+
+    let sentinel = Sentinel {
+        lsn: started.start_lsn.0,
+        finish_lsn: stopped.finish_lsn.0,
+        pg_version: facts.pg_version,
+        system_identifier: facts.system_identifier,
+        uncompressed_size: uploaded.uncompressed_bytes as i64,
+        compressed_size: uploaded.compressed_bytes as i64,
+        version: 2,
+        start_time: Some(start),
+        finish_time: Some(finish),
+        date_fmt: Some("%Y-%m-%dT%H:%M:%S.%fZ".into()),
+        hostname: Some(facts.hostname.clone()),
+        data_dir: Some(data_dir),
+        is_permanent: facts.is_permanent,
+        ..Default::default()
+    };
+    storage.put(&name.sentinel_key(), json(&sentinel)?).await?;
+    Ok(sentinel)
+}
+
+fn small_tar(entries: &[(&str, String)], c: Compression) -> Result<Vec<u8>> {
+    let mut tar = tar::Builder::new(c.encoder(Vec::new())?);
+    let fail = |e: std::io::Error| Error::local_io("cannot build backup_label.tar", &e);
+    for (path, body) in entries {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(tar::EntryType::Regular);
+        h.set_mode(0o600);
+        h.set_size(body.len() as u64);
+        tar.append_data(&mut h, path, body.as_bytes()).map_err(fail)?;
+    }
+    tar.into_inner().map_err(fail)?.finish().map_err(fail)
+}
+
+fn json<T: serde::Serialize>(value: &T) -> Result<Bytes> {
+    serde_json::to_vec(value)
+        .map(Bytes::from)
+        .map_err(|e| Error::new(ErrorKind::LocalIo, format!("cannot encode JSON: {e}")))
+}
+
+fn task_failed(e: tokio::task::JoinError) -> Error {
+    Error::new(ErrorKind::LocalIo, format!("a backup task failed: {e}"))
+}
+
+/// The backup name for a start LSN: `base_` and the WAL file name of that LSN.
+pub fn backup_name(timeline: u32, start_lsn: Lsn, segment_size: u64) -> BackupName {
+    BackupName::parse(&format!("base_{}", start_lsn.segment_name(timeline, segment_size))).expect("well-formed")
+}
