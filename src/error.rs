@@ -14,6 +14,8 @@ pub fn sqlstate(kind: ErrorKind) -> PgSqlErrorCode {
         ErrorKind::Corrupt => PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
         ErrorKind::Storage => PgSqlErrorCode::ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
         ErrorKind::LocalIo => PgSqlErrorCode::ERRCODE_IO_ERROR,
+        ErrorKind::Busy => PgSqlErrorCode::ERRCODE_OBJECT_IN_USE,
+        ErrorKind::Timeout => PgSqlErrorCode::ERRCODE_QUERY_CANCELED,
     }
 }
 
@@ -24,6 +26,16 @@ pub fn log_error(level: PgLogLevel, context: &str, err: &Error) {
         report = report.set_hint(hint.clone());
     }
     report.report(level);
+}
+
+/// Raise `err` as an ERROR with its SQLSTATE, message and hint. Does not return.
+pub fn raise(err: &Error) -> ! {
+    let mut report = ErrorReport::new(sqlstate(err.kind), format!("walrs: {}", err.message), "walrs");
+    if let Some(hint) = &err.hint {
+        report = report.set_hint(hint.clone());
+    }
+    report.report(PgLogLevel::ERROR);
+    unreachable!("an ERROR does not return")
 }
 
 /// Log a plain WARNING (never pass a secret).

@@ -25,6 +25,9 @@ static STORAGE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new
 static ENV_DIR: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static COMPRESSION: GucSetting<CompressionSetting> = GucSetting::<CompressionSetting>::new(CompressionSetting::Lz4);
 static UPLOAD_CONCURRENCY: GucSetting<i32> = GucSetting::<i32>::new(4);
+static BACKUP_DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"postgres"));
+static BACKUP_WAL_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(300);
+static BACKUP_PARTITION_SIZE: GucSetting<i32> = GucSetting::<i32>::new(1024);
 
 pub fn register() {
     // SAFETY: check_storage is #[pg_guard]ed and only reads the proposed value.
@@ -66,6 +69,34 @@ pub fn register() {
         64,
         GucContext::Sighup,
         GucFlags::default(),
+    );
+    GucRegistry::define_string_guc(
+        c"walrs.backup_database",
+        c"Database the walrs background workers connect to.",
+        c"",
+        &BACKUP_DATABASE,
+        GucContext::Postmaster,
+        GucFlags::default(),
+    );
+    GucRegistry::define_int_guc(
+        c"walrs.backup_wal_timeout",
+        c"How long a base backup waits for the WAL it needs to be archived before it fails.",
+        c"A backup is complete only when the WAL from its start to its end is in the repository.",
+        &BACKUP_WAL_TIMEOUT,
+        1,
+        86400,
+        GucContext::Sighup,
+        GucFlags::UNIT_S,
+    );
+    GucRegistry::define_int_guc(
+        c"walrs.backup_partition_size",
+        c"Uncompressed size of each tar partition of a base backup.",
+        c"",
+        &BACKUP_PARTITION_SIZE,
+        1,
+        1 << 20,
+        GucContext::Sighup,
+        GucFlags::UNIT_MB,
     );
     // SAFETY: called from _PG_init with a static NUL-terminated name.
     unsafe { pg_sys::MarkGUCPrefixReserved(c"walrs".as_ptr()) };
@@ -118,9 +149,20 @@ pub fn compression() -> Compression {
     }
 }
 
-#[allow(dead_code)] // read by look-ahead archiving and backups
 pub fn upload_concurrency() -> usize {
     UPLOAD_CONCURRENCY.get().max(1) as usize
+}
+
+pub fn backup_database() -> String {
+    string_setting(&BACKUP_DATABASE)
+}
+
+pub fn backup_wal_timeout() -> std::time::Duration {
+    std::time::Duration::from_secs(BACKUP_WAL_TIMEOUT.get().max(1) as u64)
+}
+
+pub fn backup_partition_bytes() -> u64 {
+    (BACKUP_PARTITION_SIZE.get().max(1) as u64) << 20
 }
 
 /// The repository configuration from the current settings, the server's environment and

@@ -6,11 +6,13 @@
 
 use pgrx::prelude::*;
 
+mod api;
 mod archive;
 mod error;
 mod gucs;
 mod repo;
 mod runtime;
+mod worker;
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -130,6 +132,19 @@ mod tests {
     #[pg_test(error = "invalid configuration parameter name \"walrs.no_such_setting\"")]
     fn the_walrs_prefix_is_reserved() {
         Spi::run("SET walrs.no_such_setting = 'x'").unwrap();
+    }
+
+    #[pg_test(error = "walrs: walrs.storage is not set")]
+    fn a_backup_without_a_repository_fails_with_what_to_set() {
+        // The worker runs, fails, and its error comes back as this session's ERROR.
+        Spi::get_one::<String>("SELECT walrs_backup_push()").unwrap();
+    }
+
+    #[pg_test]
+    fn backup_settings_exist() {
+        assert_eq!(setting("walrs.backup_database"), ("postgres".into(), "postmaster".into()));
+        assert_eq!(setting("walrs.backup_wal_timeout"), ("300".into(), "sighup".into()));
+        assert_eq!(setting("walrs.backup_partition_size"), ("1024".into(), "sighup".into()));
     }
 
     #[pg_test]

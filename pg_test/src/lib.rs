@@ -272,6 +272,32 @@ impl Cluster {
         run(&mut cmd)
     }
 
+    /// A plain-text dump of the `postgres` database.
+    pub fn pg_dump(&self) -> String {
+        let mut cmd = Command::new(self.bindir.join("pg_dump"));
+        cmd.args(["-U", "postgres", "-h"]).arg(&self.socket_dir).args(["-p", "5432", "--no-sync", "postgres"]);
+        run(&mut cmd)
+    }
+
+    /// Run `bt_index_check` on every btree index; returns how many were checked.
+    pub fn amcheck_all(&self) -> i64 {
+        self.sql("CREATE EXTENSION IF NOT EXISTS amcheck");
+        self.sql_i64(
+            "SELECT count(bt_index_check(c.oid)) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+             JOIN pg_am a ON a.oid = c.relam WHERE a.amname = 'btree' AND c.relpersistence <> 't' AND i.indisvalid",
+        )
+    }
+
+    /// Try SQL; the error text on failure.
+    pub fn try_sql(&self, sql: &str) -> Result<String, String> {
+        let out = self.psql_cmd(sql).output().expect("run psql");
+        if out.status.success() {
+            Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        } else {
+            Err(String::from_utf8_lossy(&out.stderr).into_owned())
+        }
+    }
+
     pub fn server_log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -28,6 +28,10 @@ pub enum ErrorKind {
     Storage,
     /// Reading or writing a local file failed.
     LocalIo,
+    /// Another operation holds what this one needs (a backup is already running).
+    Busy,
+    /// A wait PostgreSQL or walrs depends on did not finish in time.
+    Timeout,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

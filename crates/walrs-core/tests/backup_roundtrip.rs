@@ -140,3 +140,39 @@ async fn a_flipped_byte_in_an_uncompressed_partition_is_caught_by_the_file_check
     assert!(err.message.contains(&victim_name) && err.message.contains("fails verification"), "{}", err.message);
     assert!(!restored.join("global/pg_control").exists());
 }
+
+#[tokio::test]
+async fn a_failed_attempt_leaves_nothing_a_later_backup_of_the_same_name_restores() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let files = make_data_dir(&data);
+    let s = storage(dir.path());
+    // A failed earlier attempt under the same name, with more partitions than the real one.
+    let stale = "basebackups_005/base_000000010000000000000002/tar_partitions/part_099.tar.lz4";
+    let junk = {
+        let mut tar = tar::Builder::new(Vec::new());
+        let mut h = tar::Header::new_gnu();
+        h.set_size(3);
+        tar.append_data(&mut h, "PG_VERSION", &b"99\n"[..]).unwrap();
+        Compression::Lz4.compress(&tar.into_inner().unwrap()).unwrap()
+    };
+    s.put(stale, junk.into()).await.unwrap();
+    push(&s, &data, Compression::Lz4).await;
+    assert!(!s.exists(stale).await.unwrap(), "leftovers of a failed attempt must be cleared");
+    // Even if a leftover appears, restore takes only the partitions the backup recorded.
+    s.put(stale, Compression::Lz4.compress(b"not even a tar").unwrap().into()).await.unwrap();
+    let b = find_backup(&s, "LATEST").await.unwrap();
+    let restored = dir.path().join("restored");
+    backup_fetch(&s, &b, &restored, &|_| {}).await.unwrap();
+    assert_eq!(std::fs::read(restored.join("PG_VERSION")).unwrap(), files[0].1);
+    // A complete backup is never overwritten.
+    let req = BackupRequest {
+        data_dir: data.clone(),
+        compression: Compression::Lz4,
+        partition_size: 1 << 20,
+        concurrency: 1,
+    };
+    let started = Started { name: b.name.clone(), start_lsn: Lsn(0x2000028), start_time: SystemTime::now() };
+    let err = upload_files(&s, &req, &started).await.unwrap_err();
+    assert_eq!(err.kind, walrs_core::ErrorKind::Conflict);
+}

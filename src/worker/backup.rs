@@ -1,0 +1,207 @@
+//! One base backup, taken by a background worker:
+//!
+//! 1. `pg_backup_start` in a short transaction (the backup state lives in this session);
+//! 2. the data directory streamed to the repository with no transaction or snapshot held;
+//! 3. `pg_backup_stop(false)`, then a bounded wait until every WAL segment from the start to the
+//!    stop is in the repository (PostgreSQL's own wait has no bound);
+//! 4. backup_label, metadata and the sentinel.
+//!
+//! If anything fails, no sentinel is written and the session's exit aborts the backup.
+
+use crate::error::log_error;
+use crate::{gucs, repo, runtime};
+use pgrx::bgworkers::{BackgroundWorker, SignalWakeFlags};
+use pgrx::pg_sys::panic::CaughtError;
+use pgrx::prelude::*;
+use std::time::{Duration, Instant, SystemTime};
+use walrs_core::lsn::Lsn;
+use walrs_core::ops::backup_push::{backup_name, complete, upload_files, BackupRequest, ServerFacts, Started, Stopped};
+use walrs_core::ops::wal_is_archived;
+use walrs_core::storage::Storage;
+use walrs_core::wal::WalFileName;
+use walrs_core::{Error, ErrorKind};
+
+/// Entry point of the dynamic backup worker. `bgw_extra` is "permanent" or empty.
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn walrs_backup_worker_main(_arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    let permanent = BackgroundWorker::get_extra() == "permanent";
+    BackgroundWorker::connect_worker_to_spi(Some(&gucs::backup_database()), None);
+    let outcome = PgTryBuilder::new(|| take_backup(permanent)).catch_others(|e| Err(caught(e))).execute();
+    match &outcome {
+        Ok(name) => log!("walrs: backup {name} is complete"),
+        Err(e) => log_error(PgLogLevel::LOG, "backup failed", e),
+    }
+    if let Err(e) = super::result::write(&outcome) {
+        log!("walrs: could not hand the backup result to its caller: {e}");
+    }
+}
+
+fn caught(e: CaughtError) -> Error {
+    match e {
+        CaughtError::PostgresError(r) | CaughtError::ErrorReport(r) => {
+            let mut err = Error::new(ErrorKind::LocalIo, r.message().to_string());
+            if let Some(h) = r.hint() {
+                err = err.with_hint(h.to_string());
+            }
+            err
+        }
+        CaughtError::RustPanic { ereport, .. } => {
+            Error::new(ErrorKind::LocalIo, format!("internal error: {}", ereport.message()))
+        }
+    }
+}
+
+fn sql_error(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::new(ErrorKind::LocalIo, format!("{what}: {e}"))
+}
+
+fn take_backup(permanent: bool) -> Result<String, Error> {
+    let (cfg, warnings) = gucs::repo_config()?;
+    let storage = repo::storage(&cfg, &warnings)?;
+    let locked =
+        BackgroundWorker::transaction(|| Spi::get_one::<bool>("SELECT pg_try_advisory_lock(hashtext('walrs backup'))"))
+            .map_err(|e| sql_error("cannot take the backup lock", e))?;
+    if locked != Some(true) {
+        return Err(Error::new(ErrorKind::Busy, "another walrs backup is running")
+            .with_hint("wait for it to finish; walrs takes one base backup at a time"));
+    }
+
+    let start_time = SystemTime::now();
+    let (lsn, timeline, segment_size, pg_version, system_identifier, data_dir) = BackgroundWorker::transaction(|| {
+        Spi::connect(|client| {
+            let row = client
+                .select(
+                    "SELECT b::text, (SELECT timeline_id FROM pg_control_checkpoint()), \
+                     current_setting('wal_segment_size', false), current_setting('server_version_num')::int, \
+                     (SELECT system_identifier FROM pg_control_system()), current_setting('data_directory') \
+                     FROM pg_backup_start('walrs', true) AS b",
+                    None,
+                    &[],
+                )?
+                .first();
+            Ok::<_, pgrx::spi::Error>((
+                row.get::<String>(1)?.unwrap_or_default(),
+                row.get::<i32>(2)?.unwrap_or(1),
+                row.get::<String>(3)?.unwrap_or_default(),
+                row.get::<i32>(4)?.unwrap_or(0),
+                row.get::<i64>(5)?,
+                row.get::<String>(6)?.unwrap_or_default(),
+            ))
+        })
+    })
+    .map_err(|e| sql_error("pg_backup_start failed", e))?;
+    let start_lsn: Lsn = lsn.parse()?;
+    let segment_size = parse_size(&segment_size)?;
+    let name = backup_name(timeline as u32, start_lsn, segment_size);
+    log!("walrs: backup {name} started at {start_lsn}");
+
+    let req = BackupRequest {
+        data_dir: data_dir.clone().into(),
+        compression: cfg.compression,
+        partition_size: gucs::backup_partition_bytes(),
+        concurrency: gucs::upload_concurrency(),
+    };
+    let started = Started { name: name.clone(), start_lsn, start_time };
+    let uploaded = runtime::block_on(upload_files(&storage, &req, &started))??;
+    for note in &uploaded.notes {
+        log!("walrs: backup {name}: {note}");
+    }
+
+    let (stop_lsn, label, map, stop_segment) = BackgroundWorker::transaction(|| {
+        Spi::connect(|client| {
+            let row = client
+                .select(
+                    "SELECT lsn::text, labelfile, spcmapfile, pg_walfile_name(lsn) FROM pg_backup_stop(false)",
+                    None,
+                    &[],
+                )?
+                .first();
+            Ok::<_, pgrx::spi::Error>((
+                row.get::<String>(1)?.unwrap_or_default(),
+                row.get::<String>(2)?.unwrap_or_default(),
+                row.get::<String>(3)?.unwrap_or_default(),
+                row.get::<String>(4)?.unwrap_or_default(),
+            ))
+        })
+    })
+    .map_err(|e| sql_error("pg_backup_stop failed", e))?;
+    let finish_lsn: Lsn = stop_lsn.parse()?;
+    wait_for_wal(&storage, &name.to_string(), timeline as u32, start_lsn, &stop_segment, segment_size)?;
+
+    let stopped = Stopped { finish_lsn, backup_label: label, tablespace_map: map, finish_time: SystemTime::now() };
+    let facts = ServerFacts {
+        pg_version: pg_version as u32,
+        system_identifier: system_identifier.map(|s| s as u64),
+        hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_default(),
+        is_permanent: permanent,
+    };
+    runtime::block_on(complete(&storage, &req, &started, &uploaded, &stopped, &facts))??;
+    Ok(name.to_string())
+}
+
+/// "16MB" or "16777216" (PostgreSQL shows the unit) → bytes.
+fn parse_size(shown: &str) -> Result<u64, Error> {
+    let digits: String = shown.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let n: u64 = digits.parse().map_err(|_| sql_error("unexpected wal_segment_size", shown))?;
+    Ok(match &shown[digits.len()..] {
+        "" | "B" => n,
+        "kB" => n << 10,
+        "MB" => n << 20,
+        "GB" => n << 30,
+        other => return Err(sql_error("unexpected wal_segment_size unit", other)),
+    })
+}
+
+/// Wait until every segment from the backup's start to `stop_segment` is in the repository,
+/// for at most `walrs.backup_wal_timeout`.
+fn wait_for_wal(
+    storage: &Storage,
+    backup: &str,
+    timeline: u32,
+    start: Lsn,
+    stop_segment: &str,
+    segment_size: u64,
+) -> Result<(), Error> {
+    let mut needed = vec![];
+    let mut lsn = Lsn(start.0 - start.0 % segment_size);
+    loop {
+        let name = lsn.segment_name(timeline, segment_size);
+        needed.push(WalFileName::parse(&name)?);
+        if name.as_str() >= stop_segment || needed.len() > 1_000_000 {
+            break;
+        }
+        lsn = Lsn(lsn.0 + segment_size);
+    }
+    let timeout = gucs::backup_wal_timeout();
+    let started = Instant::now();
+    let mut missing = needed;
+    while !missing.is_empty() {
+        let mut still = vec![];
+        for name in missing {
+            if !runtime::block_on(wal_is_archived(storage, &name))?? {
+                still.push(name);
+            }
+        }
+        missing = still;
+        if missing.is_empty() {
+            break;
+        }
+        if started.elapsed() >= timeout || BackgroundWorker::sigterm_received() {
+            return Err(Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "backup {backup}: WAL segment {} was not archived within {} s, so the backup cannot be restored; no sentinel was written",
+                    missing[0],
+                    timeout.as_secs()
+                ),
+            )
+            .with_hint("check pg_stat_archiver and the server log for archiving failures; walrs.backup_wal_timeout sets the wait"));
+        }
+        BackgroundWorker::wait_latch(Some(Duration::from_millis(500)));
+    }
+    Ok(())
+}
