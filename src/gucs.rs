@@ -73,9 +73,9 @@ pub fn register() {
     GucRegistry::define_string_guc(
         c"walrs.backup_database",
         c"Database the walrs background workers connect to.",
-        c"",
+        c"Takes effect for workers started after a reload. (Not a restart-only setting: PostgreSQL allows those only in shared_preload_libraries, and walrs also works without.)",
         &BACKUP_DATABASE,
-        GucContext::Postmaster,
+        GucContext::Sighup,
         GucFlags::default(),
     );
     GucRegistry::define_int_guc(

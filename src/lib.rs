@@ -142,7 +142,7 @@ mod tests {
 
     #[pg_test]
     fn backup_settings_exist() {
-        assert_eq!(setting("walrs.backup_database"), ("postgres".into(), "postmaster".into()));
+        assert_eq!(setting("walrs.backup_database"), ("postgres".into(), "sighup".into()));
         assert_eq!(setting("walrs.backup_wal_timeout"), ("300".into(), "sighup".into()));
         assert_eq!(setting("walrs.backup_partition_size"), ("1024".into(), "sighup".into()));
     }

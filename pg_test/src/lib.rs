@@ -275,7 +275,13 @@ impl Cluster {
     /// A plain-text dump of the `postgres` database.
     pub fn pg_dump(&self) -> String {
         let mut cmd = Command::new(self.bindir.join("pg_dump"));
-        cmd.args(["-U", "postgres", "-h"]).arg(&self.socket_dir).args(["-p", "5432", "--no-sync", "postgres"]);
+        cmd.args(["-U", "postgres", "-h"]).arg(&self.socket_dir).args([
+            "-p",
+            "5432",
+            "--no-sync",
+            "--restrict-key=walrse2e",
+            "postgres",
+        ]);
         run(&mut cmd)
     }
 

@@ -37,7 +37,7 @@ fn latest_backup_plus_wal_restores_the_final_state() {
     let listed = pg.sql("SELECT backup_name || ' ' || (finish_lsn > start_lsn) || ' ' || timeline || ' ' || is_permanent FROM walrs_backup_list()");
     assert_eq!(listed, format!("{name} true 1 false"));
     let parts = std::fs::read_dir(repo.dir.join("basebackups_005").join(&name).join("tar_partitions")).unwrap().count();
-    assert!(parts > 10, "partitions of 8 MB expected, got {parts}");
+    assert!(parts >= 5, "several 8 MB partitions (a larger file gets one of its own) expected, got {parts}");
 
     let last = pg.switch_wal();
     pg.wait_archived(&last, Duration::from_secs(120));
@@ -58,7 +58,18 @@ fn latest_backup_plus_wal_restores_the_final_state() {
     let restored = Cluster::adopt(&work, "restored");
     restored.start();
     wait_for("the end of recovery", Duration::from_secs(120), || restored.sql("SELECT pg_is_in_recovery()") == "f");
-    assert!(restored.pg_dump() == dump, "the restored cluster's pg_dump differs from the primary's");
+    let restored_dump = restored.pg_dump();
+    if restored_dump != dump {
+        std::fs::write(work.path.join("primary.sql"), &dump).unwrap();
+        std::fs::write(work.path.join("restored.sql"), &restored_dump).unwrap();
+        let first = dump.lines().zip(restored_dump.lines()).position(|(a, b)| a != b);
+        panic!(
+            "the restored cluster's pg_dump differs from the primary's ({} vs {} lines; first difference at line {first:?}); both are in {}",
+            dump.lines().count(),
+            restored_dump.lines().count(),
+            work.path.display()
+        );
+    }
     let checked = restored.amcheck_all();
     assert!(checked > 50, "amcheck ran on {checked} indexes");
     println!("backup {name} restored; pg_dump identical ({} bytes); {checked} btree indexes pass amcheck", dump.len());
