@@ -6,6 +6,7 @@ use pgrx::{pg_guard, pg_sys, PostgresGucEnum};
 use std::ffi::{c_char, c_void, CStr, CString};
 use walrs_core::compress::Compression;
 use walrs_core::config::{Env, RepoConfig};
+use walrs_core::schedule::Schedule;
 use walrs_core::storage::Location;
 use walrs_core::{envdir, Error};
 
@@ -25,6 +26,7 @@ static STORAGE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new
 static ENV_DIR: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static COMPRESSION: GucSetting<CompressionSetting> = GucSetting::<CompressionSetting>::new(CompressionSetting::Lz4);
 static UPLOAD_CONCURRENCY: GucSetting<i32> = GucSetting::<i32>::new(4);
+static BACKUP_SCHEDULE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static BACKUP_DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"postgres"));
 static BACKUP_WAL_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(300);
 static BACKUP_PARTITION_SIZE: GucSetting<i32> = GucSetting::<i32>::new(1024);
@@ -70,6 +72,20 @@ pub fn register() {
         GucContext::Sighup,
         GucFlags::default(),
     );
+    // SAFETY: check_schedule is #[pg_guard]ed and only reads the proposed value.
+    unsafe {
+        GucRegistry::define_string_guc_with_hooks(
+            c"walrs.backup_schedule",
+            c"When the scheduler takes base backups: a 5-field cron expression in the server's time zone.",
+            c"Empty: no scheduled backups. Needs shared_preload_libraries = 'walrs'.",
+            &BACKUP_SCHEDULE,
+            GucContext::Sighup,
+            GucFlags::default(),
+            Some(check_schedule),
+            None,
+            None,
+        );
+    }
     GucRegistry::define_string_guc(
         c"walrs.backup_database",
         c"Database the walrs background workers connect to.",
@@ -102,38 +118,57 @@ pub fn register() {
     unsafe { pg_sys::MarkGUCPrefixReserved(c"walrs".as_ptr()) };
 }
 
-/// Rejects a malformed `walrs.storage` when it is set or reloaded, with the reason as DETAIL.
+/// The proposed value of a string setting in a check hook.
+///
+/// # Safety
+/// `newval` comes from guc.c: a valid pointer to a NUL-terminated string or NULL.
+unsafe fn proposed(newval: *mut *mut c_char) -> String {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        match newval.as_ref().filter(|p| !p.is_null()) {
+            Some(p) => CStr::from_ptr(*p).to_string_lossy().into_owned(),
+            None => String::new(),
+        }
+    }
+}
+
+/// Accept or reject a value in a check hook, with the reason as DETAIL and a HINT.
+fn verdict(result: Result<(), Error>) -> bool {
+    let Err(e) = result else { return true };
+    let detail = CString::new(e.message).unwrap_or_default();
+    let hint = CString::new(e.hint.unwrap_or_default()).unwrap_or_default();
+    // SAFETY: guc.c reads these palloc'd strings right after we return false.
+    unsafe {
+        pg_sys::GUC_check_errdetail_string = pg_sys::pstrdup(detail.as_ptr());
+        if !hint.is_empty() {
+            pg_sys::GUC_check_errhint_string = pg_sys::pstrdup(hint.as_ptr());
+        }
+    }
+    false
+}
+
+/// Rejects a malformed `walrs.storage` when it is set or reloaded.
 #[pg_guard]
 unsafe extern "C-unwind" fn check_storage(
     newval: *mut *mut c_char,
     _extra: *mut *mut c_void,
     _source: pg_sys::GucSource::Type,
 ) -> bool {
-    // SAFETY: guc.c passes a valid pointer to a NUL-terminated string or NULL.
-    let value = unsafe {
-        match newval.as_ref().filter(|p| !p.is_null()) {
-            Some(p) => CStr::from_ptr(*p).to_string_lossy().into_owned(),
-            None => String::new(),
-        }
-    };
-    if value.trim().is_empty() {
-        return true;
-    }
-    match Location::parse(&value) {
-        Ok(_) => true,
-        Err(e) => {
-            let detail = CString::new(e.message).unwrap_or_default();
-            let hint = CString::new(e.hint.unwrap_or_default()).unwrap_or_default();
-            // SAFETY: guc.c reads these palloc'd strings right after we return false.
-            unsafe {
-                pg_sys::GUC_check_errdetail_string = pg_sys::pstrdup(detail.as_ptr());
-                if !hint.is_empty() {
-                    pg_sys::GUC_check_errhint_string = pg_sys::pstrdup(hint.as_ptr());
-                }
-            }
-            false
-        }
-    }
+    // SAFETY: guc.c's arguments.
+    let value = unsafe { proposed(newval) };
+    verdict(if value.trim().is_empty() { Ok(()) } else { Location::parse(&value).map(|_| ()) })
+}
+
+/// Rejects a malformed `walrs.backup_schedule` when it is set or reloaded.
+#[pg_guard]
+unsafe extern "C-unwind" fn check_schedule(
+    newval: *mut *mut c_char,
+    _extra: *mut *mut c_void,
+    _source: pg_sys::GucSource::Type,
+) -> bool {
+    // SAFETY: guc.c's arguments.
+    let value = unsafe { proposed(newval) };
+    verdict(if value.trim().is_empty() { Ok(()) } else { Schedule::parse(&value, "walrs.backup_schedule").map(|_| ()) })
 }
 
 fn string_setting(s: &GucSetting<Option<CString>>) -> String {
@@ -151,6 +186,10 @@ pub fn compression() -> Compression {
 
 pub fn upload_concurrency() -> usize {
     UPLOAD_CONCURRENCY.get().max(1) as usize
+}
+
+pub fn backup_schedule() -> String {
+    string_setting(&BACKUP_SCHEDULE)
 }
 
 pub fn backup_database() -> String {

@@ -17,10 +17,15 @@ mod worker;
 ::pgrx::pg_module_magic!(name, version);
 
 /// Runs in every process that loads walrs: the postmaster (when preloaded), the archiver
-/// (`archive_library`), and backends. It only registers settings: no threads, no I/O.
+/// (`archive_library`), workers and backends. It registers settings, and while preloading the
+/// scheduler worker: no threads, no I/O.
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::register();
+    // SAFETY: reading a flag PostgreSQL sets around shared_preload_libraries loading.
+    if unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress } {
+        worker::scheduler::register();
+    }
 }
 
 /// The walrs version of the loaded library.
@@ -141,7 +146,19 @@ mod tests {
     }
 
     #[pg_test]
+    fn a_bad_schedule_is_rejected_with_an_example() {
+        for value in [c"0 3 * * *", c"* * * * *", c""] {
+            assert!(validate_as_reload(c"walrs.backup_schedule", value), "{value:?}");
+        }
+        let (message, detail, hint) = rejection(c"walrs.backup_schedule", c"every night");
+        assert!(message.starts_with("invalid value for parameter \"walrs.backup_schedule\""), "{message}");
+        assert!(detail.contains("5-field cron"), "{detail}");
+        assert!(hint.contains("0 3 * * *"), "{hint}");
+    }
+
+    #[pg_test]
     fn backup_settings_exist() {
+        assert_eq!(setting("walrs.backup_schedule"), ("".into(), "sighup".into()));
         assert_eq!(setting("walrs.backup_database"), ("postgres".into(), "sighup".into()));
         assert_eq!(setting("walrs.backup_wal_timeout"), ("300".into(), "sighup".into()));
         assert_eq!(setting("walrs.backup_partition_size"), ("1024".into(), "sighup".into()));

@@ -185,6 +185,8 @@ impl Repo {
 pub struct Cluster {
     pub data: PathBuf,
     pub socket_dir: PathBuf,
+    /// Port number (only names the Unix socket: clusters never listen on TCP).
+    pub port: u16,
     pub log: PathBuf,
     bindir: PathBuf,
 }
@@ -197,7 +199,7 @@ impl Cluster {
         run(as_postgres(bindir.join("initdb"))
             .args(["--no-sync", "--auth=trust", "--username=postgres", "--encoding=UTF8", "--locale=C", "-D"])
             .arg(&data));
-        let c = Cluster { socket_dir: work.path.clone(), log: work.path.join("server.log"), data, bindir };
+        let c = Cluster { socket_dir: work.path.clone(), port: 5432, log: work.path.join("server.log"), data, bindir };
         c.configure(&format!(
             "listen_addresses = ''\nunix_socket_directories = '{}'\nport = 5432\nfsync = off\n\
              log_line_prefix = '%m [%p] %b '\n",
@@ -208,14 +210,20 @@ impl Cluster {
 
     /// Take over a data directory restored into `work`/`dir_name`: our socket, no TCP, no archiving.
     pub fn adopt(work: &Workdir, dir_name: &str) -> Cluster {
+        Self::adopt_on(work, dir_name, 5432)
+    }
+
+    /// As `adopt`, on another port, to run beside a cluster on 5432.
+    pub fn adopt_on(work: &Workdir, dir_name: &str, port: u16) -> Cluster {
         let c = Cluster {
             socket_dir: work.path.clone(),
+            port,
             log: work.path.join(format!("{dir_name}.log")),
             data: work.path.join(dir_name),
             bindir: pg_bindir(),
         };
         c.configure(&format!(
-            "listen_addresses = ''\nunix_socket_directories = '{}'\nport = 5432\narchive_mode = off\n",
+            "listen_addresses = ''\nunix_socket_directories = '{}'\nport = {port}\narchive_mode = off\n",
             c.socket_dir.display()
         ));
         c
@@ -248,11 +256,28 @@ impl Cluster {
         self.data.join("postmaster.pid").exists()
     }
 
+    /// A psql session reading `script` on standard input (statements autocommit one by one).
+    pub fn psql_script(&self, script: &str) -> String {
+        use std::io::Write;
+        let mut cmd = Command::new(self.bindir.join("psql"));
+        cmd.args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-d", "postgres", "-h"])
+            .arg(&self.socket_dir)
+            .args(["-p", &self.port.to_string()])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = cmd.spawn().expect("run psql");
+        child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "psql script failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
     fn psql_cmd(&self, sql: &str) -> Command {
         let mut cmd = Command::new(self.bindir.join("psql"));
         cmd.args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-d", "postgres", "-h"])
             .arg(&self.socket_dir)
-            .args(["-p", "5432", "-c", sql]);
+            .args(["-p", &self.port.to_string(), "-c", sql]);
         cmd
     }
 
@@ -268,7 +293,11 @@ impl Cluster {
 
     pub fn pgbench(&self, args: &[&str]) -> String {
         let mut cmd = Command::new(self.bindir.join("pgbench"));
-        cmd.args(["-U", "postgres", "-h"]).arg(&self.socket_dir).args(["-p", "5432"]).args(args).arg("postgres");
+        cmd.args(["-U", "postgres", "-h"])
+            .arg(&self.socket_dir)
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .arg("postgres");
         run(&mut cmd)
     }
 
@@ -277,7 +306,7 @@ impl Cluster {
         let mut cmd = Command::new(self.bindir.join("pg_dump"));
         cmd.args(["-U", "postgres", "-h"]).arg(&self.socket_dir).args([
             "-p",
-            "5432",
+            &self.port.to_string(),
             "--no-sync",
             "--restrict-key=walrse2e",
             "postgres",

@@ -2,42 +2,16 @@
 
 use crate::error::raise;
 use crate::{gucs, repo, runtime, worker};
-use pgrx::bgworkers::BackgroundWorkerBuilder;
 use pgrx::prelude::*;
 use walrs_core::backup::list_backups;
-use walrs_core::{Error, ErrorKind};
 
 /// Take a base backup now, in a background worker; wait for it; return its name.
 #[pg_extern]
 fn walrs_backup_push(permanent: default!(bool, false)) -> String {
-    match push(permanent) {
+    match worker::run_backup(permanent) {
         Ok(name) => name,
         Err(e) => raise(&e),
     }
-}
-
-fn push(permanent: bool) -> Result<String, Error> {
-    // SAFETY: reading this backend's PID.
-    let me = unsafe { pg_sys::MyProcPid };
-    let worker = BackgroundWorkerBuilder::new("walrs backup")
-        .set_type("walrs backup")
-        .set_library("walrs")
-        .set_function("walrs_backup_worker_main")
-        .set_extra(if permanent { "permanent" } else { "" })
-        .enable_spi_access()
-        .set_notify_pid(me)
-        .load_dynamic()
-        .map_err(|_| {
-            Error::new(ErrorKind::Busy, "cannot start a background worker for the backup")
-                .with_hint("raise max_worker_processes, or wait for other background workers to finish")
-        })?;
-    let pid = worker
-        .wait_for_startup()
-        .map_err(|s| Error::new(ErrorKind::LocalIo, format!("the backup worker did not start: {s:?}")))?;
-    worker
-        .wait_for_shutdown()
-        .map_err(|s| Error::new(ErrorKind::LocalIo, format!("lost track of the backup worker: {s:?}")))?;
-    worker::result::take(pid)
 }
 
 /// Every complete backup in the repository, oldest first. Timestamps and LSNs are text here;

@@ -1,4 +1,34 @@
-//! Background workers: the one-off backup worker that `walrs_backup_push()` starts.
+//! Background workers: the one-off backup worker, and the scheduler that starts it.
 
 pub mod backup;
 pub mod result;
+pub mod scheduler;
+
+use pgrx::bgworkers::BackgroundWorkerBuilder;
+use pgrx::pg_sys;
+use walrs_core::{Error, ErrorKind};
+
+/// Start a backup worker, wait for it, and return the backup's name or its error.
+pub fn run_backup(permanent: bool) -> Result<String, Error> {
+    // SAFETY: reading this process's PID.
+    let me = unsafe { pg_sys::MyProcPid };
+    let worker = BackgroundWorkerBuilder::new("walrs backup")
+        .set_type("walrs backup")
+        .set_library("walrs")
+        .set_function("walrs_backup_worker_main")
+        .set_extra(if permanent { "permanent" } else { "" })
+        .enable_spi_access()
+        .set_notify_pid(me)
+        .load_dynamic()
+        .map_err(|_| {
+            Error::new(ErrorKind::Busy, "cannot start a background worker for the backup")
+                .with_hint("raise max_worker_processes, or wait for other background workers to finish")
+        })?;
+    let pid = worker
+        .wait_for_startup()
+        .map_err(|s| Error::new(ErrorKind::LocalIo, format!("the backup worker did not start: {s:?}")))?;
+    worker
+        .wait_for_shutdown()
+        .map_err(|s| Error::new(ErrorKind::LocalIo, format!("lost track of the backup worker: {s:?}")))?;
+    result::take(pid)
+}

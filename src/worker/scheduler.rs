@@ -1,0 +1,86 @@
+//! The scheduler: a static background worker (with `shared_preload_libraries = 'walrs'`) that
+//! takes a base backup whenever `walrs.backup_schedule` is due, through the same backup worker
+//! `walrs_backup_push()` uses. It reloads the schedule on SIGHUP, logs each run, carries on after
+//! a failed run, and exits on SIGTERM.
+
+use crate::error::log_error;
+use crate::gucs;
+use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags};
+use pgrx::prelude::*;
+use std::time::Duration;
+use walrs_core::schedule::{DateTime, Local, Schedule};
+
+/// Longest sleep between checks, so clock changes are noticed.
+const MAX_SLEEP: Duration = Duration::from_secs(30);
+
+/// Called from _PG_init while preloading: PostgreSQL starts the scheduler after recovery.
+pub fn register() {
+    BackgroundWorkerBuilder::new("walrs scheduler")
+        .set_type("walrs scheduler")
+        .set_library("walrs")
+        .set_function("walrs_scheduler_main")
+        .set_start_time(BgWorkerStartTime::RecoveryFinished)
+        .set_restart_time(Some(Duration::from_secs(10)))
+        .load();
+}
+
+fn current_schedule() -> Option<Schedule> {
+    let expr = gucs::backup_schedule();
+    if expr.is_empty() {
+        return None;
+    }
+    match Schedule::parse(&expr, "walrs.backup_schedule") {
+        Ok(s) => Some(s),
+        Err(e) => {
+            log_error(PgLogLevel::WARNING, "no scheduled backups", &e);
+            None
+        }
+    }
+}
+
+fn next_due(schedule: &Option<Schedule>) -> Option<DateTime<Local>> {
+    schedule.as_ref().and_then(|s| s.next_after(&Local::now()))
+}
+
+#[pg_guard]
+#[unsafe(no_mangle)]
+pub extern "C-unwind" fn walrs_scheduler_main(_arg: pg_sys::Datum) {
+    BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    let mut schedule = current_schedule();
+    let mut next = next_due(&schedule);
+    match (&schedule, &next) {
+        (Some(s), Some(n)) => log!("walrs: backup scheduler started: '{}', next backup at {n}", s.expr()),
+        _ => log!("walrs: backup scheduler started: walrs.backup_schedule is empty, no backups scheduled"),
+    }
+    loop {
+        let sleep = next.map(|n| (n - Local::now()).to_std().unwrap_or_default().min(MAX_SLEEP)).unwrap_or(MAX_SLEEP);
+        if !BackgroundWorker::wait_latch(Some(sleep)) {
+            break;
+        }
+        if BackgroundWorker::sighup_received() {
+            // SAFETY: re-reads postgresql.conf on this process's main thread, as PostgreSQL does.
+            unsafe { pg_sys::ProcessConfigFile(pg_sys::GucContext::PGC_SIGHUP) };
+            let reloaded = current_schedule();
+            if reloaded.as_ref().map(Schedule::expr) != schedule.as_ref().map(Schedule::expr) {
+                schedule = reloaded;
+                next = next_due(&schedule);
+                match (&schedule, &next) {
+                    (Some(s), Some(n)) => log!("walrs: backup schedule is now '{}', next backup at {n}", s.expr()),
+                    _ => log!("walrs: backup schedule cleared, no backups scheduled"),
+                }
+            }
+        }
+        if next.is_some_and(|n| Local::now() >= n) {
+            log!("walrs: scheduled backup starting ('{}')", schedule.as_ref().map(Schedule::expr).unwrap_or(""));
+            match super::run_backup(false) {
+                Ok(name) => log!("walrs: scheduled backup {name} is complete"),
+                Err(e) => log_error(PgLogLevel::WARNING, "scheduled backup failed", &e),
+            }
+            next = next_due(&schedule);
+            if let Some(n) = next {
+                log!("walrs: next scheduled backup at {n}");
+            }
+        }
+    }
+    log!("walrs: backup scheduler stopped");
+}
