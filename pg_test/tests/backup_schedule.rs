@@ -13,7 +13,9 @@ fn the_scheduler_takes_backups_when_due_and_follows_reloads() {
     let pg = archiving_cluster(&work, &repo, "shared_preload_libraries = 'walrs'\nwalrs.backup_schedule = '* * * * *'");
     pg.start();
     pg.sql("CREATE EXTENSION walrs");
-    assert_eq!(pg.sql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walrs scheduler'"), "1");
+    wait_for("the scheduler in pg_stat_activity", Duration::from_secs(30), || {
+        pg.sql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walrs scheduler'") == "1"
+    });
     wait_for("two scheduled backups", Duration::from_secs(150), || {
         pg.sql("SELECT count(*) FROM walrs_backup_list()").parse::<i64>().unwrap() >= 2
     });

@@ -20,6 +20,7 @@ pub fn register() {
         .set_library("walrs")
         .set_function("walrs_scheduler_main")
         .set_start_time(BgWorkerStartTime::RecoveryFinished)
+        .enable_spi_access()
         .set_restart_time(Some(Duration::from_secs(10)))
         .load();
 }
@@ -46,6 +47,8 @@ fn next_due(schedule: &Option<Schedule>) -> Option<DateTime<Local>> {
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn walrs_scheduler_main(_arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
+    // No database: only so the scheduler shows in pg_stat_activity, as the replication launcher does.
+    BackgroundWorker::connect_worker_to_spi(None, None);
     let mut schedule = current_schedule();
     let mut next = next_due(&schedule);
     match (&schedule, &next) {

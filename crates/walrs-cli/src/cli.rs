@@ -86,6 +86,10 @@ pub struct BackupFetchArgs {
     /// Set up a standby fed from the archive (standby.signal) instead of a one-off recovery.
     #[arg(long, conflicts_with_all = ["recovery", "target_time", "target_lsn", "target_name", "target", "target_action"])]
     pub standby: bool,
+    /// Put a tablespace elsewhere: OLDDIR=NEWDIR or OID=NEWDIR (repeatable). Others return to
+    /// the location they had.
+    #[arg(long, value_name = "OLD=NEW")]
+    pub tablespace_mapping: Vec<String>,
     /// Owner of the restored files when run as root (default: the owner of DIR's parent, or postgres).
     #[arg(long, value_name = "USER")]
     pub owner: Option<String>,

@@ -6,8 +6,8 @@ use walrs_core::backup::{find_backup, list_backups};
 use walrs_core::compress::Compression;
 use walrs_core::config::Env;
 use walrs_core::lsn::{Lsn, DEFAULT_SEGMENT_SIZE};
-use walrs_core::ops::backup_fetch;
 use walrs_core::ops::backup_push::{backup_name, complete, upload_files, BackupRequest, ServerFacts, Started, Stopped};
+use walrs_core::ops::{backup_fetch, backup_fetch_with, TablespaceMapping};
 use walrs_core::storage::{Location, Storage};
 
 fn noise(len: usize, seed: u32) -> Vec<u8> {
@@ -175,4 +175,38 @@ async fn a_failed_attempt_leaves_nothing_a_later_backup_of_the_same_name_restore
     let started = Started { name: b.name.clone(), start_lsn: Lsn(0x2000028), start_time: SystemTime::now() };
     let err = upload_files(&s, &req, &started).await.unwrap_err();
     assert_eq!(err.kind, walrs_core::ErrorKind::Conflict);
+}
+
+#[tokio::test]
+async fn tablespaces_are_backed_up_and_restored_where_mapped() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    make_data_dir(&data);
+    let ts = dir.path().join("ts1");
+    let rel = "PG_15_202209061/5/16400";
+    std::fs::create_dir_all(ts.join("PG_15_202209061/5")).unwrap();
+    std::fs::write(ts.join(rel), noise(100_000, 9)).unwrap();
+    std::fs::create_dir_all(data.join("pg_tblspc")).unwrap();
+    std::os::unix::fs::symlink(&ts, data.join("pg_tblspc/16385")).unwrap();
+    let s = storage(dir.path());
+    push(&s, &data, Compression::Zstd).await;
+    let b = find_backup(&s, "LATEST").await.unwrap();
+    let specs = b.sentinel.tablespaces();
+    assert_eq!(specs.len(), 1);
+    assert_eq!((specs[0].oid.as_str(), specs[0].location.as_str()), ("16385", ts.to_str().unwrap()));
+
+    // Restoring to the old place is refused while it holds files; a mapping moves it.
+    let err = backup_fetch(&s, &b, &dir.path().join("r1"), &|_| {}).await.unwrap_err();
+    assert!(err.message.contains("is not empty") && err.message.contains("ts1"), "{}", err.message);
+    assert!(!dir.path().join("r1").exists(), "nothing may be written when a target is refused");
+    let moved = dir.path().join("ts1-restored");
+    let mapping: TablespaceMapping = [(ts.to_string_lossy().into_owned(), moved.clone())].into();
+    let restored = dir.path().join("r2");
+    let report = backup_fetch_with(&s, &b, &restored, &mapping, &|_| {}).await.unwrap();
+    assert_eq!(report.tablespaces, vec![moved.clone()]);
+    assert_eq!(std::fs::read_link(restored.join("pg_tblspc/16385")).unwrap(), moved);
+    assert!(std::fs::read(moved.join(rel)).unwrap() == noise(100_000, 9));
+    let bad: TablespaceMapping = [("/no/such/ts".to_string(), moved.clone())].into();
+    let err = backup_fetch_with(&s, &b, &dir.path().join("r3"), &bad, &|_| {}).await.unwrap_err();
+    assert!(err.message.contains("matches no tablespace"), "{}", err.message);
 }

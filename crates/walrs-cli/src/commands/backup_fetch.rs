@@ -3,7 +3,7 @@ use crate::cli::{BackupFetchArgs, Global};
 use std::io::IsTerminal;
 use std::time::Instant;
 use walrs_core::backup::find_backup;
-use walrs_core::ops::backup_fetch;
+use walrs_core::ops::{backup_fetch_with, TablespaceMapping};
 use walrs_core::restore::recovery::{shell_word, Mode, RecoverySettings, Target};
 use walrs_core::restore::{owner, untar};
 use walrs_core::Error;
@@ -26,6 +26,14 @@ pub fn run(global: &Global, args: &BackupFetchArgs) -> Result<(), Error> {
     };
     let action =
         args.target_action.as_deref().map(str::parse).transpose().map_err(|e: Error| e.context("--target-action"))?;
+    let mut mapping = TablespaceMapping::new();
+    for m in &args.tablespace_mapping {
+        let (old, new) = m.split_once('=').filter(|(o, n)| !o.is_empty() && n.starts_with('/')).ok_or_else(|| {
+            Error::invalid_input(format!("--tablespace-mapping \"{m}\" is not OLD=NEW"))
+                .with_hint("for example --tablespace-mapping /srv/ts1=/srv/restored/ts1")
+        })?;
+        mapping.insert(old.to_string(), new.into());
+    }
     let running_as_root =
         std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false);
     let ownership = if running_as_root { Some(owner::choose(&args.dir, args.owner.as_deref())?) } else { None };
@@ -33,6 +41,7 @@ pub fn run(global: &Global, args: &BackupFetchArgs) -> Result<(), Error> {
     let started = Instant::now();
     let show_progress = std::io::stderr().is_terminal() || global.verbose;
     let dir = args.dir.clone();
+    let mapping = &mapping;
     let (name, report, restore_command) = with_config(global, None, |storage, cfg| async move {
         let backup = find_backup(&storage, &args.backup).await?;
         if show_progress {
@@ -43,7 +52,7 @@ pub fn run(global: &Global, args: &BackupFetchArgs) -> Result<(), Error> {
                 eprintln!("walrs:   {line}");
             }
         };
-        let report = backup_fetch(&storage, &backup, &dir, &progress).await?;
+        let report = backup_fetch_with(&storage, &backup, &dir, &mapping, &progress).await?;
         Ok((backup.name, report, restore_command(&cfg)))
     })?;
 
@@ -51,10 +60,12 @@ pub fn run(global: &Global, args: &BackupFetchArgs) -> Result<(), Error> {
         let mode = if args.standby { Mode::Standby } else { Mode::Recovery };
         RecoverySettings { mode, target, action, restore_command }.write(&args.dir)?;
     }
-    if let Some(ids) = ownership {
-        owner::chown_tree(&args.dir, ids)?;
+    for dir in std::iter::once(&args.dir).chain(&report.tablespaces) {
+        if let Some(ids) = ownership {
+            owner::chown_tree(dir, ids)?;
+        }
+        untar::sync_tree(dir)?;
     }
-    untar::sync_tree(&args.dir)?;
     eprintln!(
         "walrs: restored {name} into {}: {} files, {} bytes from {} objects in {:.1} s{}",
         args.dir.display(),

@@ -68,7 +68,11 @@ impl Sentinel {
             .filter_map(|oid| oid.as_str())
             .filter_map(|oid| {
                 let loc = spec.get(oid)?.get("loc")?.as_str()?;
-                Some(TablespaceSpec { oid: oid.to_string(), location: loc.to_string() })
+                let location = loc.trim_end_matches('/');
+                Some(TablespaceSpec {
+                    oid: oid.to_string(),
+                    location: if location.is_empty() { "/".into() } else { location.into() },
+                })
             })
             .collect()
     }
@@ -106,7 +110,7 @@ mod tests {
 
     #[test]
     fn reads_tablespaces_from_the_spec() {
-        let json = r#"{"LSN":1,"Spec":{"basePrefix":"/data","tablespaces":["16384"],"16384":{"loc":"/ts/one","link":"pg_tblspc/16384"}}}"#;
+        let json = r#"{"LSN":1,"Spec":{"base_prefix":"/data","tablespaces":["16384"],"16384":{"loc":"/ts/one/","link":"pg_tblspc/16384"}}}"#;
         let s = Sentinel::parse(json.as_bytes(), "k").unwrap();
         assert_eq!(s.tablespaces(), vec![TablespaceSpec { oid: "16384".into(), location: "/ts/one".into() }]);
     }

@@ -36,8 +36,8 @@ pub struct SourceFile {
 pub struct Inventory {
     pub dirs: Vec<String>,
     pub files: Vec<SourceFile>,
-    /// Tablespace OIDs found in pg_tblspc.
-    pub tablespaces: Vec<String>,
+    /// Tablespaces found in pg_tblspc: (OID, location).
+    pub tablespaces: Vec<(String, String)>,
     /// Things skipped that the user may want to know about (never secrets).
     pub notes: Vec<String>,
 }
@@ -46,6 +46,13 @@ pub struct Inventory {
 pub fn inventory(data_dir: &Path) -> Result<Inventory> {
     let mut inv = Inventory::default();
     walk(data_dir, "", &mut inv)?;
+    // Tablespaces: their files go into the backup under pg_tblspc/<oid>/, read through the link.
+    let oids: Vec<String> = inv.tablespaces.iter().map(|(oid, _)| oid.clone()).collect();
+    for oid in oids {
+        let rel = format!("pg_tblspc/{oid}");
+        inv.dirs.push(rel.clone());
+        walk(data_dir, &rel, &mut inv)?;
+    }
     inv.dirs.sort();
     inv.files.sort_by(|a, b| a.rel.cmp(&b.rel));
     if !inv.files.iter().any(|f| f.rel == PG_CONTROL) {
@@ -77,7 +84,13 @@ fn walk(root: &Path, rel_dir: &str, inv: &mut Inventory) -> Result<()> {
             Err(e) => return Err(Error::local_io(format!("cannot stat {}", entry.path().display()), &e)),
         };
         if rel_dir == "pg_tblspc" {
-            inv.tablespaces.push(name);
+            if meta.file_type().is_symlink() {
+                let target = fs::read_link(entry.path())
+                    .map_err(|e| Error::local_io(format!("cannot read the link {}", entry.path().display()), &e))?;
+                inv.tablespaces.push((name, target.to_string_lossy().trim_end_matches('/').to_string()));
+            } else {
+                inv.notes.push(format!("skipped {rel}: not a tablespace link"));
+            }
             continue;
         }
         let is_dir = meta.is_dir() || (meta.file_type().is_symlink() && rel == "pg_wal");
@@ -150,6 +163,7 @@ mod tests {
         }
         fs::create_dir_all(r.join("pg_tblspc")).unwrap();
         std::os::unix::fs::symlink("/somewhere", r.join("pg_tblspc/16384")).unwrap();
+        // A dangling link (the test has no /somewhere): the walk reads nothing through it.
         let inv = inventory(r).unwrap();
         let files: Vec<&str> = inv.files.iter().map(|f| f.rel.as_str()).collect();
         assert_eq!(
@@ -169,7 +183,7 @@ mod tests {
             assert!(inv.dirs.contains(&d.to_string()), "{d} missing from {:?}", inv.dirs);
         }
         assert!(!inv.dirs.iter().any(|d| d.contains("pgsql_tmp") || d == "pg_replslot/s"));
-        assert_eq!(inv.tablespaces, ["16384"]);
+        assert_eq!(inv.tablespaces, [("16384".to_string(), "/somewhere".to_string())]);
     }
 
     #[test]

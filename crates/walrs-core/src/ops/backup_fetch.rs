@@ -8,8 +8,12 @@ use crate::compress::Compression;
 use crate::restore::untar::{self, Expected, Extracted};
 use crate::storage::Storage;
 use crate::{Error, ErrorKind, Result};
-use std::path::Path;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+/// Where tablespaces go on restore, by OID or by their old location; others go back where they were.
+pub type TablespaceMapping = BTreeMap<String, PathBuf>;
 
 /// Directories PostgreSQL needs that backups leave out or leave empty.
 const REQUIRED_DIRS: &[&str] = &[
@@ -32,6 +36,8 @@ pub struct FetchReport {
     pub objects: u32,
     pub files: u64,
     pub bytes: u64,
+    /// Directories tablespaces were restored into.
+    pub tablespaces: Vec<PathBuf>,
 }
 
 /// Fetch `backup` into `dest`, which must be missing or empty. `progress` hears one line per
@@ -42,19 +48,30 @@ pub async fn backup_fetch(
     dest: &Path,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<FetchReport> {
-    prepare_empty(dest)?;
+    backup_fetch_with(storage, backup, dest, &TablespaceMapping::new(), progress).await
+}
+
+/// As [`backup_fetch`], with tablespaces placed per `mapping`.
+pub async fn backup_fetch_with(
+    storage: &Storage,
+    backup: &BackupInfo,
+    dest: &Path,
+    mapping: &TablespaceMapping,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<FetchReport> {
+    check_version(backup)?;
     if backup.name.is_delta() {
         return Err(Error::invalid_input(format!(
             "{} is a delta backup; walrs restores full backups only",
             backup.name
         )));
     }
-    if !backup.sentinel.tablespaces().is_empty() {
-        return Err(Error::invalid_input(format!(
-            "{} holds tablespaces, which backup-fetch cannot restore yet",
-            backup.name
-        )));
+    let tablespaces = place_tablespaces(backup, mapping)?;
+    for (_, target) in &tablespaces {
+        check_empty(target)?;
     }
+    prepare_empty(dest)?;
+    link_tablespaces(dest, &tablespaces)?;
 
     let dir = backup.name.dir();
     let objects = storage.list(&format!("{dir}/tar_partitions")).await?;
@@ -84,7 +101,12 @@ pub async fn backup_fetch(
         });
     }
     let expected = Arc::new(listed.as_ref().map(FilesMetadata::checksums).unwrap_or_default());
-    let mut report = FetchReport { objects: 0, files: 0, bytes: 0 };
+    let mut report = FetchReport {
+        objects: 0,
+        files: 0,
+        bytes: 0,
+        tablespaces: tablespaces.iter().map(|(_, t)| t.clone()).collect(),
+    };
     for (key, method) in parts.iter().chain(label.iter()).chain(std::iter::once(&control)) {
         let got = extract_object(storage, key, *method, dest, expected.clone()).await?;
         report.objects += 1;
@@ -95,11 +117,30 @@ pub async fn backup_fetch(
     if let Some(listed) = &listed {
         check_all_restored(listed, backup, dest)?;
     }
+    rewrite_tablespace_map(dest, &tablespaces)?;
     for d in REQUIRED_DIRS {
         std::fs::create_dir_all(dest.join(d))
             .map_err(|e| Error::local_io(format!("cannot create {}/{d}", dest.display()), &e))?;
     }
     Ok(report)
+}
+
+/// PostgreSQL major versions walrs restores.
+pub const SUPPORTED_MAJORS: [u32; 4] = [15, 16, 17, 18];
+
+/// Refuse a backup of a PostgreSQL version walrs does not know, before anything is written.
+fn check_version(backup: &BackupInfo) -> Result<()> {
+    let major = backup.sentinel.pg_version / 10000;
+    if SUPPORTED_MAJORS.contains(&major) {
+        return Ok(());
+    }
+    Err(Error::invalid_input(format!(
+        "{} is a backup of PostgreSQL {} (server_version_num {}); walrs restores PostgreSQL 15, 16, 17 and 18",
+        backup.name,
+        if major == 0 { "of unknown version".to_string() } else { major.to_string() },
+        backup.sentinel.pg_version
+    ))
+    .with_hint("restore it with a tool that supports that version"))
 }
 
 /// `part_001.tar.lz4` → (`part_001`, lz4); None for anything that is not a tar object.
@@ -112,20 +153,90 @@ fn tar_name(file: &str) -> Option<(&str, Compression)> {
     Some((stem, Compression::from_extension(ext)?))
 }
 
-fn prepare_empty(dest: &Path) -> Result<()> {
-    match std::fs::read_dir(dest) {
-        Ok(mut entries) => {
-            if entries.next().is_some() {
-                return Err(Error::invalid_input(format!("{} is not empty", dest.display()))
-                    .with_hint("restore into an empty or new directory; walrs never overwrites a data directory"));
-            }
+/// Each tablespace of the backup: its OID and the directory it is restored into.
+fn place_tablespaces(backup: &BackupInfo, mapping: &TablespaceMapping) -> Result<Vec<(String, PathBuf)>> {
+    let specs = backup.sentinel.tablespaces();
+    for key in mapping.keys() {
+        if !specs.iter().any(|t| &t.oid == key || t.location == key.trim_end_matches('/')) {
+            return Err(Error::invalid_input(format!(
+                "tablespace mapping \"{key}\" matches no tablespace of {}",
+                backup.name
+            ))
+            .with_hint("map a tablespace by its OID or by its old location"));
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            std::fs::create_dir_all(dest)
-                .map_err(|e| Error::local_io(format!("cannot create {}", dest.display()), &e))?;
-        }
-        Err(e) => return Err(Error::local_io(format!("cannot read {}", dest.display()), &e)),
     }
+    specs
+        .into_iter()
+        .map(|t| {
+            if t.oid.is_empty() || !t.oid.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(Error::corrupt(format!(
+                    "{} records a tablespace with the bad OID \"{}\"",
+                    backup.name, t.oid
+                )));
+            }
+            let target = mapping
+                .get(&t.oid)
+                .or_else(|| mapping.iter().find(|(k, _)| k.trim_end_matches('/') == t.location).map(|(_, v)| v))
+                .cloned()
+                .unwrap_or_else(|| PathBuf::from(&t.location));
+            if !target.is_absolute() {
+                return Err(Error::invalid_input(format!(
+                    "tablespace {} would go to {}, which is not an absolute path",
+                    t.oid,
+                    target.display()
+                )));
+            }
+            Ok((t.oid, target))
+        })
+        .collect()
+}
+
+/// Create each tablespace directory and its link in `pg_tblspc` before anything is extracted.
+fn link_tablespaces(dest: &Path, tablespaces: &[(String, PathBuf)]) -> Result<()> {
+    for (oid, target) in tablespaces {
+        prepare_empty(target)?;
+        let dir = dest.join("pg_tblspc");
+        std::fs::create_dir_all(&dir).map_err(|e| Error::local_io(format!("cannot create {}", dir.display()), &e))?;
+        let link = dir.join(oid);
+        std::os::unix::fs::symlink(target, &link)
+            .map_err(|e| Error::local_io(format!("cannot create the link {}", link.display()), &e))?;
+    }
+    Ok(())
+}
+
+/// PostgreSQL recreates tablespace links from `tablespace_map` at startup: point it at where
+/// the tablespaces were restored.
+fn rewrite_tablespace_map(dest: &Path, tablespaces: &[(String, PathBuf)]) -> Result<()> {
+    let path = dest.join("tablespace_map");
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(()) };
+    let rewritten: String = text
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|line| {
+            let oid = line.split(' ').next().unwrap_or("");
+            match tablespaces.iter().find(|(o, _)| o == oid) {
+                Some((_, target)) => format!("{oid} {}\n", target.display()),
+                None => format!("{line}\n"),
+            }
+        })
+        .collect();
+    std::fs::write(&path, rewritten).map_err(|e| Error::local_io(format!("cannot write {}", path.display()), &e))
+}
+
+/// Refuse a directory that exists and holds anything.
+fn check_empty(dir: &Path) -> Result<()> {
+    match std::fs::read_dir(dir).map(|mut entries| entries.next().is_some()) {
+        Ok(true) => Err(Error::invalid_input(format!("{} is not empty", dir.display()))
+            .with_hint("restore into an empty or new directory; walrs never overwrites existing files")),
+        Ok(false) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::local_io(format!("cannot read {}", dir.display()), &e)),
+    }
+}
+
+fn prepare_empty(dest: &Path) -> Result<()> {
+    check_empty(dest)?;
+    std::fs::create_dir_all(dest).map_err(|e| Error::local_io(format!("cannot create {}", dest.display()), &e))?;
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(dest, std::fs::Permissions::from_mode(0o700))
         .map_err(|e| Error::local_io(format!("cannot set the mode of {}", dest.display()), &e))
@@ -189,6 +300,20 @@ fn check_all_restored(listed: &FilesMetadata, backup: &BackupInfo, dest: &Path) 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_versions_are_refused() {
+        let mut b = BackupInfo {
+            name: crate::backup::BackupName::parse("base_000000010000000000000002").unwrap(),
+            sentinel: Default::default(),
+        };
+        for (v, ok) in [(150020, true), (160015, true), (180006, true), (140010, false), (190000, false), (0, false)] {
+            b.sentinel.pg_version = v;
+            assert_eq!(check_version(&b).is_ok(), ok, "{v}");
+        }
+        b.sentinel.pg_version = 140010;
+        assert!(check_version(&b).unwrap_err().message.contains("PostgreSQL 14"));
+    }
 
     #[test]
     fn tar_object_names() {

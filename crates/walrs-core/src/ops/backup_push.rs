@@ -64,6 +64,8 @@ pub struct Uploaded {
     pub uncompressed_bytes: u64,
     pub compressed_bytes: u64,
     pub notes: Vec<String>,
+    /// (OID, location) of each tablespace backed up.
+    pub tablespaces: Vec<(String, String)>,
 }
 
 fn part_key(name: &BackupName, file: &str) -> String {
@@ -81,12 +83,6 @@ fn tar_file(stem: &str, c: Compression) -> String {
 pub async fn upload_files(storage: &Storage, req: &BackupRequest, started: &Started) -> Result<Uploaded> {
     let dir = req.data_dir.clone();
     let inv = tokio::task::spawn_blocking(move || walk::inventory(&dir)).await.map_err(task_failed)??;
-    if !inv.tablespaces.is_empty() {
-        return Err(Error::invalid_input(format!(
-            "the cluster has tablespaces (pg_tblspc: {}), which walrs does not back up yet",
-            inv.tablespaces.join(", ")
-        )));
-    }
     clear_leftovers(storage, &started.name).await?;
     let partitions = walk::partitions(&inv.files, req.partition_size.max(1));
     let dirs = inv.dirs.clone();
@@ -106,7 +102,7 @@ pub async fn upload_files(storage: &Storage, req: &BackupRequest, started: &Star
             .await?;
     parts.push((file, records, stored));
 
-    let mut out = Uploaded { notes: inv.notes, ..Default::default() };
+    let mut out = Uploaded { notes: inv.notes, tablespaces: inv.tablespaces, ..Default::default() };
     for (file, records, stored) in parts {
         out.uncompressed_bytes += records.iter().map(|r| r.size).sum::<u64>();
         out.compressed_bytes += stored;
@@ -212,10 +208,28 @@ pub async fn complete(
         hostname: Some(facts.hostname.clone()),
         data_dir: Some(data_dir),
         is_permanent: facts.is_permanent,
+        spec: tablespace_spec(&req.data_dir, &uploaded.tablespaces),
         ..Default::default()
     };
     storage.put(&name.sentinel_key(), json(&sentinel)?).await?;
     Ok(sentinel)
+}
+
+/// WAL-G's `TablespaceSpec`: base prefix, the OIDs, and for each its location and link.
+fn tablespace_spec(data_dir: &std::path::Path, tablespaces: &[(String, String)]) -> Option<serde_json::Value> {
+    if tablespaces.is_empty() {
+        return None;
+    }
+    let mut spec = serde_json::Map::new();
+    spec.insert("base_prefix".into(), data_dir.display().to_string().into());
+    spec.insert("tablespaces".into(), tablespaces.iter().map(|(oid, _)| oid.clone()).collect::<Vec<_>>().into());
+    for (oid, location) in tablespaces {
+        spec.insert(
+            oid.clone(),
+            serde_json::json!({ "loc": format!("{location}/"), "link": format!("pg_tblspc/{oid}") }),
+        );
+    }
+    Some(spec.into())
 }
 
 fn small_tar(entries: &[(&str, String)], c: Compression) -> Result<Vec<u8>> {

@@ -6,7 +6,7 @@ pub mod backup_push;
 mod wal_fetch;
 mod wal_push;
 
-pub use backup_fetch::{backup_fetch, FetchReport};
+pub use backup_fetch::{backup_fetch, backup_fetch_with, FetchReport, TablespaceMapping};
 pub use wal_fetch::{wal_fetch, FetchOutcome};
 pub use wal_push::{wal_push, PushOutcome};
 
