@@ -10,7 +10,7 @@ use walrs_pg_test::*;
 fn a_backup_fails_in_bounded_time_when_its_wal_cannot_be_archived() {
     let work = Workdir::new("backup-broken-archiver");
     let repo = Repo::new(&work);
-    let pg = archiving_cluster(&work, &repo, "walrs.backup_wal_timeout = '6s'");
+    let pg = archiving_cluster(&work, &repo, "walrs.backup_wal_timeout = '10s'");
     pg.start();
     pg.sql("CREATE EXTENSION walrs");
     let first = pg.switch_wal();
@@ -18,9 +18,29 @@ fn a_backup_fails_in_bounded_time_when_its_wal_cannot_be_archived() {
 
     std::fs::set_permissions(repo.wal_dir(), std::fs::Permissions::from_mode(0o555)).unwrap();
     let started = Instant::now();
-    let err = pg.try_sql("SELECT walrs_backup_push()").expect_err("the backup must fail");
+    let first = {
+        let (bindir, sock) = (pg_bindir(), work.path.clone());
+        std::thread::spawn(move || {
+            let out = std::process::Command::new(bindir.join("psql"))
+                .args(["-X", "-At", "-U", "postgres", "-h"])
+                .arg(&sock)
+                .args(["-c", "SELECT walrs_backup_push()"])
+                .output()
+                .unwrap();
+            (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+        })
+    };
+    // While that one waits for its WAL, a second backup is refused.
+    wait_for("the first backup to run", Duration::from_secs(30), || {
+        pg.sql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walrs backup'") == "1"
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    let busy = pg.try_sql("SELECT walrs_backup_push()").expect_err("a second backup must be refused");
+    assert!(busy.contains("another walrs backup is running"), "{busy}");
+    let (ok, err) = first.join().unwrap();
+    assert!(!ok, "the backup must fail");
     let took = started.elapsed();
-    assert!(err.contains("was not archived within 6 s") && err.contains("no sentinel was written"), "{err}");
+    assert!(err.contains("was not archived within 10 s") && err.contains("no sentinel was written"), "{err}");
     assert!(err.contains("HINT:") && err.contains("pg_stat_archiver"), "{err}");
     assert!(took < Duration::from_secs(60), "took {took:?}");
     let sentinels: Vec<_> = std::fs::read_dir(repo.dir.join("basebackups_005"))
