@@ -405,6 +405,20 @@ impl Drop for Cluster {
     }
 }
 
+/// `walrs backup-fetch` of LATEST from `repo` into `work`/restored with `options` and
+/// `--target-action promote`, then start it and wait until recovery has ended.
+pub fn restore_and_promote(work: &Workdir, repo: &Repo, options: &[&str]) -> Cluster {
+    let (dest, url) = (work.path.join("restored"), repo.url());
+    let mut args = vec!["--storage", url.as_str(), "backup-fetch", dest.to_str().unwrap(), "LATEST"];
+    args.extend_from_slice(options);
+    args.extend_from_slice(&["--target-action", "promote"]);
+    assert_ok(&walrs(&args), &format!("backup-fetch {}", options.join(" ")));
+    let restored = Cluster::adopt(work, "restored");
+    restored.start();
+    wait_for("the end of recovery", Duration::from_secs(120), || restored.sql("SELECT pg_is_in_recovery()") == "f");
+    restored
+}
+
 /// Make a cluster archiving with `archive_library = 'walrs'` to `repo`.
 pub fn archiving_cluster(work: &Workdir, repo: &Repo, extra: &str) -> Cluster {
     let c = Cluster::init(work);

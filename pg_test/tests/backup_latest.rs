@@ -44,20 +44,7 @@ fn latest_backup_plus_wal_restores_the_final_state() {
     let dump = pg.pg_dump();
     pg.stop();
 
-    let out = walrs(&[
-        "--storage",
-        &repo.url(),
-        "backup-fetch",
-        work.path.join("restored").to_str().unwrap(),
-        "LATEST",
-        "--recovery",
-        "--target-action",
-        "promote",
-    ]);
-    assert_ok(&out, "backup-fetch");
-    let restored = Cluster::adopt(&work, "restored");
-    restored.start();
-    wait_for("the end of recovery", Duration::from_secs(120), || restored.sql("SELECT pg_is_in_recovery()") == "f");
+    let restored = restore_and_promote(&work, &repo, &["--recovery"]);
     let restored_dump = restored.pg_dump();
     if restored_dump != dump {
         std::fs::write(work.path.join("primary.sql"), &dump).unwrap();

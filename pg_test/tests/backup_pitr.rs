@@ -39,21 +39,7 @@ fn restore_to_a_time_gives_exactly_the_rows_committed_by_then() {
     pg.wait_archived(&last, Duration::from_secs(120));
     pg.stop();
 
-    let out = walrs(&[
-        "--storage",
-        &repo.url(),
-        "backup-fetch",
-        work.path.join("restored").to_str().unwrap(),
-        "LATEST",
-        "--target-time",
-        &target,
-        "--target-action",
-        "promote",
-    ]);
-    assert_ok(&out, "backup-fetch --target-time");
-    let restored = Cluster::adopt(&work, "restored");
-    restored.start();
-    wait_for("the end of recovery", Duration::from_secs(120), || restored.sql("SELECT pg_is_in_recovery()") == "f");
+    let restored = restore_and_promote(&work, &repo, &["--target-time", &target]);
     let got = restored.sql("SELECT count(*) || ' ' || max(id) || ' ' || (max(id) = count(*)) FROM ledger");
     assert_eq!(got, format!("{} {} true", rows / 2, rows / 2), "rows at or before {target}");
     assert!(restored.server_log().contains("recovery stopping before commit"), "recovery should stop at the target");

@@ -26,22 +26,7 @@ fn a_tablespace_restores_to_a_new_path() {
 
     let moved = work.path.join("ts1-restored");
     let mapping = format!("{}={}", ts.display(), moved.display());
-    let out = walrs(&[
-        "--storage",
-        &repo.url(),
-        "backup-fetch",
-        work.path.join("restored").to_str().unwrap(),
-        "LATEST",
-        "--tablespace-mapping",
-        &mapping,
-        "--recovery",
-        "--target-action",
-        "promote",
-    ]);
-    assert_ok(&out, "backup-fetch --tablespace-mapping");
-    let restored = Cluster::adopt(&work, "restored");
-    restored.start();
-    wait_for("the end of recovery", Duration::from_secs(60), || restored.sql("SELECT pg_is_in_recovery()") == "f");
+    let restored = restore_and_promote(&work, &repo, &["--tablespace-mapping", &mapping, "--recovery"]);
     assert_eq!(
         restored.sql("SELECT pg_tablespace_location(oid) FROM pg_tablespace WHERE spcname = 'ts1'"),
         moved.display().to_string()

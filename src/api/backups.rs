@@ -17,6 +17,7 @@ fn walrs_backup_push(permanent: default!(bool, false)) -> String {
 /// Every complete backup in the repository, oldest first. Timestamps and LSNs are text here;
 /// the SQL wrapper below gives them their types.
 #[pg_extern]
+#[allow(clippy::type_complexity)] // pgrx spells out the columns in the signature
 fn walrs_backup_list_raw() -> TableIterator<
     'static,
     (

@@ -52,7 +52,7 @@ pub fn run(global: &Global, args: &BackupFetchArgs) -> Result<(), Error> {
                 eprintln!("walrs:   {line}");
             }
         };
-        let report = backup_fetch_with(&storage, &backup, &dir, &mapping, &progress).await?;
+        let report = backup_fetch_with(&storage, &backup, &dir, mapping, &progress).await?;
         Ok((backup.name, report, restore_command(&cfg)))
     })?;
 

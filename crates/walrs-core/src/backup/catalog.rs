@@ -36,7 +36,7 @@ pub async fn list_backups(storage: &Storage) -> Result<(Vec<BackupInfo>, Vec<Err
             Err(e) => problems.push(e),
         }
     }
-    backups.sort_by(|a, b| a.sentinel.order_key().cmp(&b.sentinel.order_key()));
+    backups.sort_by_key(|b| b.sentinel.order_key());
     Ok((backups, problems))
 }
 
