@@ -157,6 +157,16 @@ mod tests {
     }
 
     #[pg_test]
+    fn backup_push_is_not_for_public() {
+        Spi::run("CREATE ROLE walrs_test_nobody LOGIN").unwrap();
+        let allowed = Spi::get_one::<bool>(
+            "SELECT has_function_privilege('walrs_test_nobody', 'walrs_backup_push(bool)', 'EXECUTE')",
+        )
+        .unwrap();
+        assert_eq!(allowed, Some(false));
+    }
+
+    #[pg_test]
     fn backup_settings_exist() {
         assert_eq!(setting("walrs.backup_schedule"), ("".into(), "sighup".into()));
         assert_eq!(setting("walrs.backup_database"), ("postgres".into(), "sighup".into()));

@@ -80,3 +80,5 @@ COMMENT ON FUNCTION walrs_backup_list() IS 'every complete backup in the reposit
     name = "walrs_backup_list",
     requires = [walrs_backup_list_raw]
 );
+
+extension_sql_file!("../../sql/grants.sql", name = "grants", finalize);
