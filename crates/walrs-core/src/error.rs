@@ -12,7 +12,7 @@
 
 use std::fmt;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ErrorKind {
     /// A setting, URL, flag or environment variable is missing or wrong.
     Config,
@@ -34,7 +34,8 @@ pub enum ErrorKind {
     Timeout,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// Serializable, so a background worker can hand an error to the session that started it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Error {
     pub kind: ErrorKind,
     pub message: String,

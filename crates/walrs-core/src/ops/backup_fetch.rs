@@ -7,7 +7,7 @@ use crate::backup::BackupInfo;
 use crate::compress::Compression;
 use crate::restore::untar::{self, Expected, Extracted};
 use crate::storage::Storage;
-use crate::{Error, ErrorKind, Result};
+use crate::{Error, Result};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -256,14 +256,13 @@ async fn extract_object(
         .ok_or_else(|| Error::corrupt(format!("{key} vanished from the repository during the restore")))?;
     let bridge = tokio_util::io::SyncIoBridge::new(reader);
     let (key, dest) = (key.to_string(), dest.to_path_buf());
-    tokio::task::spawn_blocking(move || {
+    super::blocking(move || {
         let decoded = method
             .decoder(bridge)
             .map_err(|e| Error::corrupt(format!("{key} does not decompress as {}: {e}", method.name())))?;
         untar::extract(decoded, &dest, &key, &expected)
     })
     .await
-    .map_err(|e| Error::new(ErrorKind::LocalIo, format!("restore task failed: {e}")))?
 }
 
 /// The backup's files_metadata.json, unless the backup has none.

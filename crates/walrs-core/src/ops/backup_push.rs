@@ -82,7 +82,7 @@ fn tar_file(stem: &str, c: Compression) -> String {
 /// Upload every file of the data directory but `backup_label`, then `pg_control`.
 pub async fn upload_files(storage: &Storage, req: &BackupRequest, started: &Started) -> Result<Uploaded> {
     let dir = req.data_dir.clone();
-    let inv = tokio::task::spawn_blocking(move || walk::inventory(&dir)).await.map_err(task_failed)??;
+    let inv = super::blocking(move || walk::inventory(&dir)).await?;
     clear_leftovers(storage, &started.name).await?;
     let partitions = walk::partitions(&inv.files, req.partition_size.max(1));
     let dirs = inv.dirs.clone();
@@ -134,7 +134,7 @@ async fn upload_partition(
 ) -> Result<(String, Vec<FileRecord>, u64)> {
     let (writer, rx) = stream::channel();
     let (data_dir, compression) = (req.data_dir.clone(), req.compression);
-    let producer = tokio::task::spawn_blocking(move || -> Result<Vec<FileRecord>> {
+    let producer = super::blocking(move || -> Result<Vec<FileRecord>> {
         let encoder = compression.encoder(writer)?;
         let mut tar = tar::Builder::new(encoder);
         let records = append_all(&mut tar, &data_dir, &dirs, &files)?;
@@ -145,8 +145,7 @@ async fn upload_partition(
     });
     let key = part_key(name, &file);
     let (records, stored) = tokio::join!(producer, storage.put_stream(&key, rx));
-    let records = records.map_err(task_failed)?; // a producer error explains an upload error: report it first
-    let records = records?;
+    let records = records?; // a producer error explains an upload error: report it first
     Ok((file, records, stored?))
 }
 
@@ -161,10 +160,7 @@ pub async fn complete(
 ) -> Result<Sentinel> {
     let name = &started.name;
     let (label, map, c) = (stopped.backup_label.clone(), stopped.tablespace_map.clone(), req.compression);
-    let label_tar =
-        tokio::task::spawn_blocking(move || small_tar(&[("backup_label", label), ("tablespace_map", map)], c))
-            .await
-            .map_err(task_failed)??;
+    let label_tar = super::blocking(move || small_tar(&[("backup_label", label), ("tablespace_map", map)], c)).await?;
     storage.put(&part_key(name, &tar_file("backup_label", c)), Bytes::from(label_tar)).await?;
 
     let mut files = FilesMetadata::default();
@@ -249,10 +245,6 @@ fn json<T: serde::Serialize>(value: &T) -> Result<Bytes> {
     serde_json::to_vec(value)
         .map(Bytes::from)
         .map_err(|e| Error::new(ErrorKind::LocalIo, format!("cannot encode JSON: {e}")))
-}
-
-fn task_failed(e: tokio::task::JoinError) -> Error {
-    Error::new(ErrorKind::LocalIo, format!("a backup task failed: {e}"))
 }
 
 /// The backup name for a start LSN: `base_` and the WAL file name of that LSN.

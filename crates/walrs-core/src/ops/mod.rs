@@ -36,6 +36,13 @@ fn candidate_keys(name: &WalFileName, first: Compression) -> Vec<(String, Compre
         .collect()
 }
 
+/// Run CPU or file work on tokio's blocking pool, so async I/O threads stay free.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| crate::Error::new(crate::ErrorKind::LocalIo, format!("a worker thread failed: {e}")))?
+}
+
 /// Is `name` in the repository (under any compression)?
 pub async fn wal_is_archived(storage: &Storage, name: &WalFileName) -> Result<bool> {
     Ok(find_archived(storage, name, Compression::Lz4).await?.is_some())

@@ -1,10 +1,10 @@
 //! Restore one WAL file from the repository to a local path, as `restore_command` does.
 
-use super::{candidate_keys, size_limit};
+use super::{blocking, candidate_keys, size_limit};
 use crate::compress::Compression;
 use crate::storage::Storage;
 use crate::wal::{is_valid_segment_size, WalFileKind, WalFileName};
-use crate::{Error, ErrorKind, Result};
+use crate::{Error, Result};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -30,7 +30,7 @@ pub async fn wal_fetch(
         let kind = name.kind();
         let dest = dest.to_path_buf();
         let what = key.clone();
-        let bytes = tokio::task::spawn_blocking(move || -> Result<u64> {
+        let bytes = blocking(move || -> Result<u64> {
             let data = method.decompress(&stored, limit, &what)?;
             let len = data.len() as u64;
             if matches!(kind, WalFileKind::Segment | WalFileKind::Partial) && !is_valid_segment_size(len) {
@@ -39,8 +39,7 @@ pub async fn wal_fetch(
             write_atomically(&dest, &data)?;
             Ok(len)
         })
-        .await
-        .map_err(|e| Error::new(ErrorKind::LocalIo, format!("fetch task failed: {e}")))??;
+        .await?;
         return Ok(FetchOutcome { key, bytes });
     }
     Err(Error::not_found(format!("{name} is not in the repository {}", storage.location())))

@@ -1,7 +1,7 @@
 //! Archive one WAL file: compress, store create-only, and treat an existing copy as success
 //! only if its content is identical.
 
-use super::{find_archived, size_limit};
+use super::{blocking, find_archived, size_limit};
 use crate::compress::Compression;
 use crate::layout::wal_key;
 use crate::storage::Storage;
@@ -42,9 +42,7 @@ pub async fn wal_push(
 
     let key = wal_key(name, compression);
     let to_pack = data.clone();
-    let packed = tokio::task::spawn_blocking(move || compression.compress(&to_pack))
-        .await
-        .map_err(|e| Error::new(ErrorKind::LocalIo, format!("compression task failed: {e}")))??;
+    let packed = blocking(move || compression.compress(&to_pack)).await?;
     let stored_bytes = packed.len() as u64;
     if storage.put_if_absent(&key, Bytes::from(packed)).await? {
         return Ok(PushOutcome::Stored { key, original_bytes: len, stored_bytes });
@@ -68,13 +66,10 @@ async fn same_content(
     };
     let limit = size_limit(name);
     let stored_key = key.to_string();
-    let existing = tokio::task::spawn_blocking(move || method.decompress(&stored, limit, &stored_key))
-        .await
-        .map_err(|e| Error::new(ErrorKind::LocalIo, format!("decompression task failed: {e}")))?
-        .map_err(|e| {
-            e.context(format!("{name} is already archived but the stored copy cannot be read"))
-                .with_hint("inspect the object; if it is damaged, delete it and archiving will store it again")
-        })?;
+    let existing = blocking(move || method.decompress(&stored, limit, &stored_key)).await.map_err(|e| {
+        e.context(format!("{name} is already archived but the stored copy cannot be read"))
+            .with_hint("inspect the object; if it is damaged, delete it and archiving will store it again")
+    })?;
     if existing.as_slice() == data.as_ref() {
         return Ok(());
     }
