@@ -15,6 +15,7 @@ pub mod lsn;
 pub mod ops;
 pub mod pgconf;
 pub mod restore;
+pub mod retention;
 pub mod schedule;
 pub mod storage;
 pub mod timefmt;

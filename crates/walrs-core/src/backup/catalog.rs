@@ -3,11 +3,14 @@
 use super::{BackupName, Sentinel, BACKUP_DIR, SENTINEL_SUFFIX};
 use crate::storage::Storage;
 use crate::{Error, Result};
+use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct BackupInfo {
     pub name: BackupName,
     pub sentinel: Sentinel,
+    /// When the sentinel was stored, where the listing said.
+    pub sentinel_modified: Option<DateTime<Utc>>,
 }
 
 impl BackupInfo {
@@ -15,32 +18,53 @@ impl BackupInfo {
     pub fn timeline(&self) -> u32 {
         u32::from_str_radix(&self.name.as_str()[5..13], 16).expect("validated name")
     }
+
+    /// When the backup started: the sentinel's start time, or (for sentinels without one) when
+    /// the sentinel was stored.
+    pub fn started_at(&self) -> Option<DateTime<Utc>> {
+        let recorded = self.sentinel.start_time.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok());
+        recorded.map(|t| t.with_timezone(&Utc)).or(self.sentinel_modified)
+    }
+
+    /// Backups order by when they started, then timeline, then start LSN; never by name alone,
+    /// which puts a re-initialised cluster's (lower) names first.
+    pub fn order_key(&self) -> (Option<DateTime<Utc>>, u32, u64) {
+        (self.started_at(), self.timeline(), self.sentinel.lsn)
+    }
 }
 
 /// Every complete backup, oldest first (by start time, then start LSN), and a description of
 /// each sentinel that could not be read.
 pub async fn list_backups(storage: &Storage) -> Result<(Vec<BackupInfo>, Vec<Error>)> {
     let objects = storage.list(BACKUP_DIR).await?;
-    let names: Vec<BackupName> = objects
-        .iter()
-        .filter_map(|o| o.key.strip_prefix(&format!("{BACKUP_DIR}/"))?.strip_suffix(SENTINEL_SUFFIX))
-        .filter(|n| !n.contains('/'))
-        .filter_map(|n| BackupName::parse(n).ok())
-        .collect();
+    read_complete(storage, &objects).await
+}
+
+/// The complete backups among listed `objects` of [`BACKUP_DIR`], oldest first, and the
+/// sentinels that could not be read.
+pub(crate) async fn read_complete(
+    storage: &Storage,
+    objects: &[crate::storage::ObjectInfo],
+) -> Result<(Vec<BackupInfo>, Vec<Error>)> {
+    let sentinels = objects.iter().filter_map(|o| {
+        let name = o.key.strip_prefix(&format!("{BACKUP_DIR}/"))?.strip_suffix(SENTINEL_SUFFIX)?;
+        let name = BackupName::parse(name).ok()?;
+        Some((name, o.modified))
+    });
     let mut backups = Vec::new();
     let mut problems = Vec::new();
-    for name in names {
+    for (name, modified) in sentinels {
         match read_sentinel(storage, &name).await {
-            Ok(Some(sentinel)) => backups.push(BackupInfo { name, sentinel }),
+            Ok(Some(sentinel)) => backups.push(BackupInfo { name, sentinel, sentinel_modified: Some(modified) }),
             Ok(None) => {} // deleted while we listed
             Err(e) => problems.push(e),
         }
     }
-    backups.sort_by_key(|b| b.sentinel.order_key());
+    backups.sort_by_key(|b| b.order_key());
     Ok((backups, problems))
 }
 
-async fn read_sentinel(storage: &Storage, name: &BackupName) -> Result<Option<Sentinel>> {
+pub(crate) async fn read_sentinel(storage: &Storage, name: &BackupName) -> Result<Option<Sentinel>> {
     let key = name.sentinel_key();
     match storage.get(&key).await? {
         Some(bytes) => Sentinel::parse(&bytes, &key).map(Some),
@@ -64,7 +88,7 @@ pub async fn find_backup(storage: &Storage, which: &str) -> Result<BackupInfo> {
     }
     let name = BackupName::parse(which)?;
     match read_sentinel(storage, &name).await? {
-        Some(sentinel) => Ok(BackupInfo { name, sentinel }),
+        Some(sentinel) => Ok(BackupInfo { name, sentinel, sentinel_modified: None }),
         None => Err(Error::not_found(format!(
             "backup {name} is not complete in {}: it has no sentinel",
             storage.location()

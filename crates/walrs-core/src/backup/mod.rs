@@ -1,7 +1,7 @@
 //! Base backups as stored in a repository: names, the sentinel (the commit marker), and
 //! metadata, in WAL-G's format.
 
-mod catalog;
+pub(crate) mod catalog;
 pub mod files_metadata;
 mod sentinel;
 pub mod tarball;

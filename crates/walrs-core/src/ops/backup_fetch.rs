@@ -305,6 +305,7 @@ mod tests {
         let mut b = BackupInfo {
             name: crate::backup::BackupName::parse("base_000000010000000000000002").unwrap(),
             sentinel: Default::default(),
+            sentinel_modified: None,
         };
         for (v, ok) in [(150020, true), (160015, true), (180006, true), (140010, false), (190000, false), (0, false)] {
             b.sentinel.pg_version = v;

@@ -2,11 +2,15 @@
 //! and returns an outcome for the adapter to log or print.
 
 mod backup_fetch;
+mod backup_mark;
 pub mod backup_push;
+mod delete;
 mod wal_fetch;
 mod wal_push;
 
 pub use backup_fetch::{backup_fetch, backup_fetch_with, FetchReport, TablespaceMapping};
+pub use backup_mark::{backup_mark, MarkOutcome};
+pub use delete::{delete, DeleteReport};
 pub use wal_fetch::{wal_fetch, FetchOutcome};
 pub use wal_push::{wal_push, PushOutcome};
 

@@ -31,11 +31,12 @@ impl std::fmt::Debug for Storage {
     }
 }
 
-/// An object's key (relative to the repository prefix) and size.
+/// An object's key (relative to the repository prefix), size and last change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectInfo {
     pub key: String,
     pub size: u64,
+    pub modified: chrono::DateTime<chrono::Utc>,
 }
 
 impl Storage {
@@ -209,8 +210,10 @@ impl Storage {
         let path = self.path(dir)?;
         let out = self.policy.run(|| self.store.list(Some(&path)).try_collect::<Vec<_>>()).await;
         let metas = out.result.map_err(|e| self.error("cannot list", dir, e, out.attempts))?;
-        let mut objects: Vec<ObjectInfo> =
-            metas.into_iter().map(|m| ObjectInfo { key: self.relative(&m.location), size: m.size }).collect();
+        let mut objects: Vec<ObjectInfo> = metas
+            .into_iter()
+            .map(|m| ObjectInfo { key: self.relative(&m.location), size: m.size, modified: m.last_modified })
+            .collect();
         objects.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(objects)
     }
@@ -254,7 +257,7 @@ mod tests {
         assert!(dir.path().join("repo/wal_005/A.lz4").is_file());
         s.put("other/x", Bytes::from_static(b"x")).await.unwrap();
         let listed = s.list("wal_005").await.unwrap();
-        assert_eq!(listed, vec![ObjectInfo { key: "wal_005/A.lz4".into(), size: 3 }]);
+        assert_eq!(listed.iter().map(|o| (o.key.as_str(), o.size)).collect::<Vec<_>>(), vec![("wal_005/A.lz4", 3)]);
         s.delete("wal_005/A.lz4").await.unwrap();
         s.delete("wal_005/A.lz4").await.unwrap();
         assert!(s.list("wal_005").await.unwrap().is_empty());

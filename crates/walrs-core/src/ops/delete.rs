@@ -1,0 +1,51 @@
+//! `delete`: plan retention against a fresh snapshot of the repository and carry it out.
+//!
+//! Each backup loses its sentinel before anything else, so an interrupted delete leaves at worst
+//! a partial backup (never listed, removed by `delete garbage`), never a listed backup with
+//! missing parts. WAL goes after the backups that needed it.
+
+use crate::retention::{plan, Decision, Plan, Policy, Snapshot};
+use crate::storage::Storage;
+use crate::Result;
+use chrono::{DateTime, Utc};
+use futures::{StreamExt, TryStreamExt};
+
+/// Objects deleted at once.
+const DELETE_CONCURRENCY: usize = 16;
+
+#[derive(Debug, Clone)]
+pub struct DeleteReport {
+    pub plan: Plan,
+    /// False for a dry run: nothing was deleted.
+    pub executed: bool,
+}
+
+impl DeleteReport {
+    pub fn deleted(&self) -> &[Decision] {
+        &self.plan.delete
+    }
+}
+
+pub async fn delete(storage: &Storage, policy: &Policy, now: DateTime<Utc>, dry_run: bool) -> Result<DeleteReport> {
+    let snapshot = Snapshot::load(storage).await?;
+    let plan = plan(&snapshot, policy, now)?;
+    if !dry_run {
+        execute(storage, &plan).await?;
+    }
+    Ok(DeleteReport { plan, executed: !dry_run })
+}
+
+async fn execute(storage: &Storage, plan: &Plan) -> Result<()> {
+    let (backups, wal): (Vec<&Decision>, Vec<&Decision>) =
+        plan.delete.iter().partition(|d| d.kind != crate::retention::ItemKind::Wal);
+    for backup in backups {
+        let (sentinel, rest) = backup.keys.split_first().expect("a backup has objects");
+        storage.delete(sentinel).await?;
+        delete_all(storage, rest.iter()).await?;
+    }
+    delete_all(storage, wal.iter().flat_map(|d| d.keys.iter())).await
+}
+
+async fn delete_all(storage: &Storage, keys: impl Iterator<Item = &String>) -> Result<()> {
+    futures::stream::iter(keys.map(|k| storage.delete(k))).buffer_unordered(DELETE_CONCURRENCY).try_collect().await
+}

@@ -1,0 +1,124 @@
+//! What a repository holds, read once: complete backups, partial ones (objects but no sentinel)
+//! and WAL files. Retention plans against this snapshot, so objects stored after it was taken
+//! (new WAL, a backup that starts meanwhile) are never touched.
+
+use crate::backup::{BackupInfo, BackupName, BACKUP_DIR, SENTINEL_SUFFIX};
+use crate::layout::WAL_DIR;
+use crate::storage::{ObjectInfo, Storage};
+use crate::wal::WalFileName;
+use crate::{Error, Result};
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    /// Complete backups, oldest first.
+    pub backups: Vec<BackupInfo>,
+    /// Every object under each backup's folder (not its sentinel), by backup name.
+    pub backup_objects: BTreeMap<BackupName, Vec<String>>,
+    /// Folders with objects but no sentinel: failed, interrupted or still being written.
+    pub partial: Vec<PartialBackup>,
+    pub wal: Vec<WalObject>,
+    /// Sentinels that could not be read: retention refuses to plan while there are any.
+    pub problems: Vec<Error>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PartialBackup {
+    pub name: BackupName,
+    pub keys: Vec<String>,
+    /// The newest object's time: a backup still being written keeps adding objects.
+    pub last_write: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WalObject {
+    pub name: WalFileName,
+    pub key: String,
+}
+
+impl Snapshot {
+    pub async fn load(storage: &Storage) -> Result<Snapshot> {
+        let backup_dir = storage.list(BACKUP_DIR).await?;
+        let (backups, problems) = crate::backup::catalog::read_complete(storage, &backup_dir).await?;
+        let mut folders: BTreeMap<BackupName, Vec<&ObjectInfo>> = BTreeMap::new();
+        for object in &backup_dir {
+            if let Some(name) = folder_of(&object.key) {
+                folders.entry(name).or_default().push(object);
+            }
+        }
+        // A sentinel that exists but cannot be read makes its backup neither complete nor partial:
+        // it is left alone.
+        let with_sentinel: std::collections::BTreeSet<BackupName> =
+            backup_dir.iter().filter_map(|o| sentinel_of(&o.key)).collect();
+        let mut backup_objects = BTreeMap::new();
+        let mut partial = Vec::new();
+        for (name, objects) in folders {
+            let keys = objects.iter().map(|o| o.key.clone()).collect();
+            if with_sentinel.contains(&name) {
+                backup_objects.insert(name, keys);
+            } else {
+                let last_write = objects.iter().map(|o| o.modified).max().expect("a folder has objects");
+                partial.push(PartialBackup { name, keys, last_write });
+            }
+        }
+        let wal = storage.list(WAL_DIR).await?.into_iter().filter_map(|o| wal_object(o.key)).collect();
+        Ok(Snapshot { backups, backup_objects, partial, wal, problems })
+    }
+}
+
+/// The backup whose folder holds `key` (`basebackups_005/<name>/...`); sentinels are not in it.
+fn folder_of(key: &str) -> Option<BackupName> {
+    let rest = key.strip_prefix(BACKUP_DIR)?.strip_prefix('/')?;
+    let (name, inner) = rest.split_once('/')?;
+    (!inner.is_empty() && !rest.ends_with(SENTINEL_SUFFIX)).then(|| BackupName::parse(name).ok())?
+}
+
+/// The backup whose sentinel `key` is.
+fn sentinel_of(key: &str) -> Option<BackupName> {
+    let name = key.strip_prefix(BACKUP_DIR)?.strip_prefix('/')?.strip_suffix(SENTINEL_SUFFIX)?;
+    BackupName::parse(name).ok()
+}
+
+/// A WAL file's object: `wal_005/<name>[.<ext>]`. Anything else there (another tool's files) is
+/// left alone by never being part of the snapshot.
+fn wal_object(key: String) -> Option<WalObject> {
+    let file = key.strip_prefix(WAL_DIR)?.strip_prefix('/')?;
+    if file.contains('/') {
+        return None;
+    }
+    let bare = crate::compress::READ_ORDER
+        .iter()
+        .map(|c| c.extension())
+        .filter(|ext| !ext.is_empty())
+        .find_map(|ext| file.strip_suffix(&format!(".{ext}")))
+        .unwrap_or(file);
+    let name = WalFileName::parse(bare).ok()?;
+    Some(WalObject { name, key })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_sorted_into_folders_and_wal() {
+        assert_eq!(
+            folder_of("basebackups_005/base_000000010000000000000002/tar_partitions/part_001.tar.lz4")
+                .unwrap()
+                .as_str(),
+            "base_000000010000000000000002"
+        );
+        assert_eq!(folder_of("basebackups_005/base_000000010000000000000002_backup_stop_sentinel.json"), None);
+        assert_eq!(folder_of("basebackups_005/junk/x"), None);
+        let w = wal_object("wal_005/000000010000000000000003.lz4".into()).unwrap();
+        assert_eq!(w.name.as_str(), "000000010000000000000003");
+        assert_eq!(wal_object("wal_005/00000002.history.zst".into()).unwrap().name.as_str(), "00000002.history");
+        assert_eq!(
+            wal_object("wal_005/000000010000000000000003".into()).unwrap().key,
+            "wal_005/000000010000000000000003"
+        );
+        assert_eq!(wal_object("wal_005/.wal-g/prefetch/x".into()), None);
+        assert_eq!(wal_object("wal_005/README".into()), None);
+    }
+}
