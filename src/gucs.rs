@@ -30,6 +30,7 @@ static BACKUP_SCHEDULE: GucSetting<Option<CString>> = GucSetting::<Option<CStrin
 static BACKUP_DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"postgres"));
 static BACKUP_WAL_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(300);
 static BACKUP_PARTITION_SIZE: GucSetting<i32> = GucSetting::<i32>::new(1024);
+static RETAIN_FULL: GucSetting<i32> = GucSetting::<i32>::new(0);
 
 pub fn register() {
     // SAFETY: check_storage is #[pg_guard]ed and only reads the proposed value.
@@ -113,6 +114,16 @@ pub fn register() {
         1 << 20,
         GucContext::Sighup,
         GucFlags::UNIT_MB,
+    );
+    GucRegistry::define_int_guc(
+        c"walrs.retain_full",
+        c"After each scheduled backup, keep this many full backups and delete older ones (0: keep all).",
+        c"Permanent backups and the WAL kept backups need are never deleted.",
+        &RETAIN_FULL,
+        0,
+        100_000,
+        GucContext::Sighup,
+        GucFlags::default(),
     );
     // SAFETY: called from _PG_init with a static NUL-terminated name.
     unsafe { pg_sys::MarkGUCPrefixReserved(c"walrs".as_ptr()) };
@@ -198,6 +209,10 @@ pub fn backup_database() -> String {
 
 pub fn backup_wal_timeout() -> std::time::Duration {
     std::time::Duration::from_secs(BACKUP_WAL_TIMEOUT.get().max(1) as u64)
+}
+
+pub fn retain_full() -> u32 {
+    RETAIN_FULL.get().max(0) as u32
 }
 
 pub fn backup_partition_bytes() -> u64 {

@@ -167,7 +167,48 @@ mod tests {
     }
 
     #[pg_test]
+    fn mutating_functions_are_not_for_public_and_listing_is_for_pg_monitor() {
+        Spi::run("CREATE ROLE walrs_test_plain LOGIN").unwrap();
+        Spi::run("CREATE ROLE walrs_test_monitor LOGIN IN ROLE pg_monitor").unwrap();
+        let may = |role: &str, function: &str| {
+            Spi::get_one_with_args::<bool>(
+                "SELECT has_function_privilege($1, $2, 'EXECUTE')",
+                &[role.into(), function.into()],
+            )
+            .unwrap()
+            .unwrap()
+        };
+        for f in [
+            "walrs_backup_push(bool)",
+            "walrs_backup_mark(text, bool)",
+            "walrs_delete_retain(int, bool)",
+            "walrs_delete_retain_within(interval, bool)",
+            "walrs_delete_before(timestamptz, bool)",
+            "walrs_delete_before(text, bool)",
+            "walrs_delete_target(text, bool)",
+            "walrs_delete_garbage(bool)",
+        ] {
+            assert!(!may("walrs_test_plain", f), "{f} is executable by PUBLIC");
+            assert!(!may("walrs_test_monitor", f), "{f} is executable by pg_monitor");
+        }
+        assert!(!may("walrs_test_plain", "walrs_backup_list()"));
+        assert!(may("walrs_test_monitor", "walrs_backup_list()"));
+        assert!(may("walrs_test_plain", "walrs_version()"));
+    }
+
+    #[pg_test(error = "walrs: full_count must be at least 1, not 0")]
+    fn retain_zero_is_refused_before_touching_storage() {
+        Spi::run("SELECT * FROM walrs_delete_retain(0)").unwrap();
+    }
+
+    #[pg_test(error = "walrs: the backup name must not be NULL")]
+    fn a_null_backup_name_is_refused() {
+        Spi::run("SELECT * FROM walrs_delete_target(NULL)").unwrap();
+    }
+
+    #[pg_test]
     fn backup_settings_exist() {
+        assert_eq!(setting("walrs.retain_full"), ("0".into(), "sighup".into()));
         assert_eq!(setting("walrs.backup_schedule"), ("".into(), "sighup".into()));
         assert_eq!(setting("walrs.backup_database"), ("postgres".into(), "sighup".into()));
         assert_eq!(setting("walrs.backup_wal_timeout"), ("300".into(), "sighup".into()));

@@ -165,6 +165,24 @@ impl Repo {
         std::fs::remove_file(scratch).unwrap();
     }
 
+    /// Every file in the repository (paths relative to it), sorted.
+    pub fn files(&self) -> Vec<String> {
+        fn walk(dir: &Path, root: &Path, out: &mut Vec<String>) {
+            for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, root, out);
+                } else {
+                    out.push(p.strip_prefix(root).unwrap().display().to_string());
+                }
+            }
+        }
+        let mut out = Vec::new();
+        walk(&self.dir, &self.dir, &mut out);
+        out.sort();
+        out
+    }
+
     /// Names of archived WAL segments (not history, backup or partial files), sorted.
     pub fn segments(&self) -> Vec<String> {
         let mut names: Vec<String> = match std::fs::read_dir(self.wal_dir()) {
@@ -274,8 +292,12 @@ impl Cluster {
     }
 
     fn psql_cmd(&self, sql: &str) -> Command {
+        self.psql_cmd_as("postgres", sql)
+    }
+
+    fn psql_cmd_as(&self, user: &str, sql: &str) -> Command {
         let mut cmd = Command::new(self.bindir.join("psql"));
-        cmd.args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-U", "postgres", "-d", "postgres", "-h"])
+        cmd.args(["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-U", user, "-d", "postgres", "-h"])
             .arg(&self.socket_dir)
             .args(["-p", &self.port.to_string(), "-c", sql]);
         cmd
@@ -325,7 +347,12 @@ impl Cluster {
 
     /// Try SQL; the error text on failure.
     pub fn try_sql(&self, sql: &str) -> Result<String, String> {
-        let out = self.psql_cmd(sql).output().expect("run psql");
+        self.try_sql_as("postgres", sql)
+    }
+
+    /// Try SQL as another role; the error text on failure.
+    pub fn try_sql_as(&self, user: &str, sql: &str) -> Result<String, String> {
+        let out = self.psql_cmd_as(user, sql).output().expect("run psql");
         if out.status.success() {
             Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
         } else {
@@ -408,12 +435,23 @@ impl Drop for Cluster {
 /// `walrs backup-fetch` of LATEST from `repo` into `work`/restored with `options` and
 /// `--target-action promote`, then start it and wait until recovery has ended.
 pub fn restore_and_promote(work: &Workdir, repo: &Repo, options: &[&str]) -> Cluster {
-    let (dest, url) = (work.path.join("restored"), repo.url());
-    let mut args = vec!["--storage", url.as_str(), "backup-fetch", dest.to_str().unwrap(), "LATEST"];
+    restore_backup_and_promote(work, repo, "LATEST", "restored", options)
+}
+
+/// As [`restore_and_promote`], for the backup `backup`, into `work`/`dir_name`.
+pub fn restore_backup_and_promote(
+    work: &Workdir,
+    repo: &Repo,
+    backup: &str,
+    dir_name: &str,
+    options: &[&str],
+) -> Cluster {
+    let (dest, url) = (work.path.join(dir_name), repo.url());
+    let mut args = vec!["--storage", url.as_str(), "backup-fetch", dest.to_str().unwrap(), backup];
     args.extend_from_slice(options);
     args.extend_from_slice(&["--target-action", "promote"]);
-    assert_ok(&walrs(&args), &format!("backup-fetch {}", options.join(" ")));
-    let restored = Cluster::adopt(work, "restored");
+    assert_ok(&walrs(&args), &format!("backup-fetch {backup} {}", options.join(" ")));
+    let restored = Cluster::adopt(work, dir_name);
     restored.start();
     wait_for("the end of recovery", Duration::from_secs(120), || restored.sql("SELECT pg_is_in_recovery()") == "f");
     restored

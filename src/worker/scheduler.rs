@@ -43,6 +43,20 @@ fn next_due(schedule: &Option<Schedule>) -> Option<DateTime<Local>> {
     schedule.as_ref().and_then(|s| s.next_after(&Local::now()))
 }
 
+/// `walrs.retain_full`, applied after a successful scheduled backup.
+fn apply_retention() {
+    let keep = gucs::retain_full();
+    if keep == 0 {
+        return;
+    }
+    let what = format!("retention (walrs.retain_full = {keep})");
+    match crate::api::delete::run_policy(walrs_core::retention::Policy::RetainFull(keep), false) {
+        Ok(report) if report.deleted().is_empty() => log!("walrs: {what}: nothing to delete"),
+        Ok(report) => log!("{}", crate::api::delete::summary(&what, &report)),
+        Err(e) => log_error(PgLogLevel::WARNING, &format!("{what} failed"), &e),
+    }
+}
+
 #[pg_guard]
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn walrs_scheduler_main(_arg: pg_sys::Datum) {
@@ -76,7 +90,10 @@ pub extern "C-unwind" fn walrs_scheduler_main(_arg: pg_sys::Datum) {
         if next.is_some_and(|n| Local::now() >= n) {
             log!("walrs: scheduled backup starting ('{}')", schedule.as_ref().map(Schedule::expr).unwrap_or(""));
             match super::run_backup(false) {
-                Ok(name) => log!("walrs: scheduled backup {name} is complete"),
+                Ok(name) => {
+                    log!("walrs: scheduled backup {name} is complete");
+                    apply_retention();
+                }
                 Err(e) => log_error(PgLogLevel::WARNING, "scheduled backup failed", &e),
             }
             next = next_due(&schedule);

@@ -41,6 +41,16 @@ pub enum Command {
     /// Restore a backup into an empty directory; with a recovery option, also set up recovery
     /// so that `pg_ctl start` brings the database back.
     BackupFetch(BackupFetchArgs),
+    /// Delete backups and WAL by a retention policy; a dry run unless --confirm.
+    #[command(subcommand)]
+    Delete(DeleteCommand),
+    /// Make a backup permanent (retention never deletes it), or with --impermanent, not.
+    BackupMark {
+        /// A backup name from `walrs backup-list`.
+        name: String,
+        #[arg(long)]
+        impermanent: bool,
+    },
     /// Fetch one WAL file from the repository: restore_command = 'walrs wal-fetch %f %p'.
     /// Exits 0 when fetched, 74 when the repository does not have it.
     WalFetch {
@@ -93,4 +103,61 @@ pub struct BackupFetchArgs {
     /// Owner of the restored files when run as root (default: the owner of DIR's parent, or postgres).
     #[arg(long, value_name = "USER")]
     pub owner: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeleteCommand {
+    /// Keep the newest N full backups (and the WAL they need); delete older ones.
+    /// `FULL` or `FIND_FULL` may precede N, as in WAL-G (both mean full backups here).
+    Retain {
+        /// [FULL|FIND_FULL] N
+        #[arg(num_args = 1..=2, value_name = "[FULL] N")]
+        args: Vec<String>,
+        #[command(flatten)]
+        confirm: Confirm,
+    },
+    /// Keep backups that started within DURATION (e.g. 14d, 36h; always the newest full one);
+    /// delete older ones.
+    RetainWithin {
+        #[arg(value_name = "DURATION")]
+        duration: String,
+        #[command(flatten)]
+        confirm: Confirm,
+    },
+    /// Delete backups older than the backup NAME, or started before TIME (RFC 3339, e.g.
+    /// 2026-11-01T00:00:00Z); at least one backup must remain.
+    Before {
+        #[arg(value_name = "NAME|TIME")]
+        target: String,
+        #[command(flatten)]
+        confirm: Confirm,
+    },
+    /// Delete one backup (never WAL). Permanent backups are refused.
+    Target {
+        name: String,
+        #[command(flatten)]
+        confirm: Confirm,
+    },
+    /// Delete every backup and all WAL. FORCE also deletes permanent backups.
+    Everything {
+        #[arg(value_name = "FORCE", value_parser = ["FORCE"])]
+        force: Option<String>,
+        #[command(flatten)]
+        confirm: Confirm,
+    },
+    /// Delete WAL no backup needs and partial backups (no sentinel, not written for 6 hours).
+    Garbage {
+        #[command(flatten)]
+        confirm: Confirm,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct Confirm {
+    /// Really delete. Without it, print what would be deleted and delete nothing.
+    #[arg(long)]
+    pub confirm: bool,
+    /// Print JSON (one array of {kind, name, reason}) instead of lines.
+    #[arg(long)]
+    pub json: bool,
 }

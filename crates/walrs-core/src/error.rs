@@ -106,3 +106,25 @@ impl fmt::Display for Error {
 }
 
 impl std::error::Error for Error {}
+
+/// `input` quoted for an error message: escaped, and cut short so a huge argument does not
+/// become a huge message.
+pub fn quoted(input: &str) -> String {
+    const LIMIT: usize = 64;
+    let escaped: String = input.escape_debug().collect();
+    match escaped.char_indices().nth(LIMIT) {
+        Some((cut, _)) => format!("\"{}...\" ({} bytes)", &escaped[..cut], input.len()),
+        None => format!("\"{escaped}\""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn long_inputs_are_cut_short_in_messages() {
+        assert_eq!(super::quoted("base_x"), "\"base_x\"");
+        assert_eq!(super::quoted("a\nb"), "\"a\\nb\"");
+        let long = super::quoted(&"A".repeat(100_000));
+        assert!(long.len() < 100 && long.ends_with("(100000 bytes)"), "{long}");
+    }
+}

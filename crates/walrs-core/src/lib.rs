@@ -21,4 +21,6 @@ pub mod storage;
 pub mod timefmt;
 pub mod wal;
 
+/// The date library of the core's types, for adapters to use the same one.
+pub use chrono;
 pub use error::{Error, ErrorKind, Result};

@@ -44,9 +44,10 @@ impl WalFileName {
         };
         match kind {
             Some(kind) => Ok(WalFileName { name: name.to_string(), kind }),
-            None => Err(Error::invalid_input(format!("\"{}\" is not a WAL file name", name.escape_debug())).with_hint(
-                "expected a segment (24 hex digits), TTTTTTTT.history, SEGMENT.OFFSET.backup or SEGMENT.partial",
-            )),
+            None => Err(Error::invalid_input(format!("{} is not a WAL file name", crate::error::quoted(name)))
+                .with_hint(
+                    "expected a segment (24 hex digits), TTTTTTTT.history, SEGMENT.OFFSET.backup or SEGMENT.partial",
+                )),
         }
     }
 

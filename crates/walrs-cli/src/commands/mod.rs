@@ -2,6 +2,8 @@
 
 mod backup_fetch;
 mod backup_list;
+mod backup_mark;
+mod delete;
 mod wal_fetch;
 mod wal_push;
 
@@ -16,6 +18,8 @@ pub fn run(cli: &Cli) -> Result<(), Error> {
     match &cli.command {
         Command::BackupList { detail, json } => backup_list::run(&cli.global, *detail, *json),
         Command::BackupFetch(args) => backup_fetch::run(&cli.global, args),
+        Command::Delete(command) => delete::run(&cli.global, command),
+        Command::BackupMark { name, impermanent } => backup_mark::run(&cli.global, name, *impermanent),
         Command::WalFetch { name, dest } => wal_fetch::run(&cli.global, name, dest),
         Command::WalPush { path, compression } => wal_push::run(&cli.global, path, compression.as_deref()),
     }

@@ -37,7 +37,7 @@ impl BackupName {
             None => false,
         };
         if !valid {
-            return Err(Error::invalid_input(format!("\"{}\" is not a backup name", name.escape_debug()))
+            return Err(Error::invalid_input(format!("{} is not a backup name", crate::error::quoted(name)))
                 .with_hint("backup names look like base_000000010000000000000002; `walrs backup-list` shows them"));
         }
         Ok(BackupName(name.to_string()))

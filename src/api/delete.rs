@@ -1,0 +1,145 @@
+//! Retention from SQL: `walrs_delete_*()` and `walrs_backup_mark()`. Each checks its arguments,
+//! hands a policy to the core, and returns what was deleted (or, on a dry run, would be).
+
+use crate::error::raise;
+use crate::{gucs, repo, runtime};
+use pgrx::prelude::*;
+use walrs_core::backup::BackupName;
+use walrs_core::ops::{backup_mark, delete, DeleteReport};
+use walrs_core::retention::Policy;
+use walrs_core::{chrono, Error};
+
+type Deleted = TableIterator<'static, (name!(kind, String), name!(name, String), name!(reason, String))>;
+
+/// PostgreSQL's epoch (2000-01-01) in Unix microseconds.
+const PG_EPOCH_UNIX_MICROS: i64 = 946_684_800_000_000;
+
+fn required<T>(value: Option<T>, what: &str, example: &str) -> T {
+    value.unwrap_or_else(|| {
+        raise(&Error::invalid_input(format!("{what} must not be NULL")).with_hint(format!("for example {example}")))
+    })
+}
+
+fn backup_name(name: &str) -> BackupName {
+    BackupName::parse(name).unwrap_or_else(|e| raise(&e))
+}
+
+/// Run a policy against the configured repository, log what was removed, return the rows.
+pub fn run_policy(policy: Policy, dry_run: bool) -> Result<DeleteReport, Error> {
+    let (cfg, warnings) = gucs::repo_config()?;
+    let storage = repo::storage(&cfg, &warnings)?;
+    let now = chrono::Utc::now();
+    runtime::block_on(async move { delete(&storage, &policy, now, dry_run).await })?
+}
+
+/// One LOG line for a delete that removed something.
+pub fn summary(what: &str, report: &DeleteReport) -> String {
+    let count = |kind: &str| report.deleted().iter().filter(|d| d.kind.as_str() == kind).count();
+    let backups: Vec<&str> =
+        report.deleted().iter().filter(|d| d.kind.as_str() == "backup").map(|d| d.name.as_str()).collect();
+    format!(
+        "walrs: {what}: deleted {} backup(s){}, {} partial backup(s), {} WAL file(s)",
+        backups.len(),
+        if backups.is_empty() { String::new() } else { format!(" ({})", backups.join(", ")) },
+        count("partial_backup"),
+        count("wal"),
+    )
+}
+
+fn rows(what: &str, policy: Policy, dry_run: Option<bool>) -> Deleted {
+    let dry_run = required(dry_run, "dry_run", "false");
+    let report = run_policy(policy, dry_run).unwrap_or_else(|e| raise(&e));
+    if report.executed && !report.deleted().is_empty() {
+        log!("{}", summary(what, &report));
+    }
+    let rows: Vec<_> =
+        report.plan.delete.into_iter().map(|d| (d.kind.as_str().to_string(), d.name, d.reason)).collect();
+    TableIterator::new(rows)
+}
+
+/// Keep the newest `full_count` full backups and the WAL they need; delete older backups and WAL.
+#[pg_extern(volatile, parallel_unsafe)]
+fn walrs_delete_retain(full_count: Option<i32>, dry_run: default!(Option<bool>, false)) -> Deleted {
+    let count = required(full_count, "full_count", "walrs_delete_retain(7)");
+    if count < 1 {
+        raise(&Error::invalid_input(format!("full_count must be at least 1, not {count}")).with_hint(
+            "walrs_delete_retain(N) keeps the N newest full backups; to delete everything use `walrs delete everything`",
+        ));
+    }
+    rows(&format!("retain {count}"), Policy::RetainFull(count as u32), dry_run)
+}
+
+/// Delete backups that started before `before` (and the WAL only they needed); one must remain.
+#[pg_extern(volatile, parallel_unsafe, name = "walrs_delete_before")]
+fn walrs_delete_before_time(before: Option<TimestampWithTimeZone>, dry_run: default!(Option<bool>, false)) -> Deleted {
+    let before = required(before, "the time", "walrs_delete_before(now() - interval '14 days')");
+    rows("delete before", Policy::BeforeTime(utc(before)), dry_run)
+}
+
+/// Delete backups older than the backup `before` names, or, if it is a time, started before it.
+#[pg_extern(volatile, parallel_unsafe, name = "walrs_delete_before")]
+fn walrs_delete_before_text(before: Option<&str>, dry_run: default!(Option<bool>, false)) -> Deleted {
+    let before = required(before, "the backup name or time", "walrs_delete_before('base_000000010000000000000002')");
+    if before.starts_with("base_") {
+        return rows("delete before", Policy::BeforeBackup(backup_name(before)), dry_run);
+    }
+    match before.parse::<TimestampWithTimeZone>() {
+        Ok(t) if t.is_finite() => rows("delete before", Policy::BeforeTime(utc(t)), dry_run),
+        _ => raise(
+            &Error::invalid_input(format!("{} is neither a backup name nor a time", walrs_core::error::quoted(before)))
+                .with_hint("give a name from walrs_backup_list() or a timestamp such as '2026-11-01 00:00:00+00'"),
+        ),
+    }
+}
+
+/// Delete one backup (never WAL). Permanent backups are refused.
+#[pg_extern(volatile, parallel_unsafe)]
+fn walrs_delete_target(backup: Option<&str>, dry_run: default!(Option<bool>, false)) -> Deleted {
+    let name = required(backup, "the backup name", "walrs_delete_target('base_000000010000000000000002')");
+    rows("delete target", Policy::Target(backup_name(name)), dry_run)
+}
+
+/// Delete WAL no backup needs and partial backups no longer being written.
+#[pg_extern(volatile, parallel_unsafe)]
+fn walrs_delete_garbage(dry_run: default!(Option<bool>, false)) -> Deleted {
+    rows("delete garbage", Policy::Garbage, dry_run)
+}
+
+/// Keep backups that started within `keep` (and always the newest full one); delete older ones.
+#[pg_extern(volatile, parallel_unsafe)]
+fn walrs_delete_retain_within(keep: Option<Interval>, dry_run: default!(Option<bool>, false)) -> Deleted {
+    let keep = required(keep, "the interval", "walrs_delete_retain_within('14 days')");
+    let micros = keep.as_micros();
+    if micros <= 0 {
+        raise(&Error::invalid_input("the interval must be positive").with_hint("for example '14 days'"));
+    }
+    let window = chrono::Duration::microseconds(micros.min(i64::MAX as i128) as i64);
+    rows("retain within", Policy::KeepWithin(window), dry_run)
+}
+
+/// Make a backup permanent (retention never deletes it) or, with `false`, not.
+#[pg_extern(volatile, parallel_unsafe)]
+fn walrs_backup_mark(backup: Option<&str>, permanent: default!(Option<bool>, true)) {
+    let name = required(backup, "the backup name", "walrs_backup_mark('base_000000010000000000000002')");
+    let permanent = required(permanent, "permanent", "true");
+    let name = backup_name(name).to_string();
+    let marked = gucs::repo_config()
+        .and_then(|(cfg, warnings)| repo::storage(&cfg, &warnings))
+        .and_then(|storage| runtime::block_on(async move { backup_mark(&storage, &name, permanent).await })?);
+    match marked {
+        Ok(m) if m.changed => {
+            log!("walrs: backup {} is now {}", m.name, if permanent { "permanent" } else { "impermanent" })
+        }
+        Ok(m) => notice!("walrs: backup {} already is {}", m.name, if permanent { "permanent" } else { "impermanent" }),
+        Err(e) => raise(&e),
+    }
+}
+
+fn utc(t: TimestampWithTimeZone) -> chrono::DateTime<chrono::Utc> {
+    if !t.is_finite() {
+        raise(&Error::invalid_input("the time must be finite").with_hint("give a timestamp in the past"));
+    }
+    let micros = i64::from(t).saturating_add(PG_EPOCH_UNIX_MICROS);
+    chrono::DateTime::from_timestamp_micros(micros)
+        .unwrap_or_else(|| raise(&Error::invalid_input("the time is out of range")))
+}
