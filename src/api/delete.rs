@@ -9,8 +9,7 @@ use walrs_core::ops::{backup_mark, delete, DeleteReport};
 use walrs_core::retention::Policy;
 use walrs_core::{chrono, Error};
 
-type Deleted = TableIterator<'static, (name!(kind, String), name!(name, String), name!(reason, String))>;
-
+// pgrx needs the row type spelled out in each signature (no type alias).
 /// PostgreSQL's epoch (2000-01-01) in Unix microseconds.
 const PG_EPOCH_UNIX_MICROS: i64 = 946_684_800_000_000;
 
@@ -46,7 +45,11 @@ pub fn summary(what: &str, report: &DeleteReport) -> String {
     )
 }
 
-fn rows(what: &str, policy: Policy, dry_run: Option<bool>) -> Deleted {
+fn rows(
+    what: &str,
+    policy: Policy,
+    dry_run: Option<bool>,
+) -> TableIterator<'static, (name!(kind, String), name!(name, String), name!(reason, String))> {
     let dry_run = required(dry_run, "dry_run", "false");
     let report = run_policy(policy, dry_run).unwrap_or_else(|e| raise(&e));
     if report.executed && !report.deleted().is_empty() {
@@ -59,7 +62,10 @@ fn rows(what: &str, policy: Policy, dry_run: Option<bool>) -> Deleted {
 
 /// Keep the newest `full_count` full backups and the WAL they need; delete older backups and WAL.
 #[pg_extern(volatile, parallel_unsafe)]
-fn walrs_delete_retain(full_count: Option<i32>, dry_run: default!(Option<bool>, false)) -> Deleted {
+fn walrs_delete_retain(
+    full_count: Option<i32>,
+    dry_run: default!(Option<bool>, false),
+) -> TableIterator<'static, (name!(kind, String), name!(name, String), name!(reason, String))> {
     let count = required(full_count, "full_count", "walrs_delete_retain(7)");
     if count < 1 {
         raise(&Error::invalid_input(format!("full_count must be at least 1, not {count}")).with_hint(
@@ -71,14 +77,20 @@ fn walrs_delete_retain(full_count: Option<i32>, dry_run: default!(Option<bool>, 
 
 /// Delete backups that started before `before` (and the WAL only they needed); one must remain.
 #[pg_extern(volatile, parallel_unsafe, name = "walrs_delete_before")]
-fn walrs_delete_before_time(before: Option<TimestampWithTimeZone>, dry_run: default!(Option<bool>, false)) -> Deleted {
+fn walrs_delete_before_time(
+    before: Option<TimestampWithTimeZone>,
+    dry_run: default!(Option<bool>, false),
+) -> TableIterator<'static, (name!(kind, String), name!(name, String), name!(reason, String))> {
     let before = required(before, "the time", "walrs_delete_before(now() - interval '14 days')");
     rows("delete before", Policy::BeforeTime(utc(before)), dry_run)
 }
 
 /// Delete backups older than the backup `before` names, or, if it is a time, started before it.
 #[pg_extern(volatile, parallel_unsafe, name = "walrs_delete_before")]
-fn walrs_delete_before_text(before: Option<&str>, dry_run: default!(Option<bool>, false)) -> Deleted {
+fn walrs_delete_before_text(
+    before: Option<&str>,
+    dry_run: default!(Option<bool>, false),
+) -> TableIterator<'static, (name!(kind, String), name!(name, String), name!(reason, String))> {
     let before = required(before, "the backup name or time", "walrs_delete_before('base_000000010000000000000002')");
     if before.starts_with("base_") {
         return rows("delete before", Policy::BeforeBackup(backup_name(before)), dry_run);
@@ -94,20 +106,28 @@ fn walrs_delete_before_text(before: Option<&str>, dry_run: default!(Option<bool>
 
 /// Delete one backup (never WAL). Permanent backups are refused.
 #[pg_extern(volatile, parallel_unsafe)]
-fn walrs_delete_target(backup: Option<&str>, dry_run: default!(Option<bool>, false)) -> Deleted {
+fn walrs_delete_target(
+    backup: Option<&str>,
+    dry_run: default!(Option<bool>, false),
+) -> TableIterator<'static, (name!(kind, String), name!(name, String), name!(reason, String))> {
     let name = required(backup, "the backup name", "walrs_delete_target('base_000000010000000000000002')");
     rows("delete target", Policy::Target(backup_name(name)), dry_run)
 }
 
 /// Delete WAL no backup needs and partial backups no longer being written.
 #[pg_extern(volatile, parallel_unsafe)]
-fn walrs_delete_garbage(dry_run: default!(Option<bool>, false)) -> Deleted {
+fn walrs_delete_garbage(
+    dry_run: default!(Option<bool>, false),
+) -> TableIterator<'static, (name!(kind, String), name!(name, String), name!(reason, String))> {
     rows("delete garbage", Policy::Garbage, dry_run)
 }
 
 /// Keep backups that started within `keep` (and always the newest full one); delete older ones.
 #[pg_extern(volatile, parallel_unsafe)]
-fn walrs_delete_retain_within(keep: Option<Interval>, dry_run: default!(Option<bool>, false)) -> Deleted {
+fn walrs_delete_retain_within(
+    keep: Option<Interval>,
+    dry_run: default!(Option<bool>, false),
+) -> TableIterator<'static, (name!(kind, String), name!(name, String), name!(reason, String))> {
     let keep = required(keep, "the interval", "walrs_delete_retain_within('14 days')");
     let micros = keep.as_micros();
     if micros <= 0 {

@@ -58,7 +58,8 @@ async fn retain_deletes_old_backups_and_their_wal_but_not_permanent_ones() {
     let (listed, _) = list_backups(&s).await.unwrap();
     let listed: Vec<&str> = listed.iter().map(|b| b.name.as_str()).collect();
     assert_eq!(listed, vec![names[0].as_str(), names[2].as_str()]);
-    assert!(keys(&s, &format!("basebackups_005/{}", names[1])).await.is_empty(), "the folder is gone too");
+    assert!(keys(&s, &format!("basebackups_005/{}", names[1])).await.is_empty(), "its objects are gone");
+    assert!(!dir.path().join("basebackups_005").join(&names[1]).exists(), "and so is its folder");
     // Kept: the permanent backup's own WAL (2..3), everything from the newest (9), history.
     let wal = keys(&s, "wal_005").await;
     let expected: Vec<String> = [2, 3, 9, 10, 11]

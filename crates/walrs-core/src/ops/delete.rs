@@ -42,6 +42,7 @@ async fn execute(storage: &Storage, plan: &Plan) -> Result<()> {
         let (sentinel, rest) = backup.keys.split_first().expect("a backup has objects");
         storage.delete(sentinel).await?;
         delete_all(storage, rest.iter()).await?;
+        storage.remove_empty_folders(&format!("{}/{}", crate::backup::BACKUP_DIR, backup.name));
     }
     delete_all(storage, wal.iter().flat_map(|d| d.keys.iter())).await
 }

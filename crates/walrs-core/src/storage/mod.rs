@@ -205,6 +205,28 @@ impl Storage {
         }
     }
 
+    /// Remove the empty directories left under folder `dir` of a `file://` repository once its
+    /// objects are deleted (object stores have no directories; there this does nothing).
+    /// Directories that still hold something stay.
+    pub fn remove_empty_folders(&self, dir: &str) {
+        fn prune(path: &std::path::Path) {
+            if let Ok(entries) = std::fs::read_dir(path) {
+                for e in entries.flatten() {
+                    if e.file_type().is_ok_and(|t| t.is_dir()) {
+                        prune(&e.path());
+                    }
+                }
+            }
+            // Fails, harmlessly, when something is still inside.
+            let _ = std::fs::remove_dir(path);
+        }
+        if let Location::File { root } = &self.location {
+            if !dir.is_empty() && !dir.contains("..") {
+                prune(&root.join(dir));
+            }
+        }
+    }
+
     /// Every object under the folder `dir` (recursively), keys relative to the repository.
     pub async fn list(&self, dir: &str) -> Result<Vec<ObjectInfo>> {
         let path = self.path(dir)?;
