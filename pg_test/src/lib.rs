@@ -8,6 +8,9 @@
 //! Environment: `WALRS_PG_BINDIR` (server binaries, default PostgreSQL 15's) and `WALRS_BIN`
 //! (the `walrs` command, default `target/release/walrs`).
 
+mod servers;
+pub use servers::{free_port, Relay, StorageServer};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicU32, Ordering};

@@ -1,0 +1,152 @@
+//! Real storage protocol servers for scenarios: moto (S3) and Azurite (Azure Blob), started by
+//! `scripts/test-server.sh` on 127.0.0.1 and stopped on drop; and a TCP relay to take an
+//! endpoint away and bring it back with the server's data intact (both keep data in memory).
+
+use super::{chown_postgres, run, Workdir};
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// A port nobody listens on right now (the OS picks it).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn script() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/test-server.sh")
+}
+
+pub struct StorageServer {
+    pub kind: &'static str,
+    pub port: u16,
+    dir: PathBuf,
+}
+
+impl StorageServer {
+    /// Start `kind` (`s3` or `azure`) with bucket/container `walrs-test`; its env_dir (endpoint and
+    /// credentials) is made readable by the postgres OS user.
+    pub fn start(work: &Workdir, kind: &'static str) -> StorageServer {
+        let dir = work.path.join(format!("{kind}-server"));
+        let port = free_port();
+        run(Command::new(script())
+            .args(["start", kind, &port.to_string()])
+            .arg(&dir)
+            .env("WALRS_TEST_SERVER_OWNER", std::process::id().to_string()));
+        chown_postgres(&dir);
+        run(Command::new("chown").arg("-R").arg("postgres").arg(&dir));
+        StorageServer { kind, port, dir }
+    }
+
+    /// The env_dir with this server's endpoint and credentials.
+    pub fn env_dir(&self) -> PathBuf {
+        self.dir.join(format!("{}.env", self.kind))
+    }
+
+    /// A repository URL on this server, under `prefix`.
+    pub fn url(&self, prefix: &str) -> String {
+        match self.kind {
+            "s3" => format!("s3://walrs-test/{prefix}"),
+            _ => format!("azure://walrs-test/{prefix}"),
+        }
+    }
+
+    /// Copy the env_dir to `dest` with `endpoint` (an `http://127.0.0.1:PORT` base) instead.
+    pub fn env_dir_via(&self, dest: &Path, port: u16) -> PathBuf {
+        run(Command::new("cp").arg("-a").arg(self.env_dir()).arg(dest));
+        let (var, value) = match self.kind {
+            "s3" => ("AWS_ENDPOINT", format!("http://127.0.0.1:{port}")),
+            _ => ("AZURE_STORAGE_ENDPOINT", format!("http://127.0.0.1:{port}/devstoreaccount1")),
+        };
+        std::fs::write(dest.join(var), format!("{value}\n")).unwrap();
+        run(Command::new("chown").arg("-R").arg("postgres").arg(dest));
+        dest.to_path_buf()
+    }
+}
+
+impl Drop for StorageServer {
+    fn drop(&mut self) {
+        let _ = Command::new(script()).args(["stop", self.kind]).arg(&self.dir).output();
+        // best effort
+    }
+}
+
+/// A TCP relay from a local port to a server. `stop` closes the port and cuts every open
+/// connection (clients see refused connections); `start` opens the same port again.
+pub struct Relay {
+    pub port: u16,
+    target: u16,
+    running: Arc<AtomicBool>,
+    open: Arc<Mutex<Vec<TcpStream>>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Relay {
+    pub fn new(target: u16) -> Relay {
+        let mut r = Relay {
+            port: free_port(),
+            target,
+            running: Arc::new(AtomicBool::new(false)),
+            open: Arc::new(Mutex::new(Vec::new())),
+            thread: None,
+        };
+        r.start();
+        r
+    }
+
+    pub fn start(&mut self) {
+        let listener = TcpListener::bind(("127.0.0.1", self.port)).expect("the relay's port is free again");
+        listener.set_nonblocking(true).unwrap();
+        self.running.store(true, Ordering::SeqCst);
+        let (running, open, target) = (self.running.clone(), self.open.clone(), self.target);
+        self.thread = Some(std::thread::spawn(move || {
+            while running.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        client.set_nonblocking(false).unwrap();
+                        let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else { continue };
+                        open.lock().unwrap().extend([client.try_clone().unwrap(), server.try_clone().unwrap()]);
+                        pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+                        pipe(server, client);
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
+                }
+            }
+        }));
+    }
+
+    pub fn stop(&mut self) {
+        self.running.store(false, Ordering::SeqCst);
+        if let Some(t) = self.thread.take() {
+            t.join().unwrap();
+        }
+        for s in self.open.lock().unwrap().drain(..) {
+            let _ = s.shutdown(Shutdown::Both); // already closed is fine
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn pipe(mut from: TcpStream, mut to: TcpStream) {
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 64 * 1024];
+        loop {
+            match from.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if to.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = to.shutdown(Shutdown::Write); // the other side may be gone already
+    });
+}
