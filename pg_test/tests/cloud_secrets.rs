@@ -105,7 +105,6 @@ fn credentials_never_appear_in_logs_settings_or_cli_output() {
     }
     let log = pg.server_log();
     assert!(log.matches("WARNING:  walrs:").count() >= 3, "the failures were logged");
-    assert!(log.contains("devstoreaccount1"), "the log names the account, just not its key");
     assert_no_secret("the server log", &log);
     assert_no_secret("pg_settings", &pg.sql("SELECT string_agg(name || '=' || setting, E'\\n') FROM pg_settings"));
     assert_no_secret("SHOW ALL", &pg.psql_script("SHOW ALL;"));
