@@ -3,6 +3,7 @@
 
   test-server-setup.py wait PORT SECONDS        until an HTTP server answers on 127.0.0.1:PORT
   test-server-setup.py bucket s3|azure PORT NAME...   create buckets (moto) or containers (Azurite)
+  test-server-setup.py sas CONTAINER            print a SAS token for one of Azurite's containers
 """
 import base64
 import email.utils
@@ -11,6 +12,7 @@ import hmac
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 
 # Azurite's well-known development account (public, documented by Microsoft; not a secret).
@@ -68,7 +70,23 @@ def azure_container(port, name):
     send(req, f"container {name}")
 
 
+def container_sas(container):
+    # Service SAS for one container (sr=c), string to sign as defined for version 2020-12-06 and
+    # later: read, add, create, write, delete, list; valid until 2099; over http too (Azurite has
+    # no TLS here). A container SAS rather than an account SAS because Azurite refuses blob batch
+    # (which deletes use) under an account SAS.
+    fields = {"sv": "2021-08-06", "sr": "c", "sp": "racwdl", "st": "2020-01-01T00:00:00Z",
+              "se": "2099-01-01T00:00:00Z", "spr": "https,http"}
+    order = [fields["sp"], fields["st"], fields["se"], f"/blob/{AZ_ACCOUNT}/{container}", "", "", fields["spr"],
+             fields["sv"], fields["sr"], "", "", "", "", "", "", ""]
+    to_sign = "\n".join(order)
+    sig = base64.b64encode(hmac.new(base64.b64decode(AZ_KEY), to_sign.encode(), hashlib.sha256).digest()).decode()
+    return urllib.parse.urlencode({**fields, "sig": sig})
+
+
 def main(argv):
+    if len(argv) == 2 and argv[0] == "sas":
+        return print(container_sas(argv[1]))
     if len(argv) == 3 and argv[0] == "wait":
         return wait(int(argv[1]), float(argv[2]))
     if len(argv) >= 4 and argv[0] == "bucket" and argv[1] in ("s3", "azure"):

@@ -6,7 +6,8 @@
 #
 # start returns once the server answers and the buckets (S3) or containers (Azure) exist. It
 # leaves in DIR: KIND.pid, KIND.log, and KIND.env/, an env_dir with the endpoint and
-# credentials walrs needs (use it as walrs.env_dir or --env-dir). Exit 3: PORT is taken.
+# credentials walrs needs (use it as walrs.env_dir or --env-dir); for Azure also
+# azure-sas.env/, the same with a SAS token for the first container instead of the key. Exit 3: PORT is taken.
 # With WALRS_TEST_SERVER_OWNER=PID, the server is also stopped when process PID ends, so a
 # test run that dies does not leave servers behind.
 #
@@ -105,8 +106,13 @@ python3 "$here/test-server-setup.py" bucket "$kind" "$port" "${buckets[@]}" || {
 
 case "$kind" in
   s3) write_env "$dir/s3.env" AWS_ENDPOINT="http://127.0.0.1:$port" AWS_REGION=us-east-1 \
-        AWS_ACCESS_KEY_ID=walrs-test AWS_SECRET_ACCESS_KEY=walrs-test-secret AWS_S3_FORCE_PATH_STYLE=true ;;
-  azure) write_env "$dir/azure.env" AZURE_STORAGE_ENDPOINT="http://127.0.0.1:$port/$AZ_ACCOUNT" \
-        AZURE_STORAGE_ACCOUNT="$AZ_ACCOUNT" AZURE_STORAGE_ACCESS_KEY="$AZ_KEY" ;;
+        AWS_ACCESS_KEY_ID=walrs-test-key-id AWS_SECRET_ACCESS_KEY=walrs-test-secret AWS_S3_FORCE_PATH_STYLE=true ;;
+  azure)
+    write_env "$dir/azure.env" AZURE_STORAGE_ENDPOINT="http://127.0.0.1:$port/$AZ_ACCOUNT" \
+      AZURE_STORAGE_ACCOUNT="$AZ_ACCOUNT" AZURE_STORAGE_ACCESS_KEY="$AZ_KEY"
+    # The first container again, through a SAS token for it instead of the account key.
+    write_env "$dir/azure-sas.env" AZURE_STORAGE_ENDPOINT="http://127.0.0.1:$port/$AZ_ACCOUNT" \
+      AZURE_STORAGE_ACCOUNT="$AZ_ACCOUNT" AZURE_STORAGE_SAS_TOKEN="$(python3 "$here/test-server-setup.py" sas "${buckets[0]}")"
+    ;;
 esac
 echo "$kind server on 127.0.0.1:$port (pid $(cat "$pidfile"), log $log, env_dir $dir/$kind.env)"
