@@ -233,6 +233,10 @@ mod tests {
             Some("file:///backups/pg")
         );
         assert_eq!(env(&[("WALG_S3_PREFIX", "")]).walg_storage_url(), None);
+        for (var, url) in [("WALG_AZ_PREFIX", "azure://c/p"), ("WALG_GS_PREFIX", "gs://b/p")] {
+            let got = env(&[(var, url)]).walg_storage_url().unwrap();
+            assert_eq!(Location::parse(&got).unwrap().to_string(), url, "{var}");
+        }
     }
 
     #[test]

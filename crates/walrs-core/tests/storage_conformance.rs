@@ -221,6 +221,12 @@ async fn s3_backend_on_moto() {
     let test = "s3_backend_on_moto";
     let Some(log) = server_suite(Kind::S3, test, &[]).await else { return };
     assert!(refused_create(&log, test, "412"), "no conditional PUT refused with 412 in moto's log:\n{log}");
+    // No object is one thing; S3 also keeps (and bills) the parts of an upload never aborted.
+    let aborted = format!("DELETE /walrs-test/{test}/aborted/");
+    assert!(
+        log.lines().any(|l| l.contains(&aborted) && l.contains("uploadId=") && l.contains("\" 204 ")),
+        "the unfinished multipart upload was not aborted:\n{log}"
+    );
 }
 
 /// S3-compatible stores that ignore `If-None-Match` need create-only writes turned off; the
