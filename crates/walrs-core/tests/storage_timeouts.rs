@@ -106,6 +106,7 @@ async fn a_slow_but_steady_read_is_not_cut_off() {
     reader.read_to_end(&mut got).await.unwrap();
     assert!(started.elapsed() > quick().attempt_timeout, "the test must outlast the attempt timeout");
     assert!(got == body, "read {} bytes, expected {}", got.len(), body.len());
+    assert_eq!(*server.requests.lock().unwrap(), vec![0], "one request, never restarted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -121,4 +122,7 @@ async fn a_read_that_stalls_fails_in_bounded_time() {
     assert!(err.to_string().contains("basebackups_005/part_001.tar"), "{err}");
     assert!(!err.to_string().contains(S3_SECRET), "{err}");
     assert!(took < Duration::from_secs(20), "took {took:?}");
+    // The client resumed from where the answer stopped before giving up.
+    let requests = server.requests.lock().unwrap().clone();
+    assert!(requests.len() >= 2 && requests[1..].iter().all(|&from| from == 100_000), "{requests:?}");
 }

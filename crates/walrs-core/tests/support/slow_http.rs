@@ -3,7 +3,7 @@
 //! speaks just enough S3 (path-style GET with the headers object_store requires) for
 //! `s3://bucket/key` reads to reach it.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -20,6 +20,8 @@ pub enum Behaviour {
 
 pub struct SlowServer {
     pub port: u16,
+    /// The first byte each request asked for (0 unless it resumed with a Range).
+    pub requests: Arc<Mutex<Vec<usize>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -34,16 +36,18 @@ impl SlowServer {
         let listener = TcpListener::bind(("127.0.0.1", super::servers::free_port())).await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let body = Arc::new(body);
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = requests.clone();
         let task = tokio::spawn(async move {
             while let Ok((conn, _)) = listener.accept().await {
-                tokio::spawn(serve(conn, body.clone(), behaviour));
+                tokio::spawn(serve(conn, body.clone(), behaviour, seen.clone()));
             }
         });
-        SlowServer { port, task }
+        SlowServer { port, requests, task }
     }
 }
 
-async fn serve(mut conn: TcpStream, body: Arc<Vec<u8>>, behaviour: Behaviour) {
+async fn serve(mut conn: TcpStream, body: Arc<Vec<u8>>, behaviour: Behaviour, seen: Arc<Mutex<Vec<usize>>>) {
     let Some(head) = read_head(&mut conn).await else { return };
     if matches!(behaviour, Behaviour::Silent) {
         return std::future::pending().await;
@@ -54,6 +58,7 @@ async fn serve(mut conn: TcpStream, body: Arc<Vec<u8>>, behaviour: Behaviour) {
         .find_map(|l| l.to_ascii_lowercase().strip_prefix("range: bytes=").map(str::to_string))
         .and_then(|r| r.trim_end_matches('-').split('-').next()?.parse::<usize>().ok())
         .unwrap_or(0);
+    seen.lock().unwrap().push(from);
     let part = &body[from.min(body.len())..];
     let status = if from > 0 {
         format!("206 Partial Content\r\nContent-Range: bytes {from}-{}/{}", body.len() - 1, body.len())
