@@ -148,18 +148,20 @@ fn gcs(bucket: &str, env: &Env, policy: &RetryPolicy) -> Result<Arc<dyn ObjectSt
         readable_file("GOOGLE_APPLICATION_CREDENTIALS", path)?;
         b = b.with_application_credentials(path);
     }
-    if let Some(key) = env.get("GOOGLE_SERVICE_ACCOUNT_KEY") {
+    let key = env.get("GOOGLE_SERVICE_ACCOUNT_KEY");
+    if let Some(key) = key {
         b = b.with_service_account_key(key);
     }
     if let Some(url) = env.get("GCS_ENDPOINT") {
         b = b.with_base_url(url);
     }
-    built("gs://", b.build(), env).map_err(|e| match credentials_file {
-        Some(path) => e.with_hint(format!(
+    // The client reads the file only when no key is given.
+    built("gs://", b.build(), env).map_err(|e| match (credentials_file, key) {
+        (Some(path), None) => e.with_hint(format!(
             "GOOGLE_APPLICATION_CREDENTIALS = '{path}' must be a service account key or an authorized-user \
              credentials file (JSON)"
         )),
-        None => e,
+        _ => e,
     })
 }
 
