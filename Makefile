@@ -8,11 +8,11 @@ export PG_VERSIONS
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 DEMO_VERSION := $(firstword $(PG_VERSIONS))
 
-.PHONY: demo test deps install test-core test-pgrx test-e2e clean
+.PHONY: demo test deps install test-servers test-core test-storage test-pgrx test-e2e clean
 
 ## make demo: a throwaway cluster archiving to a local file:// repository
 demo:
-	PG_VERSIONS=$(DEMO_VERSION) scripts/install-deps.sh
+	PG_VERSIONS=$(DEMO_VERSION) WALRS_NO_TEST_SERVERS=1 scripts/install-deps.sh
 	scripts/install-walrs.sh $(DEMO_VERSION)
 	PG_VERSION=$(DEMO_VERSION) scripts/demo.sh
 
@@ -28,8 +28,17 @@ deps:
 install: deps
 	scripts/install-walrs.sh $(DEMO_VERSION)
 
-test-core:
+# moto (S3) and Azurite (Azure Blob), which the storage tests start on 127.0.0.1
+test-servers:
+	scripts/install-test-servers.sh
+
+## core and CLI tests, the storage conformance suite on file://, memory://, S3 and Azure included
+test-core: test-servers
 	cargo test --locked -p walrs-core -p walrs-cli
+
+## the storage tests alone (conformance on every backend, timeouts, credentials)
+test-storage: test-servers
+	cargo test --locked -p walrs-core --test storage_conformance --test storage_timeouts
 
 test-pgrx: deps
 	@for v in $(PG_VERSIONS); do s=$$(date +%s); scripts/pgrx-test.sh $$v || exit 1; \

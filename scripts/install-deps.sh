@@ -54,3 +54,8 @@ for v in $PG_VERSIONS; do
     cargo pgrx init "--pg${v}" "$pg_config"
   fi
 done
+
+# Storage servers for the tests (moto, Azurite); `make demo` does not need them.
+if [ "${WALRS_NO_TEST_SERVERS:-}" != 1 ]; then
+  scripts/install-test-servers.sh
+fi

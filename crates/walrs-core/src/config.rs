@@ -65,9 +65,21 @@ impl Env {
         self.get(name).is_some_and(|v| matches!(v.to_ascii_lowercase().as_str(), "true" | "1" | "yes" | "on"))
     }
 
-    /// The values of every secret variable that is set, for redaction.
+    /// The values of every secret variable that is set, for redaction. A SAS token's signature
+    /// travels in request URLs, split from the token and percent-encoded, so it is listed in
+    /// each form it can take there.
     pub fn secret_values(&self) -> Vec<String> {
-        SECRET_VARS.iter().filter_map(|n| self.get(n)).map(str::to_string).collect()
+        let mut out: Vec<String> = SECRET_VARS.iter().filter_map(|n| self.get(n)).map(str::to_string).collect();
+        if let Some(sas) = self.get("AZURE_STORAGE_SAS_TOKEN") {
+            for sig in sas.trim_start_matches('?').split('&').filter_map(|kv| kv.strip_prefix("sig=")) {
+                let decoded = percent_decode(sig);
+                out.push(percent_encode(&decoded));
+                out.push(percent_encode(&decoded).to_ascii_lowercase());
+                out.push(decoded);
+                out.push(sig.to_string());
+            }
+        }
+        out
     }
 
     /// The repository URL from WAL-G's `WALG_*_PREFIX` variables, if one is set.
@@ -83,13 +95,67 @@ impl fmt::Debug for Env {
     }
 }
 
-/// Remove every secret value from `text`.
+/// Remove every secret value from `text`, and the signature of any signed URL in it (a
+/// pre-signed or SAS URL carries one even when its value is not a variable we know).
 pub fn redact(text: &str, secrets: &[String]) -> String {
     let mut out = text.to_string();
     for s in secrets.iter().filter(|s| s.len() >= 4) {
         out = out.replace(s.as_str(), "<hidden>");
     }
+    hide_signed_query_values(&out)
+}
+
+/// URL query parameters whose values authorize a request.
+const SIGNED_PARAMS: &[&str] = &["sig", "x-amz-signature", "x-amz-credential", "x-amz-security-token", "signature"];
+
+fn hide_signed_query_values(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    // Each `?` or `&` starts a possible `name=value`; the value runs to the next `&`, blank or quote.
+    while let Some(at) = rest.find(['?', '&']) {
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 1..];
+        let Some((name, tail)) = rest.split_once('=') else { continue };
+        if name.len() > 32 || !SIGNED_PARAMS.contains(&name.to_ascii_lowercase().as_str()) {
+            continue;
+        }
+        let end = tail.find(|c: char| c == '&' || c.is_whitespace() || "\"'<>)".contains(c)).unwrap_or(tail.len());
+        out.push_str(name);
+        out.push_str("=<hidden>");
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
     out
+}
+
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+        match (bytes[i], hex) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (b, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// As a query value is encoded in a URL: everything but unreserved characters as `%XX`.
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
 }
 
 /// Everything an operation needs to reach and write the repository.
@@ -134,6 +200,29 @@ mod tests {
     }
 
     #[test]
+    fn sas_signatures_are_hidden_in_every_form() {
+        let e = env(&[("AZURE_STORAGE_SAS_TOKEN", "?sv=2021-08-06&sp=rl&sig=Ab%2Bcd%2Fef%3D")]);
+        let secrets = e.secret_values();
+        for shown in [
+            "GET http://h/c/k?sv=2021-08-06&sp=rl&sig=Ab%2Bcd%2Fef%3D failed",
+            "GET http://h/c/k?sp=rl&sig=Ab%2bcd%2fef%3d&sv=2021-08-06 failed",
+            "signature Ab+cd/ef= refused",
+        ] {
+            let out = redact(shown, &secrets);
+            assert!(!out.contains("Ab") && !out.contains("cd"), "{out}");
+        }
+    }
+
+    #[test]
+    fn signed_url_parameters_are_hidden_even_when_unknown() {
+        let out = redact("PUT https://b.s3.amazonaws.com/k?X-Amz-Signature=deadbeef&x-id=PutObject: 403", &[]);
+        assert_eq!(out, "PUT https://b.s3.amazonaws.com/k?X-Amz-Signature=<hidden>&x-id=PutObject: 403");
+        let out = redact("GET http://h/c?restype=container&sig=abc\"x", &[]);
+        assert_eq!(out, "GET http://h/c?restype=container&sig=<hidden>\"x");
+        assert_eq!(redact("a & b ? c=d", &[]), "a & b ? c=d");
+    }
+
+    #[test]
     fn envdir_values_win_and_walg_prefixes_map_to_urls() {
         let mut e = env(&[("WALG_S3_PREFIX", "s3://from-env/p")]);
         assert_eq!(e.walg_storage_url().as_deref(), Some("s3://from-env/p"));
@@ -144,6 +233,10 @@ mod tests {
             Some("file:///backups/pg")
         );
         assert_eq!(env(&[("WALG_S3_PREFIX", "")]).walg_storage_url(), None);
+        for (var, url) in [("WALG_AZ_PREFIX", "azure://c/p"), ("WALG_GS_PREFIX", "gs://b/p")] {
+            let got = env(&[(var, url)]).walg_storage_url().unwrap();
+            assert_eq!(Location::parse(&got).unwrap().to_string(), url, "{var}");
+        }
     }
 
     #[test]

@@ -27,8 +27,12 @@ pub fn read(dir: &Path, setting: &str) -> Result<EnvDir> {
         let entry = entry.map_err(|e| unreadable(&e))?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
-        let meta = std::fs::metadata(&path).map_err(|e| unreadable(&e))?;
-        if name.starts_with('.') || !meta.is_file() {
+        if name.starts_with('.') {
+            continue;
+        }
+        // Follows symlinks (secret mounts use them); a dangling one is an error, not a skip.
+        let meta = std::fs::metadata(&path).map_err(|e| unreadable_file(setting, &path, &e))?;
+        if !meta.is_file() {
             continue;
         }
         if !is_var_name(&name) {
@@ -41,10 +45,7 @@ pub fn read(dir: &Path, setting: &str) -> Result<EnvDir> {
                 path.display()
             ));
         }
-        let bytes = std::fs::read(&path).map_err(|e| {
-            Error::config(format!("{setting}: cannot read {}: {e}", path.display()))
-                .with_hint("the file must be readable by the user running PostgreSQL or walrs")
-        })?;
+        let bytes = std::fs::read(&path).map_err(|e| unreadable_file(setting, &path, &e))?;
         let text = String::from_utf8_lossy(&bytes);
         let value = text.lines().next().unwrap_or("").trim_end().replace('\0', "\n");
         if !value.is_empty() {
@@ -52,6 +53,11 @@ pub fn read(dir: &Path, setting: &str) -> Result<EnvDir> {
         }
     }
     Ok(out)
+}
+
+fn unreadable_file(setting: &str, path: &Path, e: &std::io::Error) -> Error {
+    Error::config(format!("{setting}: cannot read {}: {e}", path.display()))
+        .with_hint("each file must be readable by the user running PostgreSQL or walrs")
 }
 
 fn is_var_name(name: &str) -> bool {
@@ -85,6 +91,27 @@ mod tests {
         assert!(env.warnings.iter().any(|w| w.contains("WALG_S3_PREFIX") && w.contains("every user")));
         assert!(env.warnings.iter().any(|w| w.contains("bad-name")));
         assert!(!env.warnings.iter().any(|w| w.contains("s3://b/p")), "a warning must not show a value");
+    }
+
+    #[test]
+    fn an_unreadable_file_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink("/nonexistent/walrs-secret", dir.path().join("AWS_SECRET_ACCESS_KEY")).unwrap();
+        let err = read(dir.path(), "--env-dir").unwrap_err();
+        assert_eq!(err.kind, crate::ErrorKind::Config);
+        assert!(err.message.starts_with("--env-dir: cannot read "), "{}", err.message);
+        assert!(err.message.contains("AWS_SECRET_ACCESS_KEY"), "{}", err.message);
+        assert!(err.hint.is_some());
+
+        // Permissions do not stop root, so this half only runs for other users.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("AWS_REGION");
+        fs::write(&file, "x").unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(0o000)).unwrap();
+        if fs::read(&file).is_err() {
+            let err = read(dir.path(), "walrs.env_dir").unwrap_err();
+            assert!(err.message.contains("AWS_REGION") && err.message.contains("ermission"), "{}", err.message);
+        }
     }
 
     #[test]

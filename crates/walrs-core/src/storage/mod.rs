@@ -41,17 +41,17 @@ pub struct ObjectInfo {
 
 impl Storage {
     pub fn open(location: &Location, env: &Env) -> Result<Storage> {
-        Ok(Storage {
-            store: backends::build(location, env)?,
-            location: location.clone(),
-            secrets: Arc::new(env.secret_values()),
-            policy: RetryPolicy::default(),
-        })
+        Self::open_with_policy(location, env, RetryPolicy::default())
     }
 
-    pub fn with_policy(mut self, policy: RetryPolicy) -> Self {
-        self.policy = policy;
-        self
+    /// As [`Storage::open`], with other timeouts and retries (tests use short ones).
+    pub fn open_with_policy(location: &Location, env: &Env, policy: RetryPolicy) -> Result<Storage> {
+        Ok(Storage {
+            store: backends::build(location, env, &policy)?,
+            location: location.clone(),
+            secrets: Arc::new(env.secret_values()),
+            policy,
+        })
     }
 
     pub fn location(&self) -> &Location {
@@ -132,7 +132,7 @@ impl Storage {
         let path = self.path(key)?;
         let out = self.policy.run(|| self.store.put_multipart(&path)).await;
         let upload = out.result.map_err(|e| self.error("cannot start uploading", key, e, out.attempts))?;
-        let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, stream::CHUNK);
+        let mut writer = object_store::WriteMultipart::new_with_chunk_size(upload, stream::PART);
         let mut size = 0u64;
         loop {
             match rx.recv().await {

@@ -8,8 +8,15 @@ use tokio::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Longest one request may take.
+    /// Longest one request may take, reading its whole answer included. Streaming reads
+    /// ([`super::Storage::open_reader`]) are bounded by `stall_timeout` instead, so a large
+    /// object on a slow link is not cut off while it still moves.
     pub attempt_timeout: Duration,
+    /// Longest wait for a connection to a cloud store.
+    pub connect_timeout: Duration,
+    /// Longest a cloud request may go without progress: from sending it to the first byte of
+    /// the answer (so it also bounds sending one upload part), and then between two reads.
+    pub stall_timeout: Duration,
     /// Longest all attempts of one operation may take together.
     pub budget: Duration,
     pub first_backoff: Duration,
@@ -20,6 +27,8 @@ impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
             attempt_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            stall_timeout: Duration::from_secs(60),
             budget: Duration::from_secs(120),
             first_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(5),
@@ -122,6 +131,8 @@ mod tests {
     fn quick() -> RetryPolicy {
         RetryPolicy {
             attempt_timeout: Duration::from_millis(100),
+            connect_timeout: Duration::from_millis(100),
+            stall_timeout: Duration::from_millis(100),
             budget: Duration::from_millis(600),
             first_backoff: Duration::from_millis(10),
             max_backoff: Duration::from_millis(40),

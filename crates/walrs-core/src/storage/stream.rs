@@ -9,6 +9,10 @@ use tokio::sync::mpsc;
 
 /// Size of the chunks handed from the producer to the uploader.
 pub const CHUNK: usize = 4 << 20;
+/// Size of each part of a multipart upload but the last. S3 (and GCS's XML API) refuse parts
+/// under 5 MiB when the upload completes; S3 allows 10,000 parts, so one object can reach
+/// 78 GiB. Memory per upload: the part being filled, two in flight, and the queued chunks.
+pub const PART: usize = 8 << 20;
 /// Chunks queued between producer and uploader.
 pub const QUEUE: usize = 2;
 

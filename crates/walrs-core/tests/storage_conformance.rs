@@ -1,0 +1,290 @@
+//! One storage conformance suite, run against every backend: file:// (a temporary directory),
+//! the in-memory store, S3 (moto) and Azure Blob (Azurite). Each is opened as production opens
+//! it: a URL through `Location::parse`, the environment as an `Env` (for the servers, read from
+//! the env_dir `scripts/test-server.sh` writes).
+//!
+//! Every check runs even when an earlier one failed; the test then names all that failed.
+
+mod support;
+
+use bytes::Bytes;
+use futures::FutureExt;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
+use support::servers::{Kind, Server};
+use tokio::io::AsyncReadExt;
+use walrs_core::config::Env;
+use walrs_core::storage::stream::{Piece, PART};
+use walrs_core::storage::{Location, ObjectInfo, Storage};
+use walrs_core::ErrorKind;
+
+/// Opens a fresh, empty repository under the given name in the backend being tested.
+type Open<'a> = &'a (dyn Fn(&str) -> Storage + Sync);
+type Check = for<'a> fn(Open<'a>) -> Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
+
+macro_rules! checks {
+    ($($name:ident),* $(,)?) => {
+        &[$((stringify!($name), |open| Box::pin($name(open)))),*]
+    };
+}
+
+const CHECKS: &[(&str, Check)] = checks![
+    a_missing_object_is_absent,
+    put_replaces_and_get_returns_it,
+    put_if_absent_never_overwrites,
+    list_is_recursive_sorted_and_respects_folder_boundaries,
+    repositories_with_similar_prefixes_stay_apart,
+    delete_removes_and_tolerates_missing_objects,
+    put_stream_uploads_several_parts,
+    an_unfinished_put_stream_leaves_no_object,
+];
+
+async fn run_suite(backend: &str, open: Open<'_>) {
+    let mut failed = Vec::new();
+    for (name, check) in CHECKS {
+        let started = std::time::Instant::now();
+        match AssertUnwindSafe(check(open)).catch_unwind().await {
+            Ok(()) => eprintln!("{backend}: {name} ok ({} ms)", started.elapsed().as_millis()),
+            Err(panic) => {
+                let why = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+                failed.push(format!("{name}: {}", why.unwrap_or_default()));
+            }
+        }
+    }
+    assert!(failed.is_empty(), "{backend}: {} of {} checks failed:\n{}", failed.len(), CHECKS.len(), failed.join("\n"));
+}
+
+/// Deterministic bytes that differ at every offset, so a misplaced part shows.
+fn pattern(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2654435761) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+async fn a_missing_object_is_absent(open: Open<'_>) {
+    let s = open("missing");
+    assert_eq!(s.get("wal_005/nothing").await.unwrap(), None);
+    assert!(!s.exists("wal_005/nothing").await.unwrap());
+    assert!(s.open_reader("wal_005/nothing").await.unwrap().is_none());
+    assert!(s.list("wal_005").await.unwrap().is_empty());
+}
+
+async fn put_replaces_and_get_returns_it(open: Open<'_>) {
+    let s = open("put");
+    s.put("basebackups_005/meta.json", Bytes::from_static(b"first")).await.unwrap();
+    assert_eq!(s.get("basebackups_005/meta.json").await.unwrap().unwrap(), Bytes::from_static(b"first"));
+    s.put("basebackups_005/meta.json", Bytes::from_static(b"second, longer")).await.unwrap();
+    assert_eq!(s.get("basebackups_005/meta.json").await.unwrap().unwrap(), Bytes::from_static(b"second, longer"));
+    assert!(s.exists("basebackups_005/meta.json").await.unwrap());
+    s.put("empty", Bytes::new()).await.unwrap();
+    assert_eq!(s.get("empty").await.unwrap().unwrap(), Bytes::new());
+}
+
+async fn put_if_absent_never_overwrites(open: Open<'_>) {
+    let s = open("create");
+    let key = "wal_005/000000010000000000000001.lz4";
+    assert!(s.put_if_absent(key, Bytes::from_static(b"original")).await.unwrap());
+    assert!(!s.put_if_absent(key, Bytes::from_static(b"different")).await.unwrap());
+    assert!(!s.put_if_absent(key, Bytes::from_static(b"original")).await.unwrap());
+    assert_eq!(s.get(key).await.unwrap().unwrap(), Bytes::from_static(b"original"));
+    assert_eq!(s.list("wal_005").await.unwrap().len(), 1);
+}
+
+async fn list_is_recursive_sorted_and_respects_folder_boundaries(open: Open<'_>) {
+    let s = open("list");
+    for (key, data) in
+        [("wal/b", &b"22"[..]), ("wal/a", b"1"), ("wal/sub/c", b"333"), ("wal_005/not-in-wal", b"x"), ("walrus", b"x")]
+    {
+        s.put(key, Bytes::copy_from_slice(data)).await.unwrap();
+    }
+    let info = |key: &str, size| ObjectInfo { key: key.into(), size };
+    assert_eq!(s.list("wal").await.unwrap(), vec![info("wal/a", 1), info("wal/b", 2), info("wal/sub/c", 3)]);
+    assert_eq!(s.list("wal/sub").await.unwrap(), vec![info("wal/sub/c", 3)]);
+    assert_eq!(s.list("wal_005").await.unwrap(), vec![info("wal_005/not-in-wal", 1)]);
+    assert!(s.list("wa").await.unwrap().is_empty(), "a folder name's prefix is not the folder");
+    assert!(s.list("nothing").await.unwrap().is_empty());
+}
+
+async fn repositories_with_similar_prefixes_stay_apart(open: Open<'_>) {
+    let (main, main2) = (open("similar/main"), open("similar/main2"));
+    main.put("wal_005/A", Bytes::from_static(b"a")).await.unwrap();
+    main2.put("wal_005/B", Bytes::from_static(b"b")).await.unwrap();
+    assert_eq!(main.list("wal_005").await.unwrap(), vec![ObjectInfo { key: "wal_005/A".into(), size: 1 }]);
+    assert_eq!(main2.list("wal_005").await.unwrap(), vec![ObjectInfo { key: "wal_005/B".into(), size: 1 }]);
+    assert!(!main.exists("wal_005/B").await.unwrap());
+}
+
+async fn delete_removes_and_tolerates_missing_objects(open: Open<'_>) {
+    let s = open("delete");
+    s.put("wal_005/A", Bytes::from_static(b"a")).await.unwrap();
+    s.put("wal_005/B", Bytes::from_static(b"b")).await.unwrap();
+    s.delete("wal_005/A").await.unwrap();
+    assert!(!s.exists("wal_005/A").await.unwrap());
+    assert_eq!(s.get("wal_005/A").await.unwrap(), None);
+    s.delete("wal_005/A").await.unwrap();
+    s.delete("never/was").await.unwrap();
+    assert_eq!(s.list("wal_005").await.unwrap(), vec![ObjectInfo { key: "wal_005/B".into(), size: 1 }]);
+}
+
+/// Feed `data` to `put_stream` in pieces of `piece` bytes, ending with Done if `finish`.
+async fn stream_upload(s: &Storage, key: &str, data: Vec<u8>, piece: usize, finish: bool) -> walrs_core::Result<u64> {
+    let (tx, rx) = tokio::sync::mpsc::channel(2);
+    let producer = tokio::spawn(async move {
+        for chunk in data.chunks(piece) {
+            if tx.send(Piece::Data(Bytes::copy_from_slice(chunk))).await.is_err() {
+                return;
+            }
+        }
+        if finish {
+            let _ = tx.send(Piece::Done).await; // a closed channel means the upload already failed
+        }
+    });
+    let result = s.put_stream(key, rx).await;
+    producer.await.unwrap();
+    result
+}
+
+async fn put_stream_uploads_several_parts(open: Open<'_>) {
+    let s = open("multipart");
+    // Three parts, the last one short.
+    let data = pattern(2 * PART + 12345, 7);
+    let key = "basebackups_005/base_1/tar_partitions/part_001.tar.lz4";
+    let size = stream_upload(&s, key, data.clone(), 1 << 20, true).await.unwrap();
+    assert_eq!(size, data.len() as u64);
+    assert_eq!(s.list("basebackups_005").await.unwrap(), vec![ObjectInfo { key: key.into(), size }]);
+    let got = s.get(key).await.unwrap().unwrap();
+    assert!(got == data, "get returned {} bytes that differ from the {} uploaded", got.len(), data.len());
+    let mut streamed = Vec::new();
+    s.open_reader(key).await.unwrap().unwrap().read_to_end(&mut streamed).await.unwrap();
+    assert!(streamed == data, "open_reader returned {} bytes that differ", streamed.len());
+}
+
+async fn an_unfinished_put_stream_leaves_no_object(open: Open<'_>) {
+    let s = open("aborted");
+    let key = "basebackups_005/base_2/tar_partitions/part_001.tar.lz4";
+    let err = stream_upload(&s, key, pattern(2 * PART + 1, 3), 1 << 20, false).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::LocalIo, "{}", err.message);
+    assert!(!s.exists(key).await.unwrap());
+    assert!(s.list("basebackups_005").await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn file_backend() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = |name: &str| {
+        let url = format!("file://{}/{name}", dir.path().display());
+        Storage::open(&Location::parse(&url).unwrap(), &Env::default()).unwrap()
+    };
+    run_suite("file://", &open).await;
+}
+
+#[tokio::test]
+async fn memory_backend() {
+    let open = |_: &str| Storage::open(&Location::parse("memory://").unwrap(), &Env::default()).unwrap();
+    run_suite("memory://", &open).await;
+}
+
+/// Run the suite against a fresh server; returns the server's request log.
+async fn server_suite(kind: Kind, test: &str, extra_env: &[(&str, &str)]) -> Option<String> {
+    let server = Server::start(kind, test)?;
+    let sas = extra_env.contains(&("SAS", "1"));
+    let mut env = if sas { server.sas_env() } else { server.env() };
+    env.overlay(extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+    let open = |name: &str| Storage::open(&server.location(&format!("{test}/{name}")), &env).unwrap();
+    let suite = AssertUnwindSafe(run_suite(test, &open)).catch_unwind().await;
+    if let Err(panic) = suite {
+        eprintln!("--- the {kind:?} server's log ---\n{}", server.log());
+        std::panic::resume_unwind(panic);
+    }
+    Some(server.log())
+}
+
+/// Whether the log shows the server refusing a create-only write of the check's object with
+/// `status`: proof that `put_if_absent` used one rather than looking first.
+fn refused_create(log: &str, test: &str, status: &str) -> bool {
+    let key = format!("walrs-test/{test}/create/wal_005/000000010000000000000001.lz4 ");
+    log.lines().any(|l| l.contains("PUT /") && l.contains(&key) && l.contains(&format!("\" {status} ")))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_backend_on_moto() {
+    let test = "s3_backend_on_moto";
+    let Some(log) = server_suite(Kind::S3, test, &[]).await else { return };
+    assert!(refused_create(&log, test, "412"), "no conditional PUT refused with 412 in moto's log:\n{log}");
+    // No object is one thing; S3 also keeps (and bills) the parts of an upload never aborted.
+    let aborted = format!("DELETE /walrs-test/{test}/aborted/");
+    assert!(
+        log.lines().any(|l| l.contains(&aborted) && l.contains("uploadId=") && l.contains("\" 204 ")),
+        "the unfinished multipart upload was not aborted:\n{log}"
+    );
+}
+
+/// S3-compatible stores that ignore `If-None-Match` need create-only writes turned off; the
+/// fallback (look, then write) must keep the same promises.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_backend_without_conditional_put() {
+    let test = "s3_backend_without_conditional_put";
+    let Some(log) = server_suite(Kind::S3, test, &[("WALRS_S3_CONDITIONAL_PUT", "disabled")]).await else { return };
+    assert!(!refused_create(&log, test, "412"), "a conditional PUT was sent although disabled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_backend_on_azurite() {
+    let test = "azure_backend_on_azurite";
+    let Some(log) = server_suite(Kind::Azure, test, &[]).await else { return };
+    assert!(refused_create(&log, test, "409"), "no conditional PUT refused with 409 in Azurite's log:\n{log}");
+}
+
+/// SAS tokens as the portal shows them (percent-encoded) must reach the server decoded once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn azure_backend_with_a_sas_token() {
+    server_suite(Kind::Azure, "azure_backend_with_a_sas_token", &[("SAS", "1")]).await;
+}
+
+/// Azurite checks signatures (moto accepts any key), so wrong Azure credentials are tested here:
+/// a clear, non-retryable Storage error with a hint, and no secret in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_azure_credentials_fail_without_showing_them() {
+    let Some(server) = Server::start(Kind::Azure, "wrong_azure_credentials_fail_without_showing_them") else {
+        return;
+    };
+    let wrong_key = "V3JvbmdLZXlXcm9uZ0tleVdyb25nS2V5V3JvbmdLZXlXcm9uZ0tleQ==";
+    let good_sas = server.sas_env().get("AZURE_STORAGE_SAS_TOKEN").unwrap().to_string();
+    let (sig_at, _) = good_sas.split_once("sig=").unwrap();
+    let wrong_sas = format!("{sig_at}sig=V3JvbmdTaWduYXR1cmVXcm9uZ1NpZ25hdHVyZQ%3D%3D");
+    let mut with_key = server.env();
+    with_key.overlay([("AZURE_STORAGE_ACCESS_KEY".to_string(), wrong_key.to_string())].into());
+    let mut with_sas = server.sas_env();
+    with_sas.overlay([("AZURE_STORAGE_SAS_TOKEN".to_string(), wrong_sas.clone())].into());
+    let secrets = [wrong_key, &wrong_sas, "V3JvbmdTaWduYXR1cmVXcm9uZ1NpZ25hdHVyZQ"];
+
+    for (what, env) in [("a wrong key", with_key), ("a wrong SAS signature", with_sas)] {
+        let storage = Storage::open(&server.location("auth"), &env).unwrap();
+        let started = std::time::Instant::now();
+        let err = storage.put_if_absent("wal_005/A", Bytes::from_static(b"x")).await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Storage, "{what}: {}", err.message);
+        assert!(!err.retryable, "{what}: bad credentials do not heal by waiting: {}", err.message);
+        assert!(err.hint.as_deref().unwrap_or("").contains("credentials"), "{what}: {:?}", err.hint);
+        assert!(
+            err.message.contains("azure://walrs-test/auth") && err.message.contains("wal_005/A"),
+            "{}",
+            err.message
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "{what}: {:?}", started.elapsed());
+        let shown = format!("{} {:?}", err.message, err.hint);
+        for secret in secrets {
+            assert!(!shown.contains(secret), "{what}: the error shows a secret: {shown}");
+        }
+        eprintln!("{what}: {shown}");
+    }
+}

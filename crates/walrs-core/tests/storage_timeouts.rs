@@ -1,0 +1,128 @@
+//! Network robustness with no storage server needed: a refused connection, a server that
+//! never answers, one that stalls mid-object, and one that is slow but steady. Each failure
+//! must come as a Storage error within a bounded time, naming the store and no secret; a slow
+//! but steady read must not be cut off.
+
+mod support;
+
+use bytes::Bytes;
+use std::time::{Duration, Instant};
+use support::servers::free_port;
+use support::slow_http::{Behaviour, SlowServer};
+use tokio::io::AsyncReadExt;
+use walrs_core::config::Env;
+use walrs_core::storage::{Location, RetryPolicy, Storage};
+use walrs_core::ErrorKind;
+
+const S3_SECRET: &str = "s3-secret-that-must-not-leak";
+const SAS_TOKEN: &str =
+    "sv=2021-08-06&ss=b&srt=co&sp=rwdlac&se=2099-01-01T00:00:00Z&spr=http&sig=SasSignatureMustNotLeak%2Bx%3D";
+
+/// Short timeouts so failures show within seconds.
+fn quick() -> RetryPolicy {
+    RetryPolicy {
+        attempt_timeout: Duration::from_secs(2),
+        connect_timeout: Duration::from_secs(1),
+        stall_timeout: Duration::from_secs(1),
+        budget: Duration::from_millis(1500),
+        first_backoff: Duration::from_millis(100),
+        max_backoff: Duration::from_millis(400),
+    }
+}
+
+fn env(pairs: &[(&str, &str)]) -> Env {
+    Env::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+}
+
+fn s3_at(port: u16) -> Storage {
+    let env = env(&[
+        ("AWS_ENDPOINT", &format!("http://127.0.0.1:{port}")),
+        ("AWS_ACCESS_KEY_ID", "walrs-test-key-id"),
+        ("AWS_SECRET_ACCESS_KEY", S3_SECRET),
+    ]);
+    Storage::open_with_policy(&Location::parse("s3://walrs-test/pg").unwrap(), &env, quick()).unwrap()
+}
+
+fn azure_at(port: u16) -> Storage {
+    let env = env(&[
+        ("AZURE_STORAGE_ACCOUNT", "devstoreaccount1"),
+        ("AZURE_STORAGE_ENDPOINT", &format!("http://127.0.0.1:{port}/devstoreaccount1")),
+        ("AZURE_STORAGE_SAS_TOKEN", SAS_TOKEN),
+    ]);
+    Storage::open_with_policy(&Location::parse("azure://walrs-test/pg").unwrap(), &env, quick()).unwrap()
+}
+
+fn assert_storage_error(err: &walrs_core::Error, store: &str, key: &str) {
+    assert_eq!(err.kind, ErrorKind::Storage, "{}", err.message);
+    assert!(err.message.contains(store), "the error should name {store}: {}", err.message);
+    assert!(err.message.contains(key), "the error should name {key}: {}", err.message);
+    let shown = format!("{} {:?}", err.message, err.hint);
+    for secret in [S3_SECRET, SAS_TOKEN, "SasSignatureMustNotLeak"] {
+        assert!(!shown.contains(secret), "the error shows a secret: {shown}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_connection_fails_in_bounded_time() {
+    let port = free_port(); // nothing listens there
+    for (storage, store) in [(s3_at(port), "s3://walrs-test/pg"), (azure_at(port), "azure://walrs-test/pg")] {
+        let started = Instant::now();
+        let err =
+            storage.put_if_absent("wal_005/000000010000000000000001", Bytes::from_static(b"x")).await.unwrap_err();
+        let took = started.elapsed();
+        assert_storage_error(&err, store, "wal_005/000000010000000000000001");
+        assert!(err.retryable, "a refused connection may heal: {}", err.message);
+        assert!(took < Duration::from_secs(10), "{store}: took {took:?}");
+        let err = storage.exists("wal_005/x").await.unwrap_err();
+        assert_storage_error(&err, store, "wal_005/x");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_that_never_answers_times_out() {
+    let server = SlowServer::start(Vec::new(), Behaviour::Silent).await;
+    for (storage, store) in
+        [(s3_at(server.port), "s3://walrs-test/pg"), (azure_at(server.port), "azure://walrs-test/pg")]
+    {
+        let started = Instant::now();
+        let err = storage.put("wal_005/A", Bytes::from_static(b"x")).await.unwrap_err();
+        let took = started.elapsed();
+        assert_storage_error(&err, store, "wal_005/A");
+        assert!(err.retryable, "{}", err.message);
+        assert!(took < Duration::from_secs(10), "{store}: took {took:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_but_steady_read_is_not_cut_off() {
+    // 3 s in all, far beyond the 2 s attempt timeout, but never 1 s (the stall timeout) silent.
+    let body: Vec<u8> = (0..600_000u32).map(|i| (i % 251) as u8).collect();
+    let behaviour = Behaviour::Trickle { pieces: 10, pause: Duration::from_millis(300) };
+    let server = SlowServer::start(body.clone(), behaviour).await;
+    let storage = s3_at(server.port);
+    let started = Instant::now();
+    let mut reader = storage.open_reader("basebackups_005/part_001.tar").await.unwrap().unwrap();
+    let mut got = Vec::new();
+    reader.read_to_end(&mut got).await.unwrap();
+    assert!(started.elapsed() > quick().attempt_timeout, "the test must outlast the attempt timeout");
+    assert!(got == body, "read {} bytes, expected {}", got.len(), body.len());
+    assert_eq!(*server.requests.lock().unwrap(), vec![0], "one request, never restarted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_that_stalls_fails_in_bounded_time() {
+    let body = vec![7u8; 200_000];
+    let server = SlowServer::start(body, Behaviour::StallHalfway).await;
+    let storage = s3_at(server.port);
+    let started = Instant::now();
+    let mut reader = storage.open_reader("basebackups_005/part_001.tar").await.unwrap().unwrap();
+    let mut got = Vec::new();
+    let err = reader.read_to_end(&mut got).await.unwrap_err();
+    let took = started.elapsed();
+    assert!(err.to_string().contains("basebackups_005/part_001.tar"), "{err}");
+    assert!(!err.to_string().contains(S3_SECRET), "{err}");
+    assert!(took < Duration::from_secs(20), "took {took:?}");
+    // The client resumed from where the answer stopped before giving up.
+    let requests = server.requests.lock().unwrap().clone();
+    assert!(requests.len() >= 2 && requests[1..].iter().all(|&from| from == 100_000), "{requests:?}");
+}

@@ -1,0 +1,104 @@
+//! A tiny HTTP server on 127.0.0.1 that answers every request for an object the way a slow or
+//! broken network would: in small pieces with pauses, stopping halfway, or not at all. It
+//! speaks just enough S3 (path-style GET with the headers object_store requires) for
+//! `s3://bucket/key` reads to reach it.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+#[derive(Clone, Copy, Debug)]
+pub enum Behaviour {
+    /// Send the whole object, `pieces` pieces with `pause` before each.
+    Trickle { pieces: usize, pause: Duration },
+    /// Send the head and half of the body, then keep the connection open and silent.
+    StallHalfway,
+    /// Read the request and never answer.
+    Silent,
+}
+
+pub struct SlowServer {
+    pub port: u16,
+    /// The first byte each request asked for (0 unless it resumed with a Range).
+    pub requests: Arc<Mutex<Vec<usize>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SlowServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl SlowServer {
+    pub async fn start(body: Vec<u8>, behaviour: Behaviour) -> SlowServer {
+        let listener = TcpListener::bind(("127.0.0.1", super::servers::free_port())).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let body = Arc::new(body);
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let seen = requests.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((conn, _)) = listener.accept().await {
+                tokio::spawn(serve(conn, body.clone(), behaviour, seen.clone()));
+            }
+        });
+        SlowServer { port, requests, task }
+    }
+}
+
+async fn serve(mut conn: TcpStream, body: Arc<Vec<u8>>, behaviour: Behaviour, seen: Arc<Mutex<Vec<usize>>>) {
+    let Some(head) = read_head(&mut conn).await else { return };
+    if matches!(behaviour, Behaviour::Silent) {
+        return std::future::pending().await;
+    }
+    // A resumed read asks for the rest: "Range: bytes=N-".
+    let from = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("range: bytes=").map(str::to_string))
+        .and_then(|r| r.trim_end_matches('-').split('-').next()?.parse::<usize>().ok())
+        .unwrap_or(0);
+    seen.lock().unwrap().push(from);
+    let part = &body[from.min(body.len())..];
+    let status = if from > 0 {
+        format!("206 Partial Content\r\nContent-Range: bytes {from}-{}/{}", body.len() - 1, body.len())
+    } else {
+        "200 OK".to_string()
+    };
+    let reply = format!(
+        "HTTP/1.1 {status}\r\nContent-Length: {}\r\nETag: \"slow-etag\"\r\n\
+         Last-Modified: Wed, 21 Oct 2015 07:28:00 GMT\r\nContent-Type: application/octet-stream\r\n\r\n",
+        part.len()
+    );
+    if conn.write_all(reply.as_bytes()).await.is_err() {
+        return;
+    }
+    match behaviour {
+        Behaviour::Trickle { pieces, pause } => {
+            for chunk in part.chunks(part.len().div_ceil(pieces.max(1)).max(1)) {
+                tokio::time::sleep(pause).await;
+                if conn.write_all(chunk).await.is_err() {
+                    return;
+                }
+            }
+        }
+        Behaviour::StallHalfway => {
+            let _ = conn.write_all(&part[..part.len() / 2]).await;
+            std::future::pending::<()>().await;
+        }
+        Behaviour::Silent => unreachable!(),
+    }
+}
+
+async fn read_head(conn: &mut TcpStream) -> Option<String> {
+    let mut buf = Vec::new();
+    let mut byte = [0u8; 1024];
+    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = conn.read(&mut byte).await.ok()?;
+        if n == 0 {
+            return None;
+        }
+        buf.extend_from_slice(&byte[..n]);
+    }
+    Some(String::from_utf8_lossy(&buf).into_owned())
+}
