@@ -87,6 +87,8 @@ case "$kind" in
     ;;
 esac
 
+# Node.js that install-test-servers.sh installed, if it had to, is the one Azurite runs on.
+if [ -x "$cache/node-bin/node" ]; then PATH="$cache/node-bin:$PATH"; fi
 # setsid: the server gets its own process group, so a Ctrl-C meant for the caller does not
 # kill it halfway through a test, and stop can find it by its pid.
 setsid "${cmd[@]}" >"$log" 2>&1 < /dev/null &
