@@ -87,6 +87,8 @@ case "$kind" in
     ;;
 esac
 
+# Node.js that install-test-servers.sh installed, if it had to, is the one Azurite runs on.
+if [ -x "$cache/node-bin/node" ]; then PATH="$cache/node-bin:$PATH"; fi
 # setsid: the server gets its own process group, so a Ctrl-C meant for the caller does not
 # kill it halfway through a test, and stop can find it by its pid.
 setsid "${cmd[@]}" >"$log" 2>&1 < /dev/null &
@@ -99,10 +101,18 @@ fi
 
 if ! python3 "$here/test-server-setup.py" wait "$port" 30 || ! alive "$pidfile"; then
   stop "$pidfile"
+  # Someone took the port between the check above and the server's bind.
+  if grep -qE "Address already in use|EADDRINUSE" "$log"; then die "port $port on 127.0.0.1 is already taken" 3; fi
   die "the $kind server did not start; its log ($log) ends with:
 $(tail -n 15 "$log")"
 fi
 python3 "$here/test-server-setup.py" bucket "$kind" "$port" "${buckets[@]}" || { stop "$pidfile"; exit 1; }
+sleep 0.2
+if ! alive "$pidfile"; then # it lost the port to another server, which answered for it
+  grep -qE "Address already in use|EADDRINUSE" "$log" && die "port $port on 127.0.0.1 is already taken" 3
+  die "the $kind server stopped; its log ($log) ends with:
+$(tail -n 15 "$log")"
+fi
 
 case "$kind" in
   s3) write_env "$dir/s3.env" AWS_ENDPOINT="http://127.0.0.1:$port" AWS_REGION=us-east-1 \

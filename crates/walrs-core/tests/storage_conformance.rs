@@ -288,3 +288,41 @@ async fn wrong_azure_credentials_fail_without_showing_them() {
         eprintln!("{what}: {shown}");
     }
 }
+
+/// A misnamed bucket must not look like an empty repository: "no such WAL segment" would tell
+/// PostgreSQL that recovery has reached the end of the archive.
+async fn a_missing_bucket_is_a_configuration_error(kind: Kind, test: &str) {
+    let Some(server) = Server::start(kind, test) else { return };
+    let scheme = if kind == Kind::S3 { "s3" } else { "azure" };
+    let url = format!("{scheme}://no-such-bucket/pg");
+    let s = Storage::open(&Location::parse(&url).unwrap(), &server.env()).unwrap();
+    let started = std::time::Instant::now();
+    let errors = [
+        ("get", s.get("wal_005/A").await.map(|_| ()).unwrap_err()),
+        ("exists", s.exists("wal_005/A").await.map(|_| ()).unwrap_err()),
+        ("open_reader", s.open_reader("wal_005/A").await.map(|_| ()).unwrap_err()),
+        ("list", s.list("wal_005").await.map(|_| ()).unwrap_err()),
+        ("put_if_absent", s.put_if_absent("wal_005/A", Bytes::from_static(b"x")).await.map(|_| ()).unwrap_err()),
+        ("put", s.put("wal_005/A", Bytes::from_static(b"x")).await.unwrap_err()),
+    ];
+    for (op, err) in errors {
+        assert_eq!(err.kind, ErrorKind::Config, "{op}: {}", err.message);
+        assert!(
+            err.message.contains("\"no-such-bucket\"") && err.message.contains("does not exist"),
+            "{op}: {}",
+            err.message
+        );
+        assert!(err.hint.as_deref().unwrap_or("").contains("walrs.storage"), "{op}: {:?}", err.hint);
+    }
+    assert!(started.elapsed() < std::time::Duration::from_secs(10), "not retried: {:?}", started.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_s3_bucket_is_a_configuration_error() {
+    a_missing_bucket_is_a_configuration_error(Kind::S3, "a_missing_s3_bucket_is_a_configuration_error").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_azure_container_is_a_configuration_error() {
+    a_missing_bucket_is_a_configuration_error(Kind::Azure, "a_missing_azure_container_is_a_configuration_error").await;
+}

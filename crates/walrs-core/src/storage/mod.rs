@@ -2,6 +2,7 @@
 //! bounded in time, errors classified and stripped of secrets.
 
 mod backends;
+mod http_status;
 mod location;
 mod retry;
 pub mod stream;
@@ -15,6 +16,7 @@ use bytes::Bytes;
 use futures::TryStreamExt;
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 #[derive(Clone)]
@@ -23,6 +25,8 @@ pub struct Storage {
     location: Location,
     secrets: Arc<Vec<String>>,
     policy: RetryPolicy,
+    /// Set once a listing showed that the bucket or container exists.
+    bucket_seen: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Storage {
@@ -51,6 +55,7 @@ impl Storage {
             location: location.clone(),
             secrets: Arc::new(env.secret_values()),
             policy,
+            bucket_seen: Arc::new(AtomicBool::new(false)),
         })
     }
 
@@ -79,6 +84,9 @@ impl Storage {
     /// Map an object_store error to ours: classified, with the key and store named, no secrets.
     fn error(&self, op: &str, key: &str, e: object_store::Error, attempts: u32) -> Error {
         use object_store::Error as E;
+        if http_status::is_missing_bucket(&e) {
+            return self.missing_bucket();
+        }
         let (kind, hint) = match &e {
             E::NotFound { .. } => (ErrorKind::NotFound, None),
             E::AlreadyExists { .. } | E::Precondition { .. } => (ErrorKind::Conflict, None),
@@ -94,6 +102,34 @@ impl Storage {
             err = err.with_hint(h);
         }
         err
+    }
+
+    fn missing_bucket(&self) -> Error {
+        let bucket = match &self.location {
+            Location::Cloud { bucket, .. } => bucket.as_str(),
+            _ => "",
+        };
+        Error::config(format!("the bucket or container \"{bucket}\" of {} does not exist", self.location))
+            .with_hint("create it, or correct walrs.storage (--storage); walrs does not create buckets")
+    }
+
+    /// Before reporting an object absent, make sure its bucket exists: a 404 for the object
+    /// and for its bucket can look the same (a HEAD has no body to tell them apart), and
+    /// "absent" from a misnamed bucket would tell PostgreSQL that the archive ends here. One
+    /// listing per handle settles it.
+    async fn confirm_absent(&self, key: &str) -> Result<()> {
+        if !matches!(self.location, Location::Cloud { .. }) || self.bucket_seen.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let root = self.path("")?;
+        let out = self.policy.run(|| self.store.list_with_delimiter(Some(&root))).await;
+        match out.result {
+            Ok(_) => {
+                self.bucket_seen.store(true, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => Err(self.error("cannot check the bucket while looking up", key, e, out.attempts)),
+        }
     }
 
     /// Store `data` under `key` unless an object is already there. Returns false (and writes
@@ -162,7 +198,9 @@ impl Storage {
         let out = self.policy.run(|| async { self.store.get(&path).await?.bytes().await }).await;
         match out.result {
             Ok(bytes) => Ok(Some(bytes)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e @ object_store::Error::NotFound { .. }) if !http_status::is_missing_bucket(&e) => {
+                self.confirm_absent(key).await.map(|_| None)
+            }
             Err(e) => Err(self.error("cannot read", key, e, out.attempts)),
         }
     }
@@ -180,7 +218,9 @@ impl Storage {
                     .map_err(move |e| std::io::Error::other(redact(&format!("reading {key} failed: {e}"), &secrets)));
                 Ok(Some(tokio_util::io::StreamReader::new(stream)))
             }
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e @ object_store::Error::NotFound { .. }) if !http_status::is_missing_bucket(&e) => {
+                self.confirm_absent(key).await.map(|_| None)
+            }
             Err(e) => Err(self.error("cannot read", key, e, out.attempts)),
         }
     }
@@ -190,7 +230,9 @@ impl Storage {
         let out = self.policy.run(|| self.store.head(&path)).await;
         match out.result {
             Ok(_) => Ok(true),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e @ object_store::Error::NotFound { .. }) if !http_status::is_missing_bucket(&e) => {
+                self.confirm_absent(key).await.map(|_| false)
+            }
             Err(e) => Err(self.error("cannot look up", key, e, out.attempts)),
         }
     }
@@ -200,7 +242,8 @@ impl Storage {
         let path = self.path(key)?;
         let out = self.policy.run(|| self.store.delete(&path)).await;
         match out.result {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Ok(()) => Ok(()),
+            Err(e @ object_store::Error::NotFound { .. }) if !http_status::is_missing_bucket(&e) => Ok(()),
             Err(e) => Err(self.error("cannot delete", key, e, out.attempts)),
         }
     }

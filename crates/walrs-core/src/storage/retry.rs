@@ -82,7 +82,9 @@ fn timed_out(after: Duration) -> object_store::Error {
 pub fn is_transient(e: &object_store::Error) -> bool {
     use object_store::Error as E;
     match e {
-        E::Generic { source, .. } => !has_permanent_io_cause(source.as_ref()),
+        E::Generic { source, .. } => {
+            !has_permanent_io_cause(source.as_ref()) && !super::http_status::is_permanent_client_error(e)
+        }
         E::JoinError { .. } => true,
         _ => false,
     }
