@@ -19,6 +19,7 @@ pub mod retention;
 pub mod schedule;
 pub mod storage;
 pub mod timefmt;
+pub mod timeline;
 pub mod wal;
 
 pub use error::{Error, ErrorKind, Result};

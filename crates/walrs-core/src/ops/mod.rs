@@ -6,6 +6,7 @@ mod backup_mark;
 pub mod backup_push;
 mod delete;
 mod wal_fetch;
+pub mod wal_verify;
 mod wal_push;
 
 pub use backup_fetch::{backup_fetch, backup_fetch_with, FetchReport, TablespaceMapping};
@@ -38,6 +39,27 @@ fn candidate_keys(name: &WalFileName, first: Compression) -> Vec<(String, Compre
         .chain(READ_ORDER.into_iter().filter(move |c| *c != first))
         .map(|c| (wal_key(name, c), c))
         .collect()
+}
+
+/// Stream the stored object `key` through `method`'s decompressor into `work`, on the blocking
+/// pool, memory bounded. None when there is no such object.
+async fn with_decoded<T: Send + 'static>(
+    storage: &Storage,
+    key: &str,
+    method: Compression,
+    work: impl FnOnce(&mut dyn std::io::Read) -> Result<T> + Send + 'static,
+) -> Result<Option<T>> {
+    let Some(reader) = storage.open_reader(key).await? else { return Ok(None) };
+    let bridge = tokio_util::io::SyncIoBridge::new(reader);
+    let key = key.to_string();
+    blocking(move || {
+        let mut decoded = method
+            .decoder(bridge)
+            .map_err(|e| crate::Error::corrupt(format!("{key} does not decompress as {}: {e}", method.name())))?;
+        work(&mut decoded)
+    })
+    .await
+    .map(Some)
 }
 
 /// Run CPU or file work on tokio's blocking pool, so async I/O threads stay free.
