@@ -49,6 +49,33 @@ pub enum Command {
         /// Where to write it, as PostgreSQL's %p; written whole or not at all.
         dest: PathBuf,
     },
+    /// Check that the archived WAL is a chain every backup can replay: per timeline, from the
+    /// oldest backup to the newest segment. Exits 1 when a segment is lost.
+    WalVerify {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the archived WAL per timeline: first and last segment, count, gaps, timeline
+    /// switches and the backups on each timeline.
+    WalShow {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read a backup back completely (every object decompressed, every file checked against its
+    /// recorded size and CRC-32) and check the WAL it needs is archived. Exits 1 on any problem.
+    BackupVerify {
+        /// LATEST or a backup name; omit with --all.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        backup: Option<String>,
+        /// Verify every complete backup.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Archive one WAL file: archive_command = 'walrs wal-push %p', for servers without archive_library.
     WalPush {
         /// Path of the WAL file, as PostgreSQL's %p; its file name is the archived name.

@@ -63,10 +63,14 @@ mod tests {
 
     #[test]
     fn parses_what_postgres_writes() {
-        let text = "1\t0/3000060\tno recovery target specified\n\n# comment\n2\t0/5000000\tbefore 2026-11-21 12:00:00+00\n";
+        let text =
+            "1\t0/3000060\tno recovery target specified\n\n# comment\n2\t0/5000000\tbefore 2026-11-21 12:00:00+00\n";
         let h = parse_history(text, 3, "00000003.history").unwrap();
         assert_eq!(h.len(), 2);
-        assert_eq!(h[0], HistoryEntry { parent: 1, switchpoint: Lsn(0x300_0060), reason: "no recovery target specified".into() });
+        assert_eq!(
+            h[0],
+            HistoryEntry { parent: 1, switchpoint: Lsn(0x300_0060), reason: "no recovery target specified".into() }
+        );
         assert_eq!(h[1].parent, 2);
         assert_eq!(h[1].switchpoint.to_string(), "0/5000000");
         assert!(parse_history("", 2, "x").unwrap().is_empty());
@@ -74,7 +78,15 @@ mod tests {
 
     #[test]
     fn refuses_malformed_files() {
-        for bad in ["x\t0/1\tr", "1", "1\tnot-an-lsn", "2\t0/1\tr\n1\t0/2\tr", "1\t0/5\tr\n2\t0/4\tr", "0\t0/1\tr", "5\t0/1\tr"] {
+        for bad in [
+            "x\t0/1\tr",
+            "1",
+            "1\tnot-an-lsn",
+            "2\t0/1\tr\n1\t0/2\tr",
+            "1\t0/5\tr\n2\t0/4\tr",
+            "0\t0/1\tr",
+            "5\t0/1\tr",
+        ] {
             let err = parse_history(bad, 3, "00000003.history").expect_err(bad);
             assert_eq!(err.kind, crate::ErrorKind::Corrupt, "{bad}");
             assert!(err.message.contains("00000003.history"), "{}", err.message);

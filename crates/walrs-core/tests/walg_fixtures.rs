@@ -126,3 +126,45 @@ async fn a_backup_without_its_sentinel_is_invisible() {
         walrs_core::ErrorKind::NotFound
     );
 }
+
+#[tokio::test]
+async fn backup_verify_reads_walg_backups_and_says_checksums_were_not_recorded() {
+    use walrs_core::ops::backup_verify;
+    for method in ["lz4", "zstd", "brotli"] {
+        let (dir, storage) = open(method).await;
+        let b = find_backup(&storage, "LATEST").await.unwrap();
+        let c = &backup_verify(&storage, std::slice::from_ref(&b), &|_| {}).await.unwrap()[0];
+        assert!(c.is_ok(), "{method}: {:?}", c.problems);
+        assert!(!c.checksums_recorded, "{method}");
+        assert_eq!(c.files_checksummed, 0);
+        assert_eq!(c.objects.len(), 3);
+        assert!(c.files > 900 && c.bytes > 20 << 20, "{method}: {c:?}");
+
+        // Damage: part_001 cut in half, segment 2 gone.
+        let part = dir.path().join(format!(
+            "repo/basebackups_005/base_000000010000000000000002/tar_partitions/part_001.tar.{}",
+            match method {
+                "zstd" => "zst",
+                "brotli" => "br",
+                m => m,
+            }
+        ));
+        let bytes = std::fs::read(&part).unwrap();
+        std::fs::write(&part, &bytes[..bytes.len() / 2]).unwrap();
+        let seg = std::fs::read_dir(dir.path().join("repo/wal_005"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                let f = p.file_name().unwrap().to_string_lossy().into_owned();
+                f.starts_with("000000010000000000000002.") && !f.contains(".backup")
+            })
+            .unwrap();
+        std::fs::remove_file(seg).unwrap();
+        let c = &backup_verify(&storage, &[b], &|_| {}).await.unwrap()[0];
+        let broken = c.objects.iter().find(|o| o.key.contains("part_001")).unwrap();
+        assert!(broken.problem.is_some(), "{method}: {c:?}");
+        assert!(c.problems.iter().any(|p| p.contains("part_001")), "{method}: {:?}", c.problems);
+        assert!(c.problems.iter().any(|p| p.contains("files_metadata.json are in no object")), "{:?}", c.problems);
+        assert_eq!(c.wal_missing, vec!["000000010000000000000002".to_string()], "{method}");
+    }
+}

@@ -2,8 +2,11 @@
 
 mod backup_fetch;
 mod backup_list;
+mod backup_verify;
 mod wal_fetch;
 mod wal_push;
+mod wal_show;
+mod wal_verify;
 
 use crate::cli::{Cli, Command, Global};
 use crate::config;
@@ -17,6 +20,9 @@ pub fn run(cli: &Cli) -> Result<(), Error> {
         Command::BackupList { detail, json } => backup_list::run(&cli.global, *detail, *json),
         Command::BackupFetch(args) => backup_fetch::run(&cli.global, args),
         Command::WalFetch { name, dest } => wal_fetch::run(&cli.global, name, dest),
+        Command::WalVerify { json } => wal_verify::run(&cli.global, *json),
+        Command::WalShow { json } => wal_show::run(&cli.global, *json),
+        Command::BackupVerify { backup, all, json } => backup_verify::run(&cli.global, backup.as_deref(), *all, *json),
         Command::WalPush { path, compression } => wal_push::run(&cli.global, path, compression.as_deref()),
     }
 }

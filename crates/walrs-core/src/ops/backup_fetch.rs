@@ -74,6 +74,14 @@ pub async fn backup_fetch_with(
     link_tablespaces(dest, &tablespaces)?;
 
     let objects = backup_objects(storage, backup).await?;
+    if objects.control.is_none() {
+        return Err(Error::corrupt(format!(
+            "{} has no pg_control archive in {}/tar_partitions",
+            backup.name,
+            backup.name.dir()
+        ))
+        .with_hint("the backup is damaged or incomplete; restore another one"));
+    }
     let expected = Arc::new(objects.listed.as_ref().map(FilesMetadata::checksums).unwrap_or_default());
     let mut report = FetchReport {
         objects: 0,
@@ -122,7 +130,8 @@ pub(super) struct BackupObjects {
     /// Tar partitions, in name order, with their compression.
     pub parts: Vec<(String, Compression)>,
     pub label: Option<(String, Compression)>,
-    pub control: (String, Compression),
+    /// `pg_control.tar`: a backup without it cannot be restored.
+    pub control: Option<(String, Compression)>,
     /// files_metadata.json, unless the backup has none.
     pub listed: Option<FilesMetadata>,
     /// Partitions files_metadata.json lists that are not in storage (`part_003.tar`).
@@ -132,12 +141,11 @@ pub(super) struct BackupObjects {
 impl BackupObjects {
     /// Partitions, then `backup_label`, then `pg_control` last.
     pub fn in_restore_order(&self) -> impl Iterator<Item = (&String, &Compression)> {
-        self.parts.iter().chain(self.label.iter()).chain(std::iter::once(&self.control)).map(|(k, m)| (k, m))
+        self.parts.iter().chain(self.label.iter()).chain(self.control.iter()).map(|(k, m)| (k, m))
     }
 }
 
-/// List `backup`'s tar objects and read its files_metadata.json. A backup without
-/// `pg_control.tar` is corrupt.
+/// List `backup`'s tar objects and read its files_metadata.json.
 pub(super) async fn backup_objects(storage: &Storage, backup: &BackupInfo) -> Result<BackupObjects> {
     let dir = backup.name.dir();
     let objects = storage.list(&format!("{dir}/tar_partitions")).await?;
@@ -153,10 +161,6 @@ pub(super) async fn backup_objects(storage: &Storage, backup: &BackupInfo) -> Re
             _ => {}
         }
     }
-    let control = control.ok_or_else(|| {
-        Error::corrupt(format!("{} has no pg_control archive in {dir}/tar_partitions", backup.name))
-            .with_hint("the backup is damaged or incomplete; restore another one")
-    })?;
     parts.sort_by(|a, b| a.0.cmp(&b.0));
     let listed = files_metadata(storage, backup).await?;
     let mut missing_parts = Vec::new();
@@ -292,7 +296,7 @@ async fn extract_object(
 }
 
 /// The backup's files_metadata.json, unless the backup has none.
-async fn files_metadata(storage: &Storage, backup: &BackupInfo) -> Result<Option<FilesMetadata>> {
+pub(super) async fn files_metadata(storage: &Storage, backup: &BackupInfo) -> Result<Option<FilesMetadata>> {
     if backup.sentinel.files_metadata_disabled {
         return Ok(None);
     }

@@ -4,16 +4,19 @@
 mod backup_fetch;
 mod backup_mark;
 pub mod backup_push;
+mod backup_verify;
 mod delete;
 mod wal_fetch;
-pub mod wal_verify;
 mod wal_push;
+pub mod wal_verify;
 
 pub use backup_fetch::{backup_fetch, backup_fetch_with, FetchReport, TablespaceMapping};
 pub use backup_mark::{backup_mark, MarkOutcome};
+pub use backup_verify::{backup_verify, BackupCheck, ObjectCheck};
 pub use delete::{delete, DeleteReport};
 pub use wal_fetch::{wal_fetch, FetchOutcome};
 pub use wal_push::{wal_push, PushOutcome};
+pub use wal_verify::{verify_chain, wal_verify, WalReport};
 
 use crate::compress::{Compression, READ_ORDER};
 use crate::layout::wal_key;

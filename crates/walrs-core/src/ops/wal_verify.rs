@@ -253,7 +253,8 @@ pub fn verify_chain(
             children.entry(e.parent).or_default().push((t, e.switchpoint.0 / segment_size));
         }
     }
-    let lowest_used = timelines.iter().copied().find(|t| stored.contains_key(t) || backups.iter().any(|b| b.timeline() == *t));
+    let lowest_used =
+        timelines.iter().copied().find(|t| stored.contains_key(t) || backups.iter().any(|b| b.timeline() == *t));
     for &t in &timelines {
         if parent_of(t).is_none() && !history_files.contains(&t) && lowest_used.is_some_and(|low| low < t) {
             report.problems.push(format!(
