@@ -42,6 +42,10 @@ impl FilesMetadata {
         if bytes.len() > MAX_BYTES {
             return Err(Error::corrupt(format!("{key} is {} bytes: too large", bytes.len())));
         }
+        // serde would read a struct from a JSON array too; the file is always an object.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(Error::corrupt(format!("{key} is not valid: it is not a JSON object")));
+        }
         serde_json::from_slice(bytes).map_err(|e| Error::corrupt(format!("{key} is not valid: {e}")))
     }
 
@@ -54,5 +58,45 @@ impl FilesMetadata {
                 Some((path.trim_start_matches('/').to_string(), (m.size?, crc)))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_walrs_and_walg_records() {
+        let walg = br#"{"Files":{"base/1/1259":{"IsIncremented":false,"IsSkipped":false,"MTime":"2026-11-21T13:42:48Z","UpdatesCount":0,"CorruptBlocks":[3,9]}},"TarFileSets":{"part_001.tar":["base/1/1259"]}}"#;
+        let m = FilesMetadata::parse(walg, "k").unwrap();
+        assert!(m.checksums().is_empty(), "WAL-G records no checksums");
+        assert_eq!(m.tar_file_sets["part_001.tar"], vec!["base/1/1259".to_string()]);
+        let walrs = br#"{"Files":{"/global/1262":{"MTime":"x","Size":8192,"Crc32":"0000002a"}}}"#;
+        assert_eq!(FilesMetadata::parse(walrs, "k").unwrap().checksums()["global/1262"], (8192, 42));
+    }
+
+    #[test]
+    fn malformed_or_oversized_lists_are_corrupt() {
+        let key = "basebackups_005/base_000000010000000000000002/files_metadata.json";
+        for bad in [
+            &b""[..],
+            b"{",
+            b"[]",
+            b"null",
+            br#"{"Files":[]}"#,
+            br#"{"Files":{"a":{"Size":-1}}}"#,
+            br#"{"Files":{"a":{"Size":1e400}}}"#,
+            br#"{"TarFileSets":{"part_001.tar":"not a list"}}"#,
+            b"\xff\xfe",
+        ] {
+            let err = FilesMetadata::parse(bad, key).expect_err(&String::from_utf8_lossy(bad));
+            assert_eq!(err.kind, crate::ErrorKind::Corrupt);
+            assert!(err.message.contains(key), "{}", err.message);
+        }
+        let big = vec![b' '; MAX_BYTES + 1];
+        assert_eq!(FilesMetadata::parse(&big, key).unwrap_err().kind, crate::ErrorKind::Corrupt);
+        // A bad CRC text is no checksum, not a crash.
+        let odd = br#"{"Files":{"a":{"Size":1,"Crc32":"zz"}}}"#;
+        assert!(FilesMetadata::parse(odd, key).unwrap().checksums().is_empty());
     }
 }

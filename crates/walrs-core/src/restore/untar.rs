@@ -257,13 +257,100 @@ mod tests {
         assert!(extract(&fifo[..], &dest, "x", &Expected::new()).is_err());
     }
 
+    /// A raw header for `path` (no checks: hostile names go in as bytes).
+    fn raw_header(path: &[u8], kind: tar::EntryType, size: u64) -> tar::Header {
+        let mut h = tar::Header::new_gnu();
+        h.set_entry_type(kind);
+        h.set_size(size);
+        h.set_mode(0o600);
+        h.as_old_mut().name[..path.len()].copy_from_slice(path);
+        h.set_cksum();
+        h
+    }
+
+    fn refused(t: &[u8], dest: &Path, entry: &str) {
+        let err = extract(t, dest, "part_007.tar.zst", &Expected::new()).expect_err(entry);
+        assert_eq!(err.kind, crate::ErrorKind::Corrupt, "{entry}: {err}");
+        assert!(err.message.contains("part_007.tar.zst") && err.message.contains(entry), "{}", err.message);
+        assert!(err.hint.is_some(), "{entry}");
+    }
+
+    #[test]
+    fn refuses_a_link_out_and_a_file_written_through_it() {
+        let outer = tempfile::tempdir().unwrap();
+        let dest = outer.path().join("data");
+        let victim = outer.path().join("victim");
+        fs::create_dir_all(&victim).unwrap();
+        let mut b = tar::Builder::new(Vec::new());
+        let mut link = raw_header(b"base/evil", tar::EntryType::Symlink, 0);
+        link.set_link_name(&victim).unwrap();
+        link.set_cksum();
+        b.append(&link, &b""[..]).unwrap();
+        b.append(&raw_header(b"base/evil/owned", tar::EntryType::Regular, 1), &b"x"[..]).unwrap();
+        refused(&b.into_inner().unwrap(), &dest, "base/evil");
+        assert_eq!(fs::read_dir(&victim).unwrap().count(), 0, "nothing may land behind the link");
+        assert!(!dest.join("base/evil").exists());
+    }
+
+    #[test]
+    fn refuses_devices_and_hard_links() {
+        let dir = tempfile::tempdir().unwrap();
+        for (entry, kind) in [
+            ("base/1/char", tar::EntryType::Char),
+            ("base/1/block", tar::EntryType::Block),
+            ("base/1/fifo", tar::EntryType::Fifo),
+            ("base/1/hard", tar::EntryType::Link),
+        ] {
+            let mut b = tar::Builder::new(Vec::new());
+            b.append(&raw_header(entry.as_bytes(), kind, 0), &b""[..]).unwrap();
+            refused(&b.into_inner().unwrap(), dir.path(), entry);
+        }
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn refuses_escapes_hidden_in_long_names_and_pax_headers() {
+        let outer = tempfile::tempdir().unwrap();
+        let dest = outer.path().join("data");
+        // GNU long name: the real name travels in a ././@LongLink entry of its own.
+        let long = format!("base/{}/../../../escaped", "d".repeat(120));
+        let mut b = tar::Builder::new(Vec::new());
+        let mut body = long.clone().into_bytes();
+        body.push(0);
+        b.append(&raw_header(b"././@LongLink", tar::EntryType::GNULongName, body.len() as u64), &body[..]).unwrap();
+        b.append(&raw_header(b"innocent", tar::EntryType::Regular, 1), &b"x"[..]).unwrap();
+        refused(&b.into_inner().unwrap(), &dest, &long);
+        // PAX: a `path` record overrides the header's name.
+        let mut b = tar::Builder::new(Vec::new());
+        b.append_pax_extensions([("path", &b"../../escaped"[..])]).unwrap();
+        b.append(&raw_header(b"innocent", tar::EntryType::Regular, 1), &b"x"[..]).unwrap();
+        refused(&b.into_inner().unwrap(), &dest, "../../escaped");
+        assert!(!outer.path().join("escaped").exists());
+    }
+
+    #[test]
+    fn a_garbage_stream_is_corrupt_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        for junk in [&b"not a tar archive at all"[..], &[0xFFu8; 1024][..], &[0u8; 10][..]] {
+            match extract(junk, dir.path(), "x.tar", &Expected::new()) {
+                Ok(got) => assert_eq!(got.files, 0, "only an empty archive may pass"),
+                Err(e) => assert_eq!(e.kind, crate::ErrorKind::Corrupt, "{e}"),
+            }
+        }
+    }
+
     #[test]
     fn absolute_names_stay_under_the_target() {
         let dir = tempfile::tempdir().unwrap();
-        let t = tar_with(&[("/global/pg_control", tar::EntryType::Regular, b"ctl")]);
+        // WAL-G names pg_control "/global/pg_control": absolute names are confined, as GNU tar does.
+        let t = tar_with(&[
+            ("/global/pg_control", tar::EntryType::Regular, b"ctl"),
+            ("/abs/path", tar::EntryType::Regular, b"abs"),
+        ]);
         extract(&t[..], dir.path(), "pg_control.tar", &Expected::new()).unwrap();
         assert_eq!(fs::read(dir.path().join("global/pg_control")).unwrap(), b"ctl");
-        assert!(!Path::new("/global/pg_control").exists());
+        assert_eq!(fs::read(dir.path().join("abs/path")).unwrap(), b"abs");
+        assert!(!Path::new("/global/pg_control").exists() && !Path::new("/abs/path").exists());
     }
 
     #[test]
