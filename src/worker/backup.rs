@@ -102,6 +102,10 @@ fn take_backup(permanent: bool) -> Result<String, Error> {
         compression: cfg.compression,
         partition_size: gucs::backup_partition_bytes(),
         concurrency: gucs::upload_concurrency(),
+        // Page checksum verification waits for the adapter to pass SHOW data_checksums and
+        // walrs.backup_fail_on_checksum_error.
+        data_checksums: false,
+        fail_on_corrupt_pages: false,
     };
     let started = Started { name: name.clone(), start_lsn, start_time };
     let uploaded = runtime::block_on(upload_files(&storage, &req, &started))??;

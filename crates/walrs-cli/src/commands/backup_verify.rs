@@ -54,6 +54,12 @@ fn print_text(c: &BackupCheck) {
         c.wal_last,
         if c.wal_missing.is_empty() { ", archived".to_string() } else { format!(", {} missing", c.wal_missing.len()) }
     );
+    if c.recorded_corrupt_pages > 0 {
+        println!(
+            "  warning: {} page(s) failed their checksum when the backup was taken (CorruptBlocks in files_metadata.json)",
+            c.recorded_corrupt_pages
+        );
+    }
     for p in &c.problems {
         println!("  problem: {p}");
     }

@@ -41,6 +41,9 @@ pub struct BackupCheck {
     pub wal_first: String,
     pub wal_last: String,
     pub wal_missing: Vec<String>,
+    /// Pages the backup itself recorded as failing their checksum when it read them
+    /// (files_metadata.json `CorruptBlocks`): the backup holds them as they were on disk.
+    pub recorded_corrupt_pages: u64,
     /// Everything wrong, each naming the object or file.
     pub problems: Vec<String>,
 }
@@ -94,6 +97,7 @@ fn check_wal(b: &BackupInfo, snap: &Snapshot, seg_size: u64) -> BackupCheck {
         wal_first: name(first),
         wal_last: name(last),
         wal_missing: vec![],
+        recorded_corrupt_pages: 0,
         problems: vec![],
     };
     if b.sentinel.finish_lsn != 0 && b.sentinel.finish_lsn < b.sentinel.lsn {
@@ -198,6 +202,8 @@ async fn check_objects(
         check.objects.push(object);
     }
     if let Some(listed) = &objects.listed {
+        check.recorded_corrupt_pages =
+            listed.files.values().filter_map(|m| m.corrupt_blocks.as_ref()).map(|c| c.corrupt_blocks_count).sum();
         let missing: Vec<&String> = listed
             .files
             .iter()
