@@ -31,6 +31,7 @@ static BACKUP_DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CStrin
 static BACKUP_WAL_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(300);
 static BACKUP_PARTITION_SIZE: GucSetting<i32> = GucSetting::<i32>::new(1024);
 static RETAIN_FULL: GucSetting<i32> = GucSetting::<i32>::new(0);
+static BACKUP_FAIL_ON_CHECKSUM_ERROR: GucSetting<bool> = GucSetting::<bool>::new(false);
 
 pub fn register() {
     // SAFETY: check_storage is #[pg_guard]ed and only reads the proposed value.
@@ -125,6 +126,14 @@ pub fn register() {
         GucContext::Sighup,
         GucFlags::default(),
     );
+    GucRegistry::define_bool_guc(
+        c"walrs.backup_fail_on_checksum_error",
+        c"Fail a base backup when a data page fails its checksum, instead of recording it and warning.",
+        c"Checked only on clusters with data checksums (initdb --data-checksums).",
+        &BACKUP_FAIL_ON_CHECKSUM_ERROR,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
     // SAFETY: called from _PG_init with a static NUL-terminated name.
     unsafe { pg_sys::MarkGUCPrefixReserved(c"walrs".as_ptr()) };
 }
@@ -209,6 +218,10 @@ pub fn backup_database() -> String {
 
 pub fn backup_wal_timeout() -> std::time::Duration {
     std::time::Duration::from_secs(BACKUP_WAL_TIMEOUT.get().max(1) as u64)
+}
+
+pub fn backup_fail_on_checksum_error() -> bool {
+    BACKUP_FAIL_ON_CHECKSUM_ERROR.get()
 }
 
 pub fn retain_full() -> u32 {

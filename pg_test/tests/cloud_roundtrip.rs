@@ -36,7 +36,8 @@ fn roundtrip(kind: &'static str) {
 
     let env = env_dir.to_str().unwrap();
     let listed = walrs(&["--storage", &url, "--env-dir", env, "backup-list"]);
-    assert!(assert_ok(&listed, "backup-list").contains(&name), "backup-list shows {name}");
+    assert_ok(&listed, "backup-list");
+    assert!(String::from_utf8_lossy(&listed.stdout).contains(&name), "backup-list shows {name}");
     let dest = work.path.join("restored");
     assert_ok(
         &walrs(&[

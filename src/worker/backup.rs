@@ -69,29 +69,32 @@ fn take_backup(permanent: bool) -> Result<String, Error> {
     }
 
     let start_time = SystemTime::now();
-    let (lsn, timeline, segment_size, pg_version, system_identifier, data_dir) = BackgroundWorker::transaction(|| {
-        Spi::connect(|client| {
-            let row = client
-                .select(
-                    "SELECT b::text, (SELECT timeline_id FROM pg_control_checkpoint()), \
+    let (lsn, timeline, segment_size, pg_version, system_identifier, data_dir, checksums) =
+        BackgroundWorker::transaction(|| {
+            Spi::connect(|client| {
+                let row = client
+                    .select(
+                        "SELECT b::text, (SELECT timeline_id FROM pg_control_checkpoint()), \
                      current_setting('wal_segment_size', false), current_setting('server_version_num')::int, \
-                     (SELECT system_identifier FROM pg_control_system()), current_setting('data_directory') \
+                     (SELECT system_identifier FROM pg_control_system()), current_setting('data_directory'), \
+                     current_setting('data_checksums') = 'on' \
                      FROM pg_backup_start('walrs', true) AS b",
-                    None,
-                    &[],
-                )?
-                .first();
-            Ok::<_, pgrx::spi::Error>((
-                row.get::<String>(1)?.unwrap_or_default(),
-                row.get::<i32>(2)?.unwrap_or(1),
-                row.get::<String>(3)?.unwrap_or_default(),
-                row.get::<i32>(4)?.unwrap_or(0),
-                row.get::<i64>(5)?,
-                row.get::<String>(6)?.unwrap_or_default(),
-            ))
+                        None,
+                        &[],
+                    )?
+                    .first();
+                Ok::<_, pgrx::spi::Error>((
+                    row.get::<String>(1)?.unwrap_or_default(),
+                    row.get::<i32>(2)?.unwrap_or(1),
+                    row.get::<String>(3)?.unwrap_or_default(),
+                    row.get::<i32>(4)?.unwrap_or(0),
+                    row.get::<i64>(5)?,
+                    row.get::<String>(6)?.unwrap_or_default(),
+                    row.get::<bool>(7)?.unwrap_or(false),
+                ))
+            })
         })
-    })
-    .map_err(|e| sql_error("pg_backup_start failed", e))?;
+        .map_err(|e| sql_error("pg_backup_start failed", e))?;
     let start_lsn: Lsn = lsn.parse()?;
     let segment_size = parse_size(&segment_size)?;
     let name = backup_name(timeline as u32, start_lsn, segment_size);
@@ -102,11 +105,19 @@ fn take_backup(permanent: bool) -> Result<String, Error> {
         compression: cfg.compression,
         partition_size: gucs::backup_partition_bytes(),
         concurrency: gucs::upload_concurrency(),
+        data_checksums: checksums,
+        fail_on_corrupt_pages: gucs::backup_fail_on_checksum_error(),
     };
     let started = Started { name: name.clone(), start_lsn, start_time };
     let uploaded = runtime::block_on(upload_files(&storage, &req, &started))??;
     for note in &uploaded.notes {
         log!("walrs: backup {name}: {note}");
+    }
+    for file in uploaded.corrupt_files() {
+        crate::error::log_warning(
+            &format!("backup {name}: {} page(s) of {} fail their checksum (blocks {:?})", file.blocks.len(), file.rel, file.blocks),
+            Some("the pages are recorded as CorruptBlocks in files_metadata.json; check the storage under the cluster, and set walrs.backup_fail_on_checksum_error = on to fail such backups"),
+        );
     }
 
     let (stop_lsn, label, map, stop_segment) = BackgroundWorker::transaction(|| {

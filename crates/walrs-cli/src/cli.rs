@@ -59,6 +59,37 @@ pub enum Command {
         /// Where to write it, as PostgreSQL's %p; written whole or not at all.
         dest: PathBuf,
     },
+    /// Check that the archived WAL is a chain every backup can replay: per timeline, from the
+    /// oldest backup to the newest segment. Exits 1 when a segment is lost.
+    WalVerify {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show the archived WAL per timeline: first and last segment, count, gaps, timeline
+    /// switches and the backups on each timeline.
+    WalShow {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read a backup back completely (every object decompressed, every file checked against its
+    /// recorded size and CRC-32) and check the WAL it needs is archived. Exits 1 on any problem.
+    BackupVerify {
+        /// LATEST or a backup name; omit with --all.
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        backup: Option<String>,
+        /// Verify every complete backup.
+        #[arg(long)]
+        all: bool,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The restore drill: restore a backup into a temporary directory, recover it with a private
+    /// PostgreSQL (of the backup's major version), check it (amcheck, your SQL), report, and clean
+    /// up. Exits 0 only when every check held. Runs as the --owner user's PostgreSQL when root.
+    RestoreTest(RestoreTestArgs),
     /// Archive one WAL file: archive_command = 'walrs wal-push %p', for servers without archive_library.
     WalPush {
         /// Path of the WAL file, as PostgreSQL's %p; its file name is the archived name.
@@ -160,4 +191,46 @@ pub struct Confirm {
     /// Print JSON (one array of {kind, name, reason}) instead of lines.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RestoreTestArgs {
+    /// LATEST, or a backup name from `walrs backup-list`.
+    #[arg(default_value = "LATEST")]
+    pub backup: String,
+    /// Recover up to this time instead of the end of the archive.
+    #[arg(long, value_name = "TIME")]
+    pub target_time: Option<String>,
+    /// SQL that must succeed on the restored database, e.g. 'SELECT count(*) FROM orders' (repeatable).
+    #[arg(long, value_name = "SQL")]
+    pub sql: Vec<String>,
+    /// Database the connection check and --sql use.
+    #[arg(long, value_name = "NAME", default_value = "postgres")]
+    pub dbname: String,
+    /// Role to connect as: a superuser of the backed-up cluster.
+    #[arg(long, value_name = "ROLE", default_value = "postgres")]
+    pub db_user: String,
+    /// Keep the restored directory (stopped) instead of removing it.
+    #[arg(long)]
+    pub keep: bool,
+    /// Port number of the private server (it listens only on a Unix socket in the work directory).
+    /// Default: a free one in 42000-42999.
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// Where to create the temporary directory. Default: $TMPDIR, else /tmp.
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+    /// PostgreSQL server binaries. Default: /usr/lib/postgresql/MAJOR/bin, /opt/walrs-pg/MAJOR/bin,
+    /// then pg_config --bindir, whichever matches the backup's major version.
+    #[arg(long, value_name = "DIR")]
+    pub pg_bindir: Option<PathBuf>,
+    /// OS user PostgreSQL runs as when walrs runs as root (default: postgres).
+    #[arg(long, value_name = "USER")]
+    pub owner: Option<String>,
+    /// Seconds recovery may take before the drill fails.
+    #[arg(long, value_name = "SECONDS", default_value_t = 600)]
+    pub timeout: u64,
+    /// Skip the amcheck index check.
+    #[arg(long)]
+    pub no_amcheck: bool,
 }

@@ -8,6 +8,10 @@
 //! early and open a database that silently lacks committed data. There it exits 128, which
 //! stops recovery with the error in the log; fix the cause and start the server again. A
 //! standby (`standby.signal`) retries on its own, so there failures exit 1.
+//!
+//! Usage errors (unknown flags, missing or malformed arguments) exit 1 like other failures,
+//! and 128 in archive recovery for the same reason. Verification verbs (`wal-verify`,
+//! `backup-verify`, `restore-test`) exit 1 when they find a problem.
 
 use crate::cli::Command;
 use std::path::Path;
@@ -23,6 +27,16 @@ pub fn code_for(command: &Command, err: &Error) -> i32 {
         (Command::WalFetch { .. }, ErrorKind::NotFound) => NOT_FOUND,
         (Command::WalFetch { .. }, _) if in_archive_recovery(Path::new(".")) => STOP_RECOVERY,
         _ => FAILED,
+    }
+}
+
+/// Bad arguments: 1, but 128 in archive recovery, where PostgreSQL would read any code up to
+/// 125 from a misconfigured restore_command as "end of archive" and open the database early.
+pub fn usage_error() -> i32 {
+    if in_archive_recovery(Path::new(".")) {
+        STOP_RECOVERY
+    } else {
+        FAILED
     }
 }
 

@@ -8,7 +8,16 @@ mod exit;
 use clap::Parser;
 
 fn main() {
-    let args = cli::Cli::parse();
+    let args = match cli::Cli::try_parse() {
+        Ok(args) => args,
+        Err(e) => {
+            // --help and --version are not errors; a usage error is a failure like any other.
+            if let Err(print) = e.print() {
+                eprintln!("walrs: error: {print}");
+            }
+            std::process::exit(if e.use_stderr() { exit::usage_error() } else { exit::OK });
+        }
+    };
     let code = match commands::run(&args) {
         Ok(()) => exit::OK,
         Err(e) => {

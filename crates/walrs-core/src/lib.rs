@@ -19,6 +19,7 @@ pub mod retention;
 pub mod schedule;
 pub mod storage;
 pub mod timefmt;
+pub mod timeline;
 pub mod wal;
 
 /// The date library of the core's types, for adapters to use the same one.

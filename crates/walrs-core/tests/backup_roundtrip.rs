@@ -54,7 +54,14 @@ fn make_data_dir(root: &Path) -> Vec<(&'static str, Vec<u8>)> {
 }
 
 async fn push(storage: &Storage, data: &Path, compression: Compression) -> String {
-    let req = BackupRequest { data_dir: data.to_path_buf(), compression, partition_size: 1 << 20, concurrency: 3 };
+    let req = BackupRequest {
+        data_dir: data.to_path_buf(),
+        compression,
+        partition_size: 1 << 20,
+        concurrency: 3,
+        data_checksums: false,
+        fail_on_corrupt_pages: false,
+    };
     let start_lsn = Lsn(0x2000028);
     let started =
         Started { name: backup_name(1, start_lsn, DEFAULT_SEGMENT_SIZE), start_lsn, start_time: SystemTime::now() };
@@ -171,6 +178,8 @@ async fn a_failed_attempt_leaves_nothing_a_later_backup_of_the_same_name_restore
         compression: Compression::Lz4,
         partition_size: 1 << 20,
         concurrency: 1,
+        data_checksums: false,
+        fail_on_corrupt_pages: false,
     };
     let started = Started { name: b.name.clone(), start_lsn: Lsn(0x2000028), start_time: SystemTime::now() };
     let err = upload_files(&s, &req, &started).await.unwrap_err();
@@ -209,4 +218,130 @@ async fn tablespaces_are_backed_up_and_restored_where_mapped() {
     let bad: TablespaceMapping = [("/no/such/ts".to_string(), moved.clone())].into();
     let err = backup_fetch_with(&s, &b, &dir.path().join("r3"), &bad, &|_| {}).await.unwrap_err();
     assert!(err.message.contains("matches no tablespace"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn backup_verify_checks_every_file_and_names_the_damaged_one() {
+    use walrs_core::ops::backup_verify;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    make_data_dir(&data);
+    let s = storage(dir.path());
+    let name = push(&s, &data, Compression::None).await;
+    // The WAL the backup needs (its start and finish are both in segment 2).
+    s.put("wal_005/000000010000000000000002.lz4", Compression::Lz4.compress(&vec![0u8; 16 << 20]).unwrap().into())
+        .await
+        .unwrap();
+    let b = find_backup(&s, "LATEST").await.unwrap();
+    let checks = backup_verify(&s, std::slice::from_ref(&b), &|_| {}).await.unwrap();
+    let c = &checks[0];
+    assert!(c.is_ok(), "{:?}", c.problems);
+    assert!(c.checksums_recorded);
+    assert_eq!(c.files, 10, "8 data files, backup_label and tablespace_map");
+    assert_eq!(c.files_checksummed, 8, "every data file has a checksum (the label tar's files are not listed)");
+    assert_eq!((c.wal_first.as_str(), c.wal_last.as_str()), ("000000010000000000000002", "000000010000000000000002"));
+
+    // One flipped byte in the big file: the check goes on and names file and object.
+    let parts = dir.path().join("repo/basebackups_005").join(&name).join("tar_partitions");
+    let victim = std::fs::read_dir(&parts)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
+        .unwrap();
+    let mut bytes = std::fs::read(&victim).unwrap();
+    bytes[4096] ^= 0x01;
+    std::fs::write(&victim, &bytes).unwrap();
+    std::fs::remove_file(dir.path().join("repo/wal_005/000000010000000000000002.lz4")).unwrap();
+    let c = &backup_verify(&s, &[b], &|_| {}).await.unwrap()[0];
+    let victim_name = victim.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(
+        c.problems
+            .iter()
+            .any(|p| p.contains(&victim_name) && p.contains("base/1/1259") && p.contains("fails verification")),
+        "{:?}",
+        c.problems
+    );
+    assert_eq!(c.wal_missing, vec!["000000010000000000000002".to_string()]);
+    assert!(c.objects.iter().all(|o| o.problem.is_none()), "the tar structure itself is fine");
+}
+
+/// Real pages with checksums (tests/data/README.md): four blocks of pg_class.
+const PG_CLASS: &[u8] = include_bytes!("data/pg15_pg_class_blocks_0-3.bin");
+
+#[tokio::test]
+async fn page_checksums_are_verified_recorded_and_can_fail_the_backup() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    make_data_dir(&data);
+    let mut damaged = PG_CLASS.to_vec();
+    damaged[2 * 8192 + 5000] ^= 0x01; // block 2
+    for (rel, bytes) in [
+        ("base/1/1259", PG_CLASS.to_vec()),
+        ("base/5/2600", damaged.clone()),
+        // Good pages, but in the second segment file: their block numbers are 131072.., so the
+        // checksums (which mix in the block number) do not match.
+        ("base/5/2601.1", PG_CLASS.to_vec()),
+        ("base/5/t3_2602", damaged.clone()), // temporary relation: not checked
+        ("global/pg_filenode.map", damaged), // not a relation file
+    ] {
+        std::fs::write(data.join(rel), bytes).unwrap();
+    }
+    let s = storage(dir.path());
+    let req = |data_checksums, fail_on_corrupt_pages| BackupRequest {
+        data_dir: data.clone(),
+        compression: Compression::Lz4,
+        partition_size: 1 << 20,
+        concurrency: 2,
+        data_checksums,
+        fail_on_corrupt_pages,
+    };
+    let start_lsn = Lsn(0x2000028); // after every page's LSN: all are checked
+    let started =
+        Started { name: backup_name(1, start_lsn, DEFAULT_SEGMENT_SIZE), start_lsn, start_time: SystemTime::now() };
+
+    // Failing is an option: the error names the file and block, and no backup appears.
+    let err = upload_files(&s, &req(true, true), &started).await.unwrap_err();
+    assert_eq!(err.kind, walrs_core::ErrorKind::Corrupt);
+    assert!(
+        err.message.contains("base/5/2600 block 2") && err.message.contains("5 page(s) in 2 file(s)"),
+        "{}",
+        err.message
+    );
+    assert!(list_backups(&s).await.unwrap().0.is_empty());
+
+    // Recording is the default: the pages are stored as read and listed in files_metadata.json.
+    let uploaded = upload_files(&s, &req(true, false), &started).await.unwrap();
+    let corrupt: Vec<(String, Vec<u32>)> = uploaded.corrupt_files().into_iter().map(|f| (f.rel, f.blocks)).collect();
+    assert_eq!(
+        corrupt,
+        vec![("base/5/2600".to_string(), vec![2]), ("base/5/2601.1".to_string(), (131072..131076).collect())]
+    );
+    let stopped = Stopped {
+        finish_lsn: Lsn(0x2000100),
+        backup_label: "START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\n".into(),
+        tablespace_map: String::new(),
+        finish_time: SystemTime::now(),
+    };
+    let facts = ServerFacts { pg_version: 150020, system_identifier: None, hostname: "t".into(), is_permanent: false };
+    complete(&s, &req(true, false), &started, &uploaded, &stopped, &facts).await.unwrap();
+    let meta = std::fs::read(dir.path().join("repo/basebackups_005/base_000000010000000000000002/files_metadata.json"))
+        .unwrap();
+    let meta: serde_json::Value = serde_json::from_slice(&meta).unwrap();
+    assert_eq!(
+        meta["Files"]["base/5/2600"]["CorruptBlocks"],
+        serde_json::json!({"CorruptBlocksCount": 1, "SomeCorruptBlocks": [2]})
+    );
+    assert_eq!(meta["Files"]["base/5/2601.1"]["CorruptBlocks"]["CorruptBlocksCount"], 4);
+    for clean in ["base/1/1259", "base/5/t3_2602", "global/pg_filenode.map", "PG_VERSION"] {
+        assert!(meta["Files"][clean].get("CorruptBlocks").is_none(), "{clean}");
+    }
+    let restored = dir.path().join("restored");
+    backup_fetch(&s, &find_backup(&s, "LATEST").await.unwrap(), &restored, &|_| {}).await.unwrap();
+    assert!(std::fs::read(restored.join("base/5/2600")).unwrap() == std::fs::read(data.join("base/5/2600")).unwrap());
+
+    // Without data checksums nothing is verified.
+    let other = tempfile::tempdir().unwrap();
+    let s2 = storage(other.path());
+    let uploaded = upload_files(&s2, &req(false, true), &started).await.unwrap();
+    assert!(uploaded.corrupt_files().is_empty());
 }

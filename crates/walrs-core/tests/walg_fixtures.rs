@@ -126,3 +126,82 @@ async fn a_backup_without_its_sentinel_is_invisible() {
         walrs_core::ErrorKind::NotFound
     );
 }
+
+#[tokio::test]
+async fn backup_verify_reads_walg_backups_and_says_checksums_were_not_recorded() {
+    use walrs_core::ops::backup_verify;
+    for method in ["lz4", "zstd", "brotli"] {
+        let (dir, storage) = open(method).await;
+        let b = find_backup(&storage, "LATEST").await.unwrap();
+        let c = &backup_verify(&storage, std::slice::from_ref(&b), &|_| {}).await.unwrap()[0];
+        assert!(c.is_ok(), "{method}: {:?}", c.problems);
+        assert!(!c.checksums_recorded, "{method}");
+        assert_eq!(c.files_checksummed, 0);
+        assert_eq!(c.objects.len(), 3);
+        assert!(c.files > 900 && c.bytes > 20 << 20, "{method}: {c:?}");
+
+        // Damage: part_001 cut in half, segment 2 gone.
+        let part = dir.path().join(format!(
+            "repo/basebackups_005/base_000000010000000000000002/tar_partitions/part_001.tar.{}",
+            match method {
+                "zstd" => "zst",
+                "brotli" => "br",
+                m => m,
+            }
+        ));
+        let bytes = std::fs::read(&part).unwrap();
+        std::fs::write(&part, &bytes[..bytes.len() / 2]).unwrap();
+        let seg = std::fs::read_dir(dir.path().join("repo/wal_005"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                let f = p.file_name().unwrap().to_string_lossy().into_owned();
+                f.starts_with("000000010000000000000002.") && !f.contains(".backup")
+            })
+            .unwrap();
+        std::fs::remove_file(seg).unwrap();
+        let c = &backup_verify(&storage, &[b], &|_| {}).await.unwrap()[0];
+        let broken = c.objects.iter().find(|o| o.key.contains("part_001")).unwrap();
+        assert!(broken.problem.is_some(), "{method}: {c:?}");
+        assert!(c.problems.iter().any(|p| p.contains("part_001")), "{method}: {:?}", c.problems);
+        assert!(c.problems.iter().any(|p| p.contains("files_metadata.json are in no object")), "{:?}", c.problems);
+        assert_eq!(c.wal_missing, vec!["000000010000000000000002".to_string()], "{method}");
+    }
+}
+
+#[tokio::test]
+async fn wal_verify_reads_history_files_and_measures_the_segment_size() {
+    use walrs_core::ops::wal_verify::{wal_verify, GapStatus};
+    let (dir, storage) = open("lz4").await;
+    let wal = dir.path().join("repo/wal_005");
+    // Timeline 2 branched off 1 in segment 4: its own copy of 4, then 5.
+    let history = Compression::Lz4.compress(b"1\t0/4000060\tno recovery target specified\n").unwrap();
+    std::fs::write(wal.join("00000002.history.lz4"), history).unwrap();
+    for seg in ["000000020000000000000004", "000000020000000000000005"] {
+        std::fs::copy(wal.join("000000010000000000000004.lz4"), wal.join(format!("{seg}.lz4"))).unwrap();
+    }
+    let later = chrono::Utc::now() + chrono::Duration::days(1);
+    let r = wal_verify(&storage, later).await.unwrap();
+    assert!(r.is_ok(), "{r:?}");
+    assert_eq!(r.segment_size, 16 << 20, "measured from a stored segment");
+    let t2 = r.timelines.iter().find(|t| t.timeline == 2).unwrap();
+    assert_eq!(t2.parent.as_ref().map(|p| (p.parent, p.switchpoint.to_string())), Some((1, "0/4000060".into())));
+    assert_eq!(t2.checked[0].first, "000000020000000000000004");
+    // Timeline 1 ends before segment 4 (its child's copy is used): 2..3 checked.
+    let t1 = r.timelines.iter().find(|t| t.timeline == 1).unwrap();
+    assert_eq!(t1.checked[0].last, "000000010000000000000004", "the newest stored segment of 1");
+
+    std::fs::remove_file(wal.join("000000010000000000000003.lz4")).unwrap();
+    let r = wal_verify(&storage, later).await.unwrap();
+    assert_eq!(r.lost_segments, 1, "{r:?}");
+    let t1 = r.timelines.iter().find(|t| t.timeline == 1).unwrap();
+    assert_eq!(t1.gaps[0].first, "000000010000000000000003");
+    assert_eq!(t1.gaps[0].status, GapStatus::Lost);
+    // Stored just now: the same hole is still uploading.
+    let r = wal_verify(&storage, chrono::Utc::now()).await.unwrap();
+    assert_eq!((r.lost_segments, r.uploading_segments), (0, 1), "{r:?}");
+
+    std::fs::write(wal.join("00000002.history.lz4"), Compression::Lz4.compress(b"garbage").unwrap()).unwrap();
+    let r = wal_verify(&storage, later).await.unwrap();
+    assert!(r.problems.iter().any(|p| p.contains("00000002.history")), "{:?}", r.problems);
+}

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::time::Instant;
 use walrs_core::backup::find_backup;
 use walrs_core::ops::{backup_fetch_with, TablespaceMapping};
-use walrs_core::restore::recovery::{shell_word, Mode, RecoverySettings, Target};
+use walrs_core::restore::recovery::{Mode, RecoverySettings, Target};
 use walrs_core::restore::{owner, untar};
 use walrs_core::Error;
 
@@ -17,6 +17,9 @@ pub fn run(global: &Global, args: &BackupFetchArgs) -> Result<(), Error> {
         || args.target.is_some()
         || args.target_action.is_some();
     // Check every option before touching the disk.
+    if args.dir.as_os_str().is_empty() {
+        return Err(Error::invalid_input("the directory to restore into is empty"));
+    }
     let target = match (&args.target_time, &args.target_lsn, &args.target_name, &args.target) {
         (Some(t), _, _, _) => Target::Time(t.clone()),
         (_, Some(l), _, _) => Target::Lsn(l.parse().map_err(|e: Error| e.context("--target-lsn"))?),
@@ -53,7 +56,7 @@ pub fn run(global: &Global, args: &BackupFetchArgs) -> Result<(), Error> {
             }
         };
         let report = backup_fetch_with(&storage, &backup, &dir, mapping, &progress).await?;
-        Ok((backup.name, report, restore_command(&cfg)))
+        Ok((backup.name, report, super::restore_command(&cfg)))
     })?;
 
     if recovery_wanted {
@@ -76,15 +79,4 @@ pub fn run(global: &Global, args: &BackupFetchArgs) -> Result<(), Error> {
         if recovery_wanted { "; recovery is set up: start the server with pg_ctl start" } else { "" }
     );
     Ok(())
-}
-
-/// `restore_command` for the restored server: this walrs, on the same repository.
-fn restore_command(cfg: &crate::config::Resolved) -> String {
-    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "walrs".to_string());
-    let mut words = vec![shell_word(&exe), "--storage".into(), shell_word(&cfg.repo.location.to_string())];
-    if let Some(dir) = &cfg.env_dir {
-        words.extend(["--env-dir".into(), shell_word(&dir.display().to_string())]);
-    }
-    words.extend(["wal-fetch".into(), "%f".into(), "%p".into()]);
-    words.join(" ")
 }

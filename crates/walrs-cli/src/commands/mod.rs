@@ -3,9 +3,13 @@
 mod backup_fetch;
 mod backup_list;
 mod backup_mark;
+mod backup_verify;
 mod delete;
+mod restore_test;
 mod wal_fetch;
 mod wal_push;
+mod wal_show;
+mod wal_verify;
 
 use crate::cli::{Cli, Command, Global};
 use crate::config;
@@ -21,6 +25,10 @@ pub fn run(cli: &Cli) -> Result<(), Error> {
         Command::Delete(command) => delete::run(&cli.global, command),
         Command::BackupMark { name, impermanent } => backup_mark::run(&cli.global, name, *impermanent),
         Command::WalFetch { name, dest } => wal_fetch::run(&cli.global, name, dest),
+        Command::WalVerify { json } => wal_verify::run(&cli.global, *json),
+        Command::WalShow { json } => wal_show::run(&cli.global, *json),
+        Command::BackupVerify { backup, all, json } => backup_verify::run(&cli.global, backup.as_deref(), *all, *json),
+        Command::RestoreTest(args) => restore_test::run(&cli.global, args),
         Command::WalPush { path, compression } => wal_push::run(&cli.global, path, compression.as_deref()),
     }
 }
@@ -53,4 +61,16 @@ where
         let storage = Storage::open(&cfg.repo.location, &cfg.repo.env)?;
         op(storage, cfg).await
     })
+}
+
+/// `restore_command` for a restored server: this walrs, on the same repository.
+fn restore_command(cfg: &config::Resolved) -> String {
+    use walrs_core::restore::recovery::shell_word;
+    let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "walrs".to_string());
+    let mut words = vec![shell_word(&exe), "--storage".into(), shell_word(&cfg.repo.location.to_string())];
+    if let Some(dir) = &cfg.env_dir {
+        words.extend(["--env-dir".into(), shell_word(&dir.display().to_string())]);
+    }
+    words.extend(["wal-fetch".into(), "%f".into(), "%p".into()]);
+    words.join(" ")
 }

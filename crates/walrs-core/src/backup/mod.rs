@@ -2,6 +2,7 @@
 //! metadata, in WAL-G's format.
 
 pub(crate) mod catalog;
+pub mod checksum;
 pub mod files_metadata;
 mod sentinel;
 pub mod tarball;

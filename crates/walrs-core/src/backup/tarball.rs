@@ -1,13 +1,17 @@
 //! Writing files into a tar stream for a backup, the way PostgreSQL's base backup treats a
 //! live data directory: the size is taken when the file is opened; a file that shrinks while
 //! it is read is padded with zeros and one that grows is cut at that size (WAL replay repairs
-//! both); a file that vanishes is left out.
+//! both); a file that vanishes is left out. With data checksums on, relation pages are verified
+//! as they pass (see [`super::checksum`]); a page that fails twice is recorded, not dropped.
 
+use super::checksum::{first_block, page_ok, BLOCK_SIZE};
 use super::walk::SourceFile;
+use crate::lsn::Lsn;
 use crate::timefmt::rfc3339;
 use crate::{Error, Result};
 use std::fs::File;
 use std::io::{self, Read, Write};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 
 /// What was stored for one file.
@@ -17,14 +21,18 @@ pub struct FileRecord {
     pub size: u64,
     pub crc32: u32,
     pub mtime: String,
+    /// Blocks whose page checksum failed twice (relation files, with checksum verification on).
+    pub corrupt_blocks: Vec<u32>,
 }
 
 /// Append the directories and `files` of `data_dir` to `tar`. Returns a record per file stored.
+/// `verify_pages` is the backup's start LSN when relation pages should be checksum-verified.
 pub fn append_all<W: Write>(
     tar: &mut tar::Builder<W>,
     data_dir: &Path,
     dirs: &[String],
     files: &[SourceFile],
+    verify_pages: Option<Lsn>,
 ) -> Result<Vec<FileRecord>> {
     for d in dirs {
         let mut h = tar::Header::new_gnu();
@@ -36,14 +44,19 @@ pub fn append_all<W: Write>(
     }
     let mut records = Vec::with_capacity(files.len());
     for f in files {
-        if let Some(r) = append_file(tar, data_dir, f)? {
+        if let Some(r) = append_file(tar, data_dir, f, verify_pages)? {
             records.push(r);
         }
     }
     Ok(records)
 }
 
-fn append_file<W: Write>(tar: &mut tar::Builder<W>, data_dir: &Path, f: &SourceFile) -> Result<Option<FileRecord>> {
+fn append_file<W: Write>(
+    tar: &mut tar::Builder<W>,
+    data_dir: &Path,
+    f: &SourceFile,
+    verify_pages: Option<Lsn>,
+) -> Result<Option<FileRecord>> {
     let path = data_dir.join(&f.rel);
     let file = match File::open(&path) {
         Ok(file) => file,
@@ -56,10 +69,84 @@ fn append_file<W: Write>(tar: &mut tar::Builder<W>, data_dir: &Path, f: &SourceF
     h.set_mode(0o600);
     h.set_size(size);
     h.set_mtime(f.mtime.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0));
-    let mut reader = Padded { inner: file.take(size), left: size, crc: crc32fast::Hasher::new() };
+    let check = match (verify_pages, first_block(&f.rel)) {
+        (Some(start), Some(block)) => {
+            let again =
+                file.try_clone().map_err(|e| Error::local_io(format!("cannot reopen {}", path.display()), &e))?;
+            Some(PageCheck { file: again, start, block, offset: 0, corrupt: vec![] })
+        }
+        _ => None,
+    };
+    let pages = Pages { inner: file.take(size), check, page: Box::new([0; BLOCK_SIZE]), filled: 0, served: 0 };
+    let mut reader = Padded { inner: pages, left: size, crc: crc32fast::Hasher::new() };
     tar.append_data(&mut h, &f.rel, &mut reader)
         .map_err(|e| Error::local_io(format!("cannot back up {}", path.display()), &e))?;
-    Ok(Some(FileRecord { rel: f.rel.clone(), size, crc32: reader.crc.finalize(), mtime: rfc3339(f.mtime, false) }))
+    let corrupt_blocks = reader.inner.check.map(|c| c.corrupt).unwrap_or_default();
+    Ok(Some(FileRecord {
+        rel: f.rel.clone(),
+        size,
+        crc32: reader.crc.finalize(),
+        mtime: rfc3339(f.mtime, false),
+        corrupt_blocks,
+    }))
+}
+
+/// Verification state of one relation file.
+struct PageCheck {
+    /// The same file, for reading a failed page once more.
+    file: File,
+    start: Lsn,
+    /// Block number of the next page (the file's segment number × blocks per segment, onwards).
+    block: u32,
+    offset: u64,
+    corrupt: Vec<u32>,
+}
+
+/// A file's bytes a page at a time; with a [`PageCheck`], each whole page is verified before it
+/// is passed on, and a page that fails is read again (it may have been caught mid-write) and
+/// the second reading is what the backup stores.
+struct Pages<R> {
+    inner: R,
+    check: Option<PageCheck>,
+    page: Box<[u8; BLOCK_SIZE]>,
+    filled: usize,
+    served: usize,
+}
+
+impl<R: Read> Read for Pages<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let Some(check) = self.check.as_mut() else { return self.inner.read(buf) };
+        if self.served == self.filled {
+            self.filled = 0;
+            self.served = 0;
+            while self.filled < BLOCK_SIZE {
+                match self.inner.read(&mut self.page[self.filled..]) {
+                    Ok(0) => break,
+                    Ok(n) => self.filled += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            // A short last page (the file shrank, or is not whole pages) is not verified.
+            if self.filled == BLOCK_SIZE {
+                if !page_ok(&self.page, check.block, check.start) {
+                    let mut again = [0u8; BLOCK_SIZE];
+                    match check.file.read_exact_at(&mut again, check.offset) {
+                        Ok(()) if page_ok(&again, check.block, check.start) => *self.page = again,
+                        Ok(()) => check.corrupt.push(check.block),
+                        // Truncated meanwhile (VACUUM): WAL replay truncates it again.
+                        Err(_) => {}
+                    }
+                }
+                check.block = check.block.wrapping_add(1);
+                check.offset += BLOCK_SIZE as u64;
+            }
+        }
+        let n = buf.len().min(self.filled - self.served);
+        buf[..n].copy_from_slice(&self.page[self.served..self.served + n]);
+        self.served += n;
+        Ok(n)
+    }
 }
 
 /// Exactly `left` bytes: the file's, then zeros if it came up short. Hashes what it yields.
@@ -100,7 +187,7 @@ mod tests {
             SourceFile { rel: "gone".into(), size: 10, mtime: t },
         ];
         let mut tar = tar::Builder::new(Vec::new());
-        let records = append_all(&mut tar, d.path(), &["base".to_string()], &files).unwrap();
+        let records = append_all(&mut tar, d.path(), &["base".to_string()], &files, None).unwrap();
         assert_eq!(records.len(), 1);
         assert_eq!(records[0].crc32, crc32fast::hash(b"abc"));
         // Padding: a reader asked for more than the file holds yields zeros.

@@ -73,48 +73,30 @@ pub async fn backup_fetch_with(
     prepare_empty(dest)?;
     link_tablespaces(dest, &tablespaces)?;
 
-    let dir = backup.name.dir();
-    let objects = storage.list(&format!("{dir}/tar_partitions")).await?;
-    let mut parts = Vec::new();
-    let (mut label, mut control) = (None, None);
-    for o in &objects {
-        let file = o.key.rsplit('/').next().unwrap_or("");
-        let Some((stem, method)) = tar_name(file) else { continue };
-        match stem {
-            "pg_control" => control = Some((o.key.clone(), method)),
-            "backup_label" => label = Some((o.key.clone(), method)),
-            s if s.starts_with("part_") => parts.push((o.key.clone(), method)),
-            _ => {}
-        }
+    let objects = backup_objects(storage, backup).await?;
+    if objects.control.is_none() {
+        return Err(Error::corrupt(format!(
+            "{} has no pg_control archive in {}/tar_partitions",
+            backup.name,
+            backup.name.dir()
+        ))
+        .with_hint("the backup is damaged or incomplete; restore another one"));
     }
-    let control = control.ok_or_else(|| {
-        Error::corrupt(format!("{} has no pg_control archive in {dir}/tar_partitions", backup.name))
-            .with_hint("the backup is damaged or incomplete; restore another one")
-    })?;
-    parts.sort_by(|a, b| a.0.cmp(&b.0));
-    let listed = files_metadata(storage, backup).await?;
-    // Partitions the backup recorded; anything else under its name is a failed attempt's leftover.
-    if let Some(sets) = listed.as_ref().map(|l| &l.tar_file_sets).filter(|s| !s.is_empty()) {
-        let stems: Vec<&str> = sets.keys().filter_map(|k| k.split(".tar").next()).collect();
-        parts.retain(|(key, _)| {
-            tar_name(key.rsplit('/').next().unwrap_or("")).is_some_and(|(stem, _)| stems.contains(&stem))
-        });
-    }
-    let expected = Arc::new(listed.as_ref().map(FilesMetadata::checksums).unwrap_or_default());
+    let expected = Arc::new(objects.listed.as_ref().map(FilesMetadata::checksums).unwrap_or_default());
     let mut report = FetchReport {
         objects: 0,
         files: 0,
         bytes: 0,
         tablespaces: tablespaces.iter().map(|(_, t)| t.clone()).collect(),
     };
-    for (key, method) in parts.iter().chain(label.iter()).chain(std::iter::once(&control)) {
+    for (key, method) in objects.in_restore_order() {
         let got = extract_object(storage, key, *method, dest, expected.clone()).await?;
         report.objects += 1;
         report.files += got.files;
         report.bytes += got.bytes;
         progress(&format!("{key}: {} files, {} bytes", got.files, got.bytes));
     }
-    if let Some(listed) = &listed {
+    if let Some(listed) = &objects.listed {
         check_all_restored(listed, backup, dest)?;
     }
     rewrite_tablespace_map(dest, &tablespaces)?;
@@ -141,6 +123,63 @@ fn check_version(backup: &BackupInfo) -> Result<()> {
         backup.sentinel.pg_version
     ))
     .with_hint("restore it with a tool that supports that version"))
+}
+
+/// The stored objects a restore reads, and the backup's file list.
+pub(super) struct BackupObjects {
+    /// Tar partitions, in name order, with their compression.
+    pub parts: Vec<(String, Compression)>,
+    pub label: Option<(String, Compression)>,
+    /// `pg_control.tar`: a backup without it cannot be restored.
+    pub control: Option<(String, Compression)>,
+    /// files_metadata.json, unless the backup has none.
+    pub listed: Option<FilesMetadata>,
+    /// Partitions files_metadata.json lists that are not in storage (`part_003.tar`).
+    pub missing_parts: Vec<String>,
+}
+
+impl BackupObjects {
+    /// Partitions, then `backup_label`, then `pg_control` last.
+    pub fn in_restore_order(&self) -> impl Iterator<Item = (&String, &Compression)> {
+        self.parts.iter().chain(self.label.iter()).chain(self.control.iter()).map(|(k, m)| (k, m))
+    }
+}
+
+/// List `backup`'s tar objects and read its files_metadata.json.
+pub(super) async fn backup_objects(storage: &Storage, backup: &BackupInfo) -> Result<BackupObjects> {
+    let dir = backup.name.dir();
+    let objects = storage.list(&format!("{dir}/tar_partitions")).await?;
+    let mut parts = Vec::new();
+    let (mut label, mut control) = (None, None);
+    for o in &objects {
+        let file = o.key.rsplit('/').next().unwrap_or("");
+        let Some((stem, method)) = tar_name(file) else { continue };
+        match stem {
+            "pg_control" => control = Some((o.key.clone(), method)),
+            "backup_label" => label = Some((o.key.clone(), method)),
+            s if s.starts_with("part_") => parts.push((o.key.clone(), method)),
+            _ => {}
+        }
+    }
+    parts.sort_by(|a, b| a.0.cmp(&b.0));
+    let listed = files_metadata(storage, backup).await?;
+    let mut missing_parts = Vec::new();
+    // Partitions the backup recorded; anything else under its name is a failed attempt's leftover.
+    if let Some(sets) = listed.as_ref().map(|l| &l.tar_file_sets).filter(|s| !s.is_empty()) {
+        let stems: Vec<&str> = sets.keys().filter_map(|k| k.split(".tar").next()).collect();
+        let stem_of = |key: &str| tar_name(key.rsplit('/').next().unwrap_or("")).map(|(stem, _)| stem.to_string());
+        parts.retain(|(key, _)| stem_of(key).is_some_and(|stem| stems.contains(&stem.as_str())));
+        let present: Vec<String> = parts.iter().filter_map(|(key, _)| stem_of(key)).collect();
+        missing_parts = sets
+            .keys()
+            .filter(|k| {
+                let stem = k.split(".tar").next().unwrap_or("");
+                stem.starts_with("part_") && !present.iter().any(|p| p == stem)
+            })
+            .cloned()
+            .collect();
+    }
+    Ok(BackupObjects { parts, label, control, listed, missing_parts })
 }
 
 /// `part_001.tar.lz4` → (`part_001`, lz4); None for anything that is not a tar object.
@@ -250,23 +289,14 @@ async fn extract_object(
     dest: &Path,
     expected: Arc<Expected>,
 ) -> Result<Extracted> {
-    let reader = storage
-        .open_reader(key)
+    let (what, dest) = (key.to_string(), dest.to_path_buf());
+    super::with_decoded(storage, key, method, move |decoded| untar::extract(decoded, &dest, &what, &expected))
         .await?
-        .ok_or_else(|| Error::corrupt(format!("{key} vanished from the repository during the restore")))?;
-    let bridge = tokio_util::io::SyncIoBridge::new(reader);
-    let (key, dest) = (key.to_string(), dest.to_path_buf());
-    super::blocking(move || {
-        let decoded = method
-            .decoder(bridge)
-            .map_err(|e| Error::corrupt(format!("{key} does not decompress as {}: {e}", method.name())))?;
-        untar::extract(decoded, &dest, &key, &expected)
-    })
-    .await
+        .ok_or_else(|| Error::corrupt(format!("{key} vanished from the repository during the restore")))
 }
 
 /// The backup's files_metadata.json, unless the backup has none.
-async fn files_metadata(storage: &Storage, backup: &BackupInfo) -> Result<Option<FilesMetadata>> {
+pub(super) async fn files_metadata(storage: &Storage, backup: &BackupInfo) -> Result<Option<FilesMetadata>> {
     if backup.sentinel.files_metadata_disabled {
         return Ok(None);
     }

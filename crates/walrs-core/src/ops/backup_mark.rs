@@ -51,6 +51,9 @@ pub async fn backup_mark(storage: &Storage, which: &str, permanent: bool) -> Res
 }
 
 fn set_flag(json: &[u8], field: &str, value: bool, key: &str) -> Result<Bytes> {
+    if json.len() > crate::backup::MAX_SENTINEL_BYTES {
+        return Err(Error::corrupt(format!("{key} is {} bytes: too large for backup metadata", json.len())));
+    }
     let mut doc: serde_json::Value =
         serde_json::from_slice(json).map_err(|e| Error::corrupt(format!("{key} is not valid JSON: {e}")))?;
     let object = doc.as_object_mut().ok_or_else(|| Error::corrupt(format!("{key} is not a JSON object")))?;
@@ -69,6 +72,12 @@ mod tests {
         assert_eq!(v["IsPermanent"], true);
         assert_eq!(v["DeltaLSN"], 7);
         assert!(set_flag(b"[1]", "IsPermanent", true, "k").is_err());
-        assert!(set_flag(b"{", "IsPermanent", true, "k").is_err());
+        for bad in [&b"{"[..], b"", b"null", b"\"x\"", b"\xff"] {
+            let err = set_flag(bad, "is_permanent", true, "base_x/metadata.json").unwrap_err();
+            assert_eq!(err.kind, crate::ErrorKind::Corrupt);
+            assert!(err.message.contains("base_x/metadata.json"), "{}", err.message);
+        }
+        let big = vec![b' '; crate::backup::MAX_SENTINEL_BYTES + 1];
+        assert_eq!(set_flag(&big, "is_permanent", true, "k").unwrap_err().kind, crate::ErrorKind::Corrupt);
     }
 }

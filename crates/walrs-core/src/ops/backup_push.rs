@@ -8,7 +8,7 @@
 //! 3. [`complete`]: `backup_label.tar.<ext>` (backup_label, tablespace_map), `files_metadata.json`,
 //!    `metadata.json`, and last the sentinel, which makes the backup exist.
 
-use crate::backup::files_metadata::{FileMeta, FilesMetadata};
+use crate::backup::files_metadata::{CorruptBlocks, FileMeta, FilesMetadata};
 use crate::backup::tarball::{append_all, FileRecord};
 use crate::backup::walk::{self, SourceFile, PG_CONTROL};
 use crate::backup::{BackupName, Sentinel};
@@ -30,6 +30,12 @@ pub struct BackupRequest {
     pub partition_size: u64,
     /// Partitions uploaded at once.
     pub concurrency: usize,
+    /// The cluster has data checksums on (`SHOW data_checksums`): verify every relation page
+    /// read, as pg_basebackup does, and record the blocks that fail in files_metadata.json.
+    pub data_checksums: bool,
+    /// With `data_checksums`, fail the backup (no sentinel) when a page fails its checksum,
+    /// instead of recording it and going on.
+    pub fail_on_corrupt_pages: bool,
 }
 
 /// What the caller learnt from `pg_backup_start`.
@@ -68,6 +74,39 @@ pub struct Uploaded {
     pub tablespaces: Vec<(String, String)>,
 }
 
+/// A file with pages that failed their checksum while the backup read them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorruptFile {
+    pub rel: String,
+    pub blocks: Vec<u32>,
+}
+
+impl Uploaded {
+    /// Files whose pages failed their checksum, for the caller to WARN about.
+    pub fn corrupt_files(&self) -> Vec<CorruptFile> {
+        self.parts
+            .iter()
+            .flat_map(|(_, records)| records)
+            .filter(|r| !r.corrupt_blocks.is_empty())
+            .map(|r| CorruptFile { rel: r.rel.clone(), blocks: r.corrupt_blocks.clone() })
+            .collect()
+    }
+}
+
+/// "base/1/1259 blocks 3, 9; global/1262 block 0", at most a few files and blocks.
+fn describe(corrupt: &[CorruptFile]) -> String {
+    let blocks = |b: &[u32]| {
+        let shown: Vec<String> = b.iter().take(5).map(u32::to_string).collect();
+        let more = if b.len() > 5 { format!(" and {} more", b.len() - 5) } else { String::new() };
+        format!("block{} {}{more}", if b.len() == 1 { "" } else { "s" }, shown.join(", "))
+    };
+    let mut text: Vec<String> = corrupt.iter().take(5).map(|f| format!("{} {}", f.rel, blocks(&f.blocks))).collect();
+    if corrupt.len() > 5 {
+        text.push(format!("and {} more files", corrupt.len() - 5));
+    }
+    text.join("; ")
+}
+
 fn part_key(name: &BackupName, file: &str) -> String {
     format!("{}/tar_partitions/{file}", name.dir())
 }
@@ -90,7 +129,7 @@ pub async fn upload_files(storage: &Storage, req: &BackupRequest, started: &Star
         let file = tar_file(&format!("part_{:03}", i + 1), req.compression);
         // The directories go into the first partition, so every partition but one is files only.
         let dirs = if i == 0 { dirs.clone() } else { vec![] };
-        upload_partition(storage, req, &started.name, file, dirs, files)
+        upload_partition(storage, req, started, file, dirs, files)
     });
     let mut parts: Vec<(String, Vec<FileRecord>, u64)> =
         futures::stream::iter(jobs).buffer_unordered(req.concurrency.max(1)).try_collect().await?;
@@ -98,8 +137,7 @@ pub async fn upload_files(storage: &Storage, req: &BackupRequest, started: &Star
 
     let control = inv.files.iter().find(|f| f.rel == PG_CONTROL).cloned().expect("inventory checks pg_control");
     let (file, records, stored) =
-        upload_partition(storage, req, &started.name, tar_file("pg_control", req.compression), vec![], vec![control])
-            .await?;
+        upload_partition(storage, req, started, tar_file("pg_control", req.compression), vec![], vec![control]).await?;
     parts.push((file, records, stored));
 
     let mut out = Uploaded { notes: inv.notes, tablespaces: inv.tablespaces, ..Default::default() };
@@ -107,6 +145,17 @@ pub async fn upload_files(storage: &Storage, req: &BackupRequest, started: &Star
         out.uncompressed_bytes += records.iter().map(|r| r.size).sum::<u64>();
         out.compressed_bytes += stored;
         out.parts.push((file, records));
+    }
+    let corrupt = out.corrupt_files();
+    if req.fail_on_corrupt_pages && !corrupt.is_empty() {
+        let pages: usize = corrupt.iter().map(|f| f.blocks.len()).sum();
+        return Err(Error::corrupt(format!(
+            "backup {}: {pages} page(s) in {} file(s) fail their checksum: {}",
+            started.name,
+            corrupt.len(),
+            describe(&corrupt)
+        ))
+        .with_hint("the data files are damaged on disk: restore the relations from an older backup or rebuild them; no sentinel was written"));
     }
     Ok(out)
 }
@@ -127,23 +176,24 @@ async fn clear_leftovers(storage: &Storage, name: &BackupName) -> Result<()> {
 async fn upload_partition(
     storage: &Storage,
     req: &BackupRequest,
-    name: &BackupName,
+    started: &Started,
     file: String,
     dirs: Vec<String>,
     files: Vec<SourceFile>,
 ) -> Result<(String, Vec<FileRecord>, u64)> {
     let (writer, rx) = stream::channel();
     let (data_dir, compression) = (req.data_dir.clone(), req.compression);
+    let verify_pages = req.data_checksums.then_some(started.start_lsn);
     let producer = super::blocking(move || -> Result<Vec<FileRecord>> {
         let encoder = compression.encoder(writer)?;
         let mut tar = tar::Builder::new(encoder);
-        let records = append_all(&mut tar, &data_dir, &dirs, &files)?;
+        let records = append_all(&mut tar, &data_dir, &dirs, &files, verify_pages)?;
         let finish = |e: std::io::Error| Error::local_io("cannot finish a backup partition", &e);
         let encoder = tar.into_inner().map_err(finish)?;
         encoder.finish().map_err(finish)?.finish().map_err(finish)?;
         Ok(records)
     });
-    let key = part_key(name, &file);
+    let key = part_key(&started.name, &file);
     let (records, stored) = tokio::join!(producer, storage.put_stream(&key, rx));
     let records = records?; // a producer error explains an upload error: report it first
     Ok((file, records, stored?))
@@ -171,6 +221,7 @@ pub async fn complete(
                 mtime: r.mtime.clone(),
                 size: Some(r.size),
                 crc32: Some(format!("{:08x}", r.crc32)),
+                corrupt_blocks: CorruptBlocks::of(&r.corrupt_blocks),
                 ..Default::default()
             };
             files.files.insert(r.rel.clone(), meta);

@@ -4,15 +4,19 @@
 mod backup_fetch;
 mod backup_mark;
 pub mod backup_push;
+mod backup_verify;
 mod delete;
 mod wal_fetch;
 mod wal_push;
+pub mod wal_verify;
 
 pub use backup_fetch::{backup_fetch, backup_fetch_with, FetchReport, TablespaceMapping};
 pub use backup_mark::{backup_mark, MarkOutcome};
+pub use backup_verify::{backup_verify, BackupCheck, ObjectCheck};
 pub use delete::{delete, DeleteReport};
 pub use wal_fetch::{wal_fetch, FetchOutcome};
 pub use wal_push::{wal_push, PushOutcome};
+pub use wal_verify::{verify_chain, wal_verify, WalReport};
 
 use crate::compress::{Compression, READ_ORDER};
 use crate::layout::wal_key;
@@ -38,6 +42,27 @@ fn candidate_keys(name: &WalFileName, first: Compression) -> Vec<(String, Compre
         .chain(READ_ORDER.into_iter().filter(move |c| *c != first))
         .map(|c| (wal_key(name, c), c))
         .collect()
+}
+
+/// Stream the stored object `key` through `method`'s decompressor into `work`, on the blocking
+/// pool, memory bounded. None when there is no such object.
+async fn with_decoded<T: Send + 'static>(
+    storage: &Storage,
+    key: &str,
+    method: Compression,
+    work: impl FnOnce(&mut dyn std::io::Read) -> Result<T> + Send + 'static,
+) -> Result<Option<T>> {
+    let Some(reader) = storage.open_reader(key).await? else { return Ok(None) };
+    let bridge = tokio_util::io::SyncIoBridge::new(reader);
+    let key = key.to_string();
+    blocking(move || {
+        let mut decoded = method
+            .decoder(bridge)
+            .map_err(|e| crate::Error::corrupt(format!("{key} does not decompress as {}: {e}", method.name())))?;
+        work(&mut decoded)
+    })
+    .await
+    .map(Some)
 }
 
 /// Run CPU or file work on tokio's blocking pool, so async I/O threads stay free.

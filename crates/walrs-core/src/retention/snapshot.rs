@@ -35,6 +35,8 @@ pub struct PartialBackup {
 pub struct WalObject {
     pub name: WalFileName,
     pub key: String,
+    /// When the storage says the object was stored: tells WAL still uploading from WAL lost.
+    pub modified: DateTime<Utc>,
 }
 
 impl Snapshot {
@@ -62,7 +64,7 @@ impl Snapshot {
                 partial.push(PartialBackup { name, keys, last_write });
             }
         }
-        let wal = storage.list(WAL_DIR).await?.into_iter().filter_map(|o| wal_object(o.key)).collect();
+        let wal = storage.list(WAL_DIR).await?.into_iter().filter_map(wal_object).collect();
         Ok(Snapshot { backups, backup_objects, partial, wal, problems })
     }
 }
@@ -82,7 +84,8 @@ fn sentinel_of(key: &str) -> Option<BackupName> {
 
 /// A WAL file's object: `wal_005/<name>[.<ext>]`. Anything else there (another tool's files) is
 /// left alone by never being part of the snapshot.
-fn wal_object(key: String) -> Option<WalObject> {
+fn wal_object(object: ObjectInfo) -> Option<WalObject> {
+    let ObjectInfo { key, modified, .. } = object;
     let file = key.strip_prefix(WAL_DIR)?.strip_prefix('/')?;
     if file.contains('/') {
         return None;
@@ -94,7 +97,7 @@ fn wal_object(key: String) -> Option<WalObject> {
         .find_map(|ext| file.strip_suffix(&format!(".{ext}")))
         .unwrap_or(file);
     let name = WalFileName::parse(bare).ok()?;
-    Some(WalObject { name, key })
+    Some(WalObject { name, key, modified })
 }
 
 #[cfg(test)]
@@ -111,14 +114,12 @@ mod tests {
         );
         assert_eq!(folder_of("basebackups_005/base_000000010000000000000002_backup_stop_sentinel.json"), None);
         assert_eq!(folder_of("basebackups_005/junk/x"), None);
-        let w = wal_object("wal_005/000000010000000000000003.lz4".into()).unwrap();
+        let at = |key: &str| ObjectInfo { key: key.into(), size: 1, modified: DateTime::UNIX_EPOCH };
+        let w = wal_object(at("wal_005/000000010000000000000003.lz4")).unwrap();
         assert_eq!(w.name.as_str(), "000000010000000000000003");
-        assert_eq!(wal_object("wal_005/00000002.history.zst".into()).unwrap().name.as_str(), "00000002.history");
-        assert_eq!(
-            wal_object("wal_005/000000010000000000000003".into()).unwrap().key,
-            "wal_005/000000010000000000000003"
-        );
-        assert_eq!(wal_object("wal_005/.wal-g/prefetch/x".into()), None);
-        assert_eq!(wal_object("wal_005/README".into()), None);
+        assert_eq!(wal_object(at("wal_005/00000002.history.zst")).unwrap().name.as_str(), "00000002.history");
+        assert_eq!(wal_object(at("wal_005/000000010000000000000003")).unwrap().key, "wal_005/000000010000000000000003");
+        assert_eq!(wal_object(at("wal_005/.wal-g/prefetch/x")), None);
+        assert_eq!(wal_object(at("wal_005/README")), None);
     }
 }

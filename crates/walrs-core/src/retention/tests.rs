@@ -32,7 +32,10 @@ fn permanent(mut b: BackupInfo) -> BackupInfo {
 }
 
 fn wal(names: &[String]) -> Vec<WalObject> {
-    names.iter().map(|n| WalObject { name: WalFileName::parse(n).unwrap(), key: format!("wal_005/{n}.lz4") }).collect()
+    names
+        .iter()
+        .map(|n| WalObject { name: WalFileName::parse(n).unwrap(), key: format!("wal_005/{n}.lz4"), modified: now() })
+        .collect()
 }
 
 fn segments(tli: u32, range: std::ops::Range<u64>) -> Vec<String> {

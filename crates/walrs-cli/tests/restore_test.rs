@@ -1,0 +1,159 @@
+//! `walrs restore-test` for real: WAL-G-format fixture repositories (PostgreSQL 15) restored,
+//! recovered to the end of the archive and checked, by the built binary running as root with
+//! PostgreSQL as the `postgres` user. Needs root, a `postgres` user and PostgreSQL 15 in
+//! /usr/lib/postgresql/15/bin (or $WALRS_PG15_BINDIR): missing any of them fails the test.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+const EXPECTED: &str = "7000 e2aea2b7433808dcdc83cd8dbc738023";
+const DATA_SQL: &str = "SELECT count(*)||' '||md5(string_agg(payload, ',' ORDER BY id)) FROM fixture_data";
+
+fn pg15_bindir() -> PathBuf {
+    let dir =
+        std::env::var_os("WALRS_PG15_BINDIR").map(PathBuf::from).unwrap_or_else(|| "/usr/lib/postgresql/15/bin".into());
+    assert!(dir.join("postgres").is_file(), "PostgreSQL 15 is required: no {}/postgres", dir.display());
+    dir
+}
+
+fn fixtures() -> PathBuf {
+    let p = std::env::var_os("WALRS_FIXTURES")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "/work/shared/fixtures/walg-format".into());
+    assert!(p.is_dir(), "WAL-G fixtures not found at {}: set WALRS_FIXTURES", p.display());
+    p
+}
+
+fn check_environment() {
+    let uid = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap();
+    assert_eq!(uid, 0, "restore-test's test runs as root (PostgreSQL then runs as postgres)");
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap();
+    assert!(passwd.lines().any(|l| l.starts_with("postgres:")), "a postgres OS user is required");
+    pg15_bindir();
+}
+
+/// A private copy of one fixture repository, readable by postgres.
+struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new(method: &str) -> Scratch {
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("cp").arg("-r").arg(fixtures().join(method)).arg(dir.path().join("repo")).status();
+        assert!(status.unwrap().success());
+        for args in [vec!["-R", "u+w"], vec!["755"]] {
+            assert!(Command::new("chmod").args(&args).arg(dir.path()).status().unwrap().success());
+        }
+        assert!(Command::new("chown").args(["-R", "postgres"]).arg(dir.path()).status().unwrap().success());
+        Scratch { dir }
+    }
+
+    fn url(&self) -> String {
+        format!("file://{}", self.dir.path().join("repo").display())
+    }
+
+    fn wal(&self, segment: &str) -> PathBuf {
+        let wal = self.dir.path().join("repo/wal_005");
+        std::fs::read_dir(&wal)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| {
+                p.file_name().unwrap().to_string_lossy().split('.').next() == Some(segment)
+                    && !p.to_string_lossy().contains(".backup")
+            })
+            .unwrap_or_else(|| panic!("{segment} not in {}", wal.display()))
+    }
+
+    fn restore_test(&self, extra: &[&str]) -> (Output, String, String) {
+        let started = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_walrs"))
+            .args(["--storage", &self.url(), "restore-test", "--pg-bindir"])
+            .arg(pg15_bindir())
+            .args(["--work-dir"])
+            .arg(self.dir.path())
+            .args(["--timeout", "120"])
+            .args(extra)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(180), "restore-test took {:?}", started.elapsed());
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        (out, stdout, stderr)
+    }
+
+    /// Drill directories left in the scratch directory.
+    fn leftovers(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with("walrs-restore-test-"))
+            .collect()
+    }
+}
+
+#[test]
+fn every_fixture_passes_the_drill_with_the_expected_data() {
+    check_environment();
+    for method in ["lz4", "zstd", "brotli"] {
+        let s = Scratch::new(method);
+        let (out, stdout, stderr) = s.restore_test(&["--sql", DATA_SQL, "--sql", "SELECT note FROM after_backup"]);
+        assert!(out.status.success(), "{method}: {stdout}\n{stderr}");
+        println!("{method}:\n{stdout}");
+        assert!(stdout.contains("base_000000010000000000000002 (PostgreSQL 15)"), "{stdout}");
+        assert!(stdout.contains(&format!("sql        ok     {EXPECTED}")), "{method}: {stdout}");
+        assert!(stdout.contains("sql        ok     replayed from wal_005"), "{method}: {stdout}");
+        assert!(stdout.contains("amcheck    ok"), "{stdout}");
+        assert!(stdout.contains("wal        ok     replayed to the end of the archive"), "{stdout}");
+        assert!(stdout.contains("end        LSN 0/"), "{stdout}");
+        assert!(stdout.trim_end().ends_with("result: OK"), "{stdout}");
+        assert!(s.leftovers().is_empty(), "{method}: the drill directory must be removed");
+    }
+}
+
+#[test]
+fn missing_wal_fails_clearly_and_quickly() {
+    check_environment();
+    // The backup's own start segment: recovery cannot even begin.
+    let s = Scratch::new("zstd");
+    std::fs::remove_file(s.wal("000000010000000000000002")).unwrap();
+    let (out, stdout, stderr) = s.restore_test(&[]);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(stdout.contains("recovery   FAILED: the server stopped during recovery"), "{stdout}");
+    assert!(stdout.contains("server log (last 30 lines)"), "{stdout}");
+    assert!(stdout.trim_end().ends_with("result: FAILED"), "{stdout}");
+    assert!(stderr.contains("walrs: error: restore-test of base_000000010000000000000002 failed"), "{stderr}");
+    assert!(s.leftovers().is_empty());
+
+    // A hole after it: PostgreSQL would stop there and open; the drill sees later WAL and fails.
+    let s = Scratch::new("lz4");
+    std::fs::remove_file(s.wal("000000010000000000000003")).unwrap();
+    let (out, stdout, _) = s.restore_test(&["--sql", DATA_SQL]);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("wal        FAILED recovery stopped at 000000010000000000000003"), "{stdout}");
+    assert!(!stdout.contains(EXPECTED), "the rows after the hole cannot be there: {stdout}");
+
+    // A target time after the end of the archive cannot be reached.
+    let s = Scratch::new("brotli");
+    let (out, stdout, _) = s.restore_test(&["--target-time", "2099-01-01 00:00:00+00"]);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("recovery ended before configured recovery target was reached"), "{stdout}");
+}
+
+#[test]
+fn failing_sql_fails_the_drill_and_keep_keeps_the_directory() {
+    check_environment();
+    let s = Scratch::new("lz4");
+    let (out, stdout, _) = s.restore_test(&["--sql", "SELECT * FROM no_such_table", "--keep", "--no-amcheck"]);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("sql        FAILED") && stdout.contains("no_such_table"), "{stdout}");
+    assert!(!stdout.contains("amcheck"), "{stdout}");
+    let kept = s.leftovers();
+    assert_eq!(kept.len(), 1, "--keep keeps the drill directory");
+    assert!(kept[0].join("data/PG_VERSION").is_file());
+    assert!(!kept[0].join("data/postmaster.pid").exists(), "the server is stopped even when kept");
+    assert!(Path::new(&kept[0]).join("server.log").is_file());
+}
