@@ -16,7 +16,10 @@ pub fn run(cli: &Cli) -> Result<(), Error> {
     match &cli.command {
         Command::BackupList { detail, json } => backup_list::run(&cli.global, *detail, *json),
         Command::BackupFetch(args) => backup_fetch::run(&cli.global, args),
-        Command::WalFetch { name, dest } => wal_fetch::run(&cli.global, name, dest),
+        Command::WalFetch { name, dest, prefetch } => wal_fetch::run(&cli.global, name, dest, *prefetch),
+        Command::WalPrefetch { name, dir, segment_size, count } => {
+            wal_fetch::prefetch(&cli.global, name, dir, *segment_size, *count)
+        }
         Command::WalPush { path, compression } => wal_push::run(&cli.global, path, compression.as_deref()),
     }
 }

@@ -6,6 +6,7 @@ mod backup_mark;
 pub mod backup_push;
 mod delete;
 mod wal_fetch;
+pub mod wal_prefetch;
 mod wal_push;
 
 pub use backup_fetch::{backup_fetch, backup_fetch_with, FetchReport, TablespaceMapping};
