@@ -8,7 +8,7 @@ export PG_VERSIONS
 export PATH := $(HOME)/.cargo/bin:$(PATH)
 DEMO_VERSION := $(firstword $(PG_VERSIONS))
 
-.PHONY: demo test deps install test-servers test-core test-storage test-pgrx test-e2e clean
+.PHONY: demo test deps install test-servers test-core test-storage test-pgrx test-e2e bench bench-smoke clean
 
 ## make demo: a throwaway cluster archiving to a local file:// repository
 demo:
@@ -47,6 +47,20 @@ test-pgrx: deps
 test-e2e: deps
 	@for v in $(PG_VERSIONS); do s=$$(date +%s); scripts/e2e.sh $$v || exit 1; \
 	  echo "end-to-end scenarios on PostgreSQL $$v: $$(( $$(date +%s) - s )) s"; done
+
+## make bench: walrs against pgBackRest, pg_basebackup, basic_archive, cp and the hardware
+## (bench/bench.sh lists the BENCH_* variables). Not part of `make test`. Never installs into
+## the system PostgreSQL: it runs a private copy under /opt/walrs-bench.
+bench: deps
+	bench/install.sh
+	bench/bench.sh
+
+## make bench-smoke: the same harness on tiny sizes, one round, results in /var/tmp
+bench-smoke: deps
+	bench/install.sh
+	BENCH_SCALE=$${BENCH_SCALE:-2} BENCH_RANDOM_MB=$${BENCH_RANDOM_MB:-8} BENCH_ROUNDS=1 BENCH_TPS_SECONDS=5 \
+	BENCH_WAL_SEGMENTS=8 BENCH_FETCH_SEGMENTS=4 BENCH_DIR=/var/tmp/walrs-bench-smoke \
+	BENCH_RESULTS=/var/tmp/walrs-bench-smoke/results BENCH_PORT=43220 bench/bench.sh
 
 clean:
 	cargo clean

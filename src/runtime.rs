@@ -23,6 +23,16 @@ pub fn block_on<F: Future>(fut: F) -> Result<F::Output, Error> {
     Ok(rt.block_on(fut))
 }
 
+/// Start `fut` on the walrs runtime and return at once; its result is collected later with
+/// [`block_on`] on the handle. `fut` must only do I/O and computation, never call PostgreSQL.
+pub fn spawn<F>(fut: F) -> Result<tokio::task::JoinHandle<F::Output>, Error>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    Ok(runtime()?.spawn(fut))
+}
+
 fn runtime() -> Result<&'static Runtime, Error> {
     if let Some(rt) = RUNTIME.get() {
         return Ok(rt);

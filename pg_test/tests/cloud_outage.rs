@@ -48,7 +48,8 @@ fn archiving_survives_an_s3_outage_and_loses_nothing() {
     };
     let backlog = pg.archive_status("ready").len();
     assert!(backlog > 0, "segments waited during the outage");
-    assert!(pg.server_log().contains("WARNING:  walrs:"), "failed attempts are logged as WARNINGs");
+    // (An attempt keeps retrying for up to 120 s before it fails with a WARNING: a 60 s outage
+    // may end inside that budget, and then no attempt fails at all.)
     relay.start();
     let outage = outage_started.elapsed();
 
@@ -75,8 +76,9 @@ fn archiving_survives_an_s3_outage_and_loses_nothing() {
         std::fs::remove_file(&scratch).unwrap();
     }
     let during_tps = tps(&during);
+    let (_, failed, _) = pg.archiver_stats();
     println!(
-        "outage {:.0} s: backlog {backlog} segments; {} segments from {first} to {last} archived and identical; \
+        "outage {:.0} s: backlog {backlog} segments, {failed} failed attempts; {} segments from {first} to {last} archived and identical; \
          tps {before:.0} before, {during_tps:.0} during",
         outage.as_secs_f64(),
         segments.len()

@@ -1,5 +1,5 @@
 //! Secrets stay secret. Credentials in `walrs.env_dir` (a wrong Azure account key, a wrong SAS
-//! token, an S3 secret key for an endpoint that refuses connections) produce authentication and
+//! token, an S3 secret key for a bucket that does not exist) produce authentication and
 //! storage failures in the archiver, in `walrs_backup_push()` / `walrs_backup_list()` and in the
 //! CLI (`-v`, `--json` included). None of the secret values appears in the server log (at
 //! `log_min_messages = debug2`), in `pg_settings` / `SHOW ALL`, or in any CLI output.
@@ -53,11 +53,12 @@ fn credentials_never_appear_in_logs_settings_or_cli_output() {
         "wrong-sas.env",
         &[account, ("AZURE_STORAGE_ENDPOINT", endpoint), ("AZURE_STORAGE_SAS_TOKEN", sas)],
     );
+    let moto = StorageServer::start(&work, "s3");
     let refused = env_dir(
         &work,
-        "s3-refused.env",
+        "s3-no-bucket.env",
         &[
-            ("AWS_ENDPOINT", format!("http://127.0.0.1:{}", free_port())),
+            ("AWS_ENDPOINT", format!("http://127.0.0.1:{}", moto.port)),
             ("AWS_ACCESS_KEY_ID", "walrs-e2e-key-id".into()),
             ("AWS_SECRET_ACCESS_KEY", AWS_SECRET.into()),
         ],
@@ -65,7 +66,7 @@ fn credentials_never_appear_in_logs_settings_or_cli_output() {
     let cases = [
         (azurite.url("secrets"), wrong_key, "authentication failure (wrong account key)"),
         (azurite.url("secrets"), wrong_sas, "authentication failure (wrong SAS token)"),
-        ("s3://walrs-test/secrets".to_string(), refused, "storage failure (connection refused)"),
+        ("s3://no-such-bucket/secrets".to_string(), refused, "storage failure (the bucket does not exist)"),
     ];
 
     let pg = Cluster::init(&work);

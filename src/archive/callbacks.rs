@@ -1,15 +1,39 @@
 //! What the archive callbacks do. `archive_file` never lets an error or panic escape: on any
 //! failure it logs a WARNING with the cause and returns false, so PostgreSQL keeps the WAL
 //! and tries again.
+//!
+//! Look-ahead: when PostgreSQL asks for a segment, the next `.ready` segments of its timeline
+//! start uploading too (on the tokio runtime, at most `walrs.upload_concurrency` uploads in
+//! all, each holding one segment and its compressed copy). When PostgreSQL later asks for one
+//! of them, the callback waits for that upload's result; it never reports a segment archived
+//! before its own upload finished. A failed look-ahead upload is simply done again; if the
+//! archiver exits, unfinished ones are redone by the next archiver (stores are create-only,
+//! and identical content counts as archived). The choice is `walrs_core::lookahead::plan`.
 
 use crate::error::log_error;
 use crate::{gucs, repo, runtime};
+use parking_lot::Mutex;
 use pgrx::pg_sys::panic::CaughtError;
 use pgrx::{debug1, log, PgLogLevel, PgTryBuilder};
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use tokio::task::JoinHandle;
+use walrs_core::compress::Compression;
+use walrs_core::config::{Env, RepoConfig};
+use walrs_core::lookahead;
 use walrs_core::ops::{wal_push, PushOutcome};
+use walrs_core::storage::{Location, Storage};
 use walrs_core::wal::WalFileName;
 use walrs_core::{Error, ErrorKind};
+
+/// An upload started ahead, and the repository settings it was started with.
+struct InFlight {
+    target: (Location, Env, Compression),
+    handle: JoinHandle<Result<PushOutcome, Error>>,
+}
+
+/// Uploads started ahead, by file name. Only the archiver's main thread touches this.
+static IN_FLIGHT: Mutex<BTreeMap<String, InFlight>> = Mutex::new(BTreeMap::new());
 
 pub fn check_configured() -> bool {
     match gucs::repo_config() {
@@ -43,7 +67,69 @@ fn archive(file: &str, path: &str) -> Result<PushOutcome, Error> {
     let name = WalFileName::parse(file)?;
     let (cfg, warnings) = gucs::repo_config()?;
     let storage = repo::storage(&cfg, &warnings)?;
-    runtime::block_on(wal_push(&storage, &name, Path::new(path), cfg.compression))?
+    let path = Path::new(path);
+    let target = (cfg.location.clone(), cfg.env.clone(), cfg.compression);
+
+    // An upload of this file started ahead with the same settings, if any.
+    let ahead = IN_FLIGHT.lock().remove(name.as_str()).filter(|f| f.target == target).map(|f| f.handle);
+    let pg_wal = path.parent().unwrap_or(Path::new("."));
+    look_ahead(&name, pg_wal, &storage, &cfg, &target, ahead.is_some());
+
+    if let Some(handle) = ahead {
+        match runtime::block_on(handle)? {
+            Ok(Ok(outcome)) => return Ok(outcome),
+            // Whatever went wrong ahead, the upload below decides (and reports its own error).
+            Ok(Err(e)) => debug1!("walrs: the look-ahead upload of {name} failed, archiving it again: {}", e.message),
+            Err(e) => debug1!("walrs: the look-ahead upload of {name} did not finish, archiving it again: {e}"),
+        }
+    }
+    runtime::block_on(wal_push(&storage, &name, path, cfg.compression))?
+}
+
+/// Start uploads of the segments PostgreSQL will ask for next. Best effort: a failure here
+/// only means no look-ahead this time.
+fn look_ahead(
+    name: &WalFileName,
+    pg_wal: &Path,
+    storage: &Storage,
+    cfg: &RepoConfig,
+    target: &(Location, Env, Compression),
+    requested_in_flight: bool,
+) {
+    let limit = gucs::upload_concurrency();
+    if limit <= 1 {
+        return;
+    }
+    let ready = match lookahead::ready_files(pg_wal) {
+        Ok(r) => r,
+        Err(e) => {
+            debug1!("walrs: no look-ahead: cannot list {}/archive_status: {e}", pg_wal.display());
+            return;
+        }
+    };
+    let mut in_flight = IN_FLIGHT.lock();
+    // Forget uploads PostgreSQL no longer needs from us (no longer .ready) or started with
+    // other settings; they finish or stop on their own, and nothing waits for them.
+    let still_ready: BTreeSet<&str> = ready.iter().map(String::as_str).collect();
+    in_flight.retain(|n, f| still_ready.contains(n.as_str()) && &f.target == target);
+    let mut busy: BTreeSet<String> = in_flight.keys().cloned().collect();
+    if requested_in_flight {
+        busy.insert(name.to_string());
+    }
+    for next in lookahead::plan(name, ready.iter().map(String::as_str), &busy, limit) {
+        let (storage, file, path, method) =
+            (storage.clone(), next.clone(), pg_wal.join(next.as_str()), cfg.compression);
+        let upload = async move { wal_push(&storage, &file, &path, method).await };
+        match runtime::spawn(upload) {
+            Ok(handle) => {
+                in_flight.insert(next.to_string(), InFlight { target: target.clone(), handle });
+            }
+            Err(e) => {
+                debug1!("walrs: no look-ahead: {}", e.message);
+                return;
+            }
+        }
+    }
 }
 
 /// A PostgreSQL ERROR or a Rust panic caught during archiving, as a core error.

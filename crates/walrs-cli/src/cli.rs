@@ -58,6 +58,23 @@ pub enum Command {
         name: String,
         /// Where to write it, as PostgreSQL's %p; written whole or not at all.
         dest: PathBuf,
+        /// Segments to fetch ahead in the background into pg_wal/.walrs/prefetch (0: none).
+        #[arg(long, value_name = "N", default_value_t = 8)]
+        prefetch: usize,
+    },
+    /// Fetch the segments after NAME into DIR (started in the background by wal-fetch).
+    #[command(hide = true)]
+    WalPrefetch {
+        /// The segment just fetched.
+        name: String,
+        /// The prefetch directory.
+        dir: PathBuf,
+        /// Size of a segment in bytes.
+        #[arg(long)]
+        segment_size: u64,
+        /// Segments to fetch.
+        #[arg(long, default_value_t = 8)]
+        count: usize,
     },
     /// Check that the archived WAL is a chain every backup can replay: per timeline, from the
     /// oldest backup to the newest segment. Exits 1 when a segment is lost.

@@ -11,6 +11,7 @@ pub mod config;
 pub mod envdir;
 pub mod error;
 pub mod layout;
+pub mod lookahead;
 pub mod lsn;
 pub mod ops;
 pub mod pgconf;

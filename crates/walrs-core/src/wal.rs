@@ -63,6 +63,20 @@ impl WalFileName {
     pub fn timeline(&self) -> u32 {
         u32::from_str_radix(&self.name[..8], 16).expect("validated hex")
     }
+
+    /// The segment after this one on the same timeline, for segments of `segment_size` bytes;
+    /// None for other kinds, a bad size, or the end of the address space.
+    pub fn next_segment(&self, segment_size: u64) -> Option<WalFileName> {
+        if self.kind != WalFileKind::Segment || !is_valid_segment_size(segment_size) {
+            return None;
+        }
+        let per_log = 0x1_0000_0000u64 / segment_size;
+        let log = u64::from_str_radix(&self.name[8..16], 16).ok()?;
+        let seg = u64::from_str_radix(&self.name[16..24], 16).ok()?;
+        let (log, seg) = if seg + 1 >= per_log { (log + 1, 0) } else { (log, seg + 1) };
+        (log <= u64::from(u32::MAX))
+            .then(|| WalFileName { name: format!("{}{log:08X}{seg:08X}", &self.name[..8]), kind: WalFileKind::Segment })
+    }
 }
 
 impl fmt::Display for WalFileName {
@@ -79,6 +93,20 @@ pub fn is_valid_segment_size(len: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn next_segment_crosses_log_files_by_segment_size() {
+        let next = |n: &str, size: u64| WalFileName::parse(n).unwrap().next_segment(size).map(|n| n.to_string());
+        assert_eq!(next("000000010000000000000003", 16 << 20).as_deref(), Some("000000010000000000000004"));
+        assert_eq!(next("0000000200000000000000FF", 16 << 20).as_deref(), Some("000000020000000100000000"));
+        assert_eq!(next("00000001000000000000003F", 64 << 20).as_deref(), Some("000000010000000100000000"));
+        assert_eq!(next("000000010000000000000FFF", 1 << 20).as_deref(), Some("000000010000000100000000"));
+        assert_eq!(next("0000000100000000000000FE", 16 << 20).as_deref(), Some("0000000100000000000000FF"));
+        assert_eq!(next("00000001FFFFFFFF000000FF", 16 << 20), None);
+        assert_eq!(next("000000010000000000000003", 3 << 20), None);
+        assert_eq!(next("00000001.history", 16 << 20), None);
+        assert_eq!(next("000000010000000000000003.partial", 16 << 20), None);
+    }
 
     #[test]
     fn accepts_every_kind_postgres_archives() {

@@ -220,3 +220,33 @@ async fn works_on_the_in_memory_store() {
 fn no_temp_files(dir: &Path) -> bool {
     std::fs::read_dir(dir).unwrap().all(|e| !e.unwrap().file_name().to_string_lossy().contains("walrs-tmp"))
 }
+
+#[tokio::test]
+async fn prefetch_fetches_the_next_segments_then_take_moves_them() {
+    use walrs_core::ops::wal_prefetch::{prefetch_dir, take, wal_prefetch};
+    let f = Fixture::new();
+    for (i, seed) in [(1u8, 11u8), (2, 12), (3, 13)] {
+        let name = WalFileName::parse(&format!("0000000100000000000000{i:02X}")).unwrap();
+        let p = f.file(name.as_str(), &segment(seed));
+        wal_push(&f.storage, &name, &p, Compression::Lz4).await.unwrap();
+    }
+    let pg_wal = f.dir.path().join("pg_wal");
+    std::fs::create_dir(&pg_wal).unwrap();
+    let dest = pg_wal.join("RECOVERYXLOG");
+    let dir = prefetch_dir(&dest);
+    let first = WalFileName::parse("000000010000000000000001").unwrap();
+    let report = wal_prefetch(&f.storage, &first, SEG as u64, &dir, 8, Compression::Lz4).await.unwrap();
+    assert_eq!(report.fetched, ["000000010000000000000002", "000000010000000000000003"]);
+    assert!(report.stopped.unwrap().contains("000000010000000000000004"));
+
+    let source = f.storage.location().to_string();
+    let second = WalFileName::parse("000000010000000000000002").unwrap();
+    assert_eq!(take(&dir, &second, &source, &dest).unwrap(), Some(SEG as u64));
+    assert_eq!(std::fs::read(&dest).unwrap(), segment(12));
+    // Taken once: the next call for it goes to the repository.
+    assert_eq!(take(&dir, &second, &source, &dest).unwrap(), None);
+    // A second prefetch skips what is already there and fetches nothing new.
+    let again = wal_prefetch(&f.storage, &second, SEG as u64, &dir, 8, Compression::Lz4).await.unwrap();
+    assert!(again.fetched.is_empty());
+    assert!(dir.join("000000010000000000000003").exists());
+}

@@ -24,11 +24,14 @@ pub fn run(cli: &Cli) -> Result<(), Error> {
         Command::BackupFetch(args) => backup_fetch::run(&cli.global, args),
         Command::Delete(command) => delete::run(&cli.global, command),
         Command::BackupMark { name, impermanent } => backup_mark::run(&cli.global, name, *impermanent),
-        Command::WalFetch { name, dest } => wal_fetch::run(&cli.global, name, dest),
         Command::WalVerify { json } => wal_verify::run(&cli.global, *json),
         Command::WalShow { json } => wal_show::run(&cli.global, *json),
         Command::BackupVerify { backup, all, json } => backup_verify::run(&cli.global, backup.as_deref(), *all, *json),
         Command::RestoreTest(args) => restore_test::run(&cli.global, args),
+        Command::WalFetch { name, dest, prefetch } => wal_fetch::run(&cli.global, name, dest, *prefetch),
+        Command::WalPrefetch { name, dir, segment_size, count } => {
+            wal_fetch::prefetch(&cli.global, name, dir, *segment_size, *count)
+        }
         Command::WalPush { path, compression } => wal_push::run(&cli.global, path, compression.as_deref()),
     }
 }

@@ -8,6 +8,7 @@ use crate::compress::Compression;
 use crate::restore::untar::{self, Expected, Extracted};
 use crate::storage::Storage;
 use crate::{Error, Result};
+use futures::StreamExt;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -89,8 +90,22 @@ pub async fn backup_fetch_with(
         bytes: 0,
         tablespaces: tablespaces.iter().map(|(_, t)| t.clone()).collect(),
     };
-    for (key, method) in objects.in_restore_order() {
-        let got = extract_object(storage, key, *method, dest, expected.clone()).await?;
+    // Partitions several at a time (each streams with bounded memory), then backup_label,
+    // then pg_control last.
+    let mut extracted = futures::stream::iter(objects.parts.iter().map(|(key, method)| {
+        let expected = expected.clone();
+        async move { extract_object(storage, key, *method, dest, expected).await.map(|got| (key, got)) }
+    }))
+    .buffer_unordered(restore_parallelism());
+    let mut done = Vec::new();
+    while let Some(result) = extracted.next().await {
+        done.push(result?);
+    }
+    drop(extracted);
+    for (key, method) in objects.label.iter().chain(objects.control.iter()) {
+        done.push((key, extract_object(storage, key, *method, dest, expected.clone()).await?));
+    }
+    for (key, got) in done {
         report.objects += 1;
         report.files += got.files;
         report.bytes += got.bytes;
@@ -105,6 +120,12 @@ pub async fn backup_fetch_with(
             .map_err(|e| Error::local_io(format!("cannot create {}/{d}", dest.display()), &e))?;
     }
     Ok(report)
+}
+
+/// Partitions restored at once: one per core (decompression and writing), at least two so a
+/// download overlaps the work, at most eight.
+fn restore_parallelism() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get() + 1).clamp(2, 8)
 }
 
 /// PostgreSQL major versions walrs restores.

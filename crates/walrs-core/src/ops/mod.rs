@@ -7,6 +7,7 @@ pub mod backup_push;
 mod backup_verify;
 mod delete;
 mod wal_fetch;
+pub mod wal_prefetch;
 mod wal_push;
 pub mod wal_verify;
 

@@ -1,0 +1,238 @@
+#!/usr/bin/env python3
+"""Summarise a walrs bench run: medians and min-max per (operation, tool), ratios against
+pgBackRest and against the hardware, as JSON, a markdown table and a PNG chart.
+
+    report.py results/<tag>.jsonl --meta key=value ...
+
+writes results/<tag>.json, results/<tag>.md and results/<tag>.png next to the input.
+"""
+import argparse
+import json
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+# For each timed operation: the pgBackRest figure it is compared with.
+REFERENCE = {
+    "backup": "pgbackrest-p2",
+    "restore": "pgbackrest-p2",
+    "archive": "pgbackrest-async",
+    "fetch": "pgbackrest",
+}
+# The targets of issue 7, as (op, tool, reference tool, minimum speed-up over it).
+TARGETS = [
+    ("backup", "walrs", "pgbackrest-p2", 3.0),
+    ("backup", "walrs", "pg_basebackup-lz4", 1.0),
+    ("restore", "walrs", "pgbackrest-p2", 3.5),
+    ("archive", "walrs", "pgbackrest-async", 2.5),
+    ("archive", "walrs", "basic_archive", 1.0),
+    ("fetch", "walrs", "pgbackrest", 2.5),
+]
+OP_TITLES = {
+    "backup": "full backup",
+    "restore": "restore",
+    "archive": "archive a WAL backlog",
+    "fetch": "fetch WAL one by one",
+}
+
+
+def summarise(values):
+    return {
+        "median": statistics.median(values),
+        "min": min(values),
+        "max": max(values),
+        "n": len(values),
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("raw")
+    ap.add_argument("--meta", nargs="*", default=[])
+    args = ap.parse_args()
+    raw = Path(args.raw)
+    rows = [json.loads(line) for line in raw.read_text().splitlines() if line.strip()]
+    meta = dict(kv.split("=", 1) for kv in args.meta)
+
+    times = defaultdict(list)
+    rss = defaultdict(list)
+    tps = defaultdict(list)
+    extra = defaultdict(list)
+    for r in rows:
+        key = (r["op"], r["tool"])
+        if r["op"] in OP_TITLES:
+            times[key].append(r["seconds"])
+            if r.get("rss_kb"):
+                rss[key].append(r["rss_kb"])
+        elif r["op"] == "rss":
+            rss[("rss", r["tool"])].append(r["rss_kb"])
+        elif r["op"] == "tps":
+            tps[r["tool"]].append(r["tps"])
+        else:
+            extra[key].append(r)
+
+    # Hardware limits.
+    hw = {}
+    if extra.get(("hw", "read")):
+        reads = extra[("hw", "read")]
+        hw["data_bytes"] = reads[-1]["bytes"]
+        hw["read_mbps"] = statistics.median(r["bytes"] / 1e6 / r["seconds"] for r in reads)
+    if extra.get(("hw", "lz4")):
+        l = extra[("hw", "lz4")]
+        hw["lz4_compress_mbps_per_core"] = statistics.median(r["lz4_compress_mbps"] for r in l)
+        hw["lz4_decompress_mbps_per_core"] = statistics.median(r["lz4_decompress_mbps"] for r in l)
+        hw["cores"] = l[-1]["cores"]
+    if extra.get(("size", "tar|lz4")):
+        s = extra[("size", "tar|lz4")][-1]
+        hw["data_bytes"] = s["bytes"]
+        hw["lz4_ratio"] = s["bytes"] / s["lz4_bytes"]
+    limits = {}
+    if {"data_bytes", "read_mbps", "lz4_compress_mbps_per_core", "cores"} <= hw.keys():
+        mb = hw["data_bytes"] / 1e6
+        # A backup must read everything and compress it on every core at best.
+        limits["backup"] = mb / min(hw["read_mbps"], hw["lz4_compress_mbps_per_core"] * hw["cores"])
+        # A restore must at least decompress everything (writes to page cache are not counted).
+        limits["restore"] = mb / (hw["lz4_decompress_mbps_per_core"] * hw["cores"])
+
+    summary = {
+        "meta": meta,
+        "hardware": hw,
+        "limits_seconds": limits,
+        "times": {f"{op}/{tool}": summarise(v) for (op, tool), v in times.items()},
+        "rss_kb": {f"{op}/{tool}": max(v) for (op, tool), v in rss.items()},
+        "tps": {tool: summarise(v) for tool, v in tps.items()},
+        "targets": [],
+    }
+
+    def med(op, tool):
+        v = times.get((op, tool))
+        return statistics.median(v) if v else None
+
+    for op, tool, ref, want in TARGETS:
+        a, b = med(op, tool), med(ref and op, ref)
+        if a and b:
+            got = b / a
+            summary["targets"].append(
+                {"what": f"{op}: {tool} vs {ref}", "speedup": round(got, 2), "target": want, "met": got >= want}
+            )
+    if tps.get("archive_mode=off") and tps.get("walrs"):
+        off, on = statistics.median(tps["archive_mode=off"]), statistics.median(tps["walrs"])
+        loss = 1 - on / off if off else 0
+        summary["targets"].append(
+            {"what": "pgbench TPS with walrs archiving vs archive_mode=off", "loss": round(loss, 4),
+             "target": 0.03, "met": loss <= 0.03}
+        )
+    for name, limit_kb in [("rss/walrs-backup-worker", 256 << 10), ("archive/walrs", 256 << 10),
+                           ("rss/fetch-walrs-per-call", 64 << 10)]:
+        if name in summary["rss_kb"]:
+            got = summary["rss_kb"][name]
+            summary["targets"].append(
+                {"what": f"peak RSS {name}", "rss_mb": round(got / 1024, 1), "target_mb": limit_kb >> 10,
+                 "met": got <= limit_kb}
+            )
+
+    md = markdown(summary, times, rss, tps)
+    out = raw.with_suffix("")
+    Path(f"{out}.json").write_text(json.dumps(summary, indent=2) + "\n")
+    Path(f"{out}.md").write_text(md)
+    chart(summary, times, Path(f"{out}.png"))
+    print(md)
+
+
+def fmt(x):
+    return "–" if x is None else f"{x:.2f}"
+
+
+def markdown(summary, times, rss, tps):
+    m, hw, limits = summary["meta"], summary["hardware"], summary["limits_seconds"]
+    lines = [f"# walrs bench {Path(sys.argv[1]).stem}", ""]
+    lines.append(
+        f"Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('memory_gb', '?')} GB; "
+        f"load average before the run {m.get('load_before', '?')}. PostgreSQL {m.get('postgresql', '?')}, "
+        f"pgBackRest {m.get('pgbackrest', '?')}, walrs {m.get('walrs', '?')}."
+    )
+    if "data_bytes" in hw:
+        lines.append(
+            f"Data: pgbench scale {m.get('scale')} + {m.get('random_mb')} MB random text = "
+            f"{hw['data_bytes'] / 1e9:.2f} GB data directory"
+            + (f", tar|lz4 ratio {hw['lz4_ratio']:.2f}" if "lz4_ratio" in hw else "")
+            + f"; {m.get('rounds')} interleaved rounds, warm page cache."
+        )
+    if "read_mbps" in hw:
+        lines.append(
+            f"Hardware: page-cache read {hw['read_mbps']:.0f} MB/s; lz4 -1 per core "
+            f"{hw.get('lz4_compress_mbps_per_core', 0):.0f} MB/s compress, "
+            f"{hw.get('lz4_decompress_mbps_per_core', 0):.0f} MB/s decompress."
+        )
+    lines += ["", "| operation | tool | median s | min–max s | pgBackRest ÷ tool | hardware limit ÷ tool | peak RSS MB |",
+              "|---|---|---:|---:|---:|---:|---:|"]
+    for op in OP_TITLES:
+        tools = sorted((t for (o, t) in times if o == op), key=lambda t: statistics.median(times[(op, t)]))
+        ref = times.get((op, REFERENCE[op]))
+        for tool in tools:
+            v = times[(op, tool)]
+            med = statistics.median(v)
+            vs_ref = statistics.median(ref) / med if ref else None
+            vs_hw = limits[op] / med if op in limits else None
+            peak = max(rss[(op, tool)]) / 1024 if rss.get((op, tool)) else None
+            if op == "backup" and tool == "walrs" and rss.get(("rss", "walrs-backup-worker")):
+                peak = max(rss[("rss", "walrs-backup-worker")]) / 1024
+            if op == "fetch" and rss.get(("rss", f"fetch-{tool}-per-call")):
+                peak = max(rss[("rss", f"fetch-{tool}-per-call")]) / 1024
+            lines.append(
+                f"| {OP_TITLES[op]} | {tool} | {med:.2f} | {min(v):.2f}–{max(v):.2f} | {fmt(vs_ref)} | "
+                f"{fmt(vs_hw)} | {'–' if peak is None else f'{peak:.0f}'} |"
+            )
+    if tps:
+        lines += ["", "| pgbench TPS | median | min–max | vs archive_mode=off |", "|---|---:|---:|---:|"]
+        off = statistics.median(tps["archive_mode=off"]) if tps.get("archive_mode=off") else None
+        for tool, v in tps.items():
+            med = statistics.median(v)
+            lines.append(f"| {tool} | {med:.0f} | {min(v):.0f}–{max(v):.0f} | {fmt(med / off if off else None)} |")
+    if summary["targets"]:
+        lines += ["", "| target (issue 7) | got | wanted | met |", "|---|---:|---:|---|"]
+        for t in summary["targets"]:
+            if "speedup" in t:
+                lines.append(f"| {t['what']} | {t['speedup']}× | ≥{t['target']}× | {'yes' if t['met'] else 'no'} |")
+            elif "loss" in t:
+                lines.append(f"| {t['what']} | {t['loss'] * 100:.1f}% | ≤3% | {'yes' if t['met'] else 'no'} |")
+            else:
+                lines.append(f"| {t['what']} | {t['rss_mb']} MB | ≤{t['target_mb']} MB | {'yes' if t['met'] else 'no'} |")
+    lines.append("")
+    lines.append("Archive RSS is the archiver process's VmHWM (walrs, basic_archive: the module runs in it; "
+                 "pgBackRest and cp: the archiver only, not the commands it starts).")
+    return "\n".join(lines) + "\n"
+
+
+def chart(summary, times, path):
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(f"report: matplotlib missing, no chart ({path})", file=sys.stderr)
+        return
+    ops = [op for op in OP_TITLES if any(o == op for (o, _) in times)]
+    if not ops:
+        return
+    fig, axes = plt.subplots(len(ops), 1, figsize=(8, 2.2 * len(ops)), squeeze=False)
+    for ax, op in zip(axes[:, 0], ops):
+        tools = sorted((t for (o, t) in times if o == op), key=lambda t: -statistics.median(times[(op, t)]))
+        meds = [statistics.median(times[(op, t)]) for t in tools]
+        lo = [m - min(times[(op, t)]) for m, t in zip(meds, tools)]
+        hi = [max(times[(op, t)]) - m for m, t in zip(meds, tools)]
+        colors = ["tab:orange" if t == "walrs" else "tab:gray" for t in tools]
+        ax.barh(tools, meds, xerr=[lo, hi], color=colors)
+        if op in summary["limits_seconds"]:
+            ax.axvline(summary["limits_seconds"][op], color="tab:green", linestyle="--", label="hardware limit")
+            ax.legend(loc="lower right", fontsize=7)
+        ax.set_title(OP_TITLES[op], fontsize=9)
+        ax.set_xlabel("seconds (median, min–max)", fontsize=8)
+        ax.tick_params(labelsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,308 @@
+//! Prefetch for `restore_command`: while PostgreSQL replays one segment, the next ones of the
+//! same timeline are fetched into `pg_wal/.walrs/prefetch/`, so the next `wal-fetch` only has
+//! to rename a file.
+//!
+//! Safety rules:
+//! - a prefetched file is written by [`wal_fetch`] (checksums and size verified, temporary
+//!   name, then rename), so a file under its final name is whole and checked;
+//! - a file is only ever served under the exact name PostgreSQL asked for, which includes the
+//!   timeline, so a file of another timeline is never served;
+//! - the directory remembers which repository it was filled from (`.source`); if that is not
+//!   the repository in use now, everything in it is dropped;
+//! - files of other timelines, files at or before the one just asked for, and temporary files
+//!   older than [`STALE`] are removed;
+//! - one prefetcher at a time (`.lock`, created exclusively; a lock older than [`STALE`] is
+//!   taken over).
+
+use super::wal_fetch;
+use crate::compress::Compression;
+use crate::storage::Storage;
+use crate::wal::{is_valid_segment_size, WalFileKind, WalFileName};
+use crate::{Error, ErrorKind, Result};
+use futures::StreamExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+/// Where prefetched segments live, relative to the directory of `%p` (`pg_wal`).
+pub const PREFETCH_DIR: &str = ".walrs/prefetch";
+/// Segments fetched at once by one prefetcher.
+const PARALLEL: usize = 4;
+/// A lock or temporary file this old belongs to a prefetcher that died.
+pub const STALE: Duration = Duration::from_secs(600);
+
+const SOURCE_FILE: &str = ".source";
+const LOCK_FILE: &str = ".lock";
+
+/// The prefetch directory for a `restore_command` destination such as `pg_wal/RECOVERYXLOG`.
+pub fn prefetch_dir(dest: &Path) -> PathBuf {
+    dest.parent().unwrap_or(Path::new(".")).join(PREFETCH_DIR)
+}
+
+/// The segments to prefetch after `name`: the next `count` of its timeline.
+pub fn plan(name: &WalFileName, segment_size: u64, count: usize) -> Vec<WalFileName> {
+    std::iter::successors(name.next_segment(segment_size), |n| n.next_segment(segment_size)).take(count).collect()
+}
+
+/// Move the prefetched copy of `name` to `dest` if there is one from `source` (the repository
+/// in use); its size when taken. Also drops what is no longer useful.
+pub fn take(dir: &Path, name: &WalFileName, source: &str, dest: &Path) -> Result<Option<u64>> {
+    if name.kind() != WalFileKind::Segment || !dir.is_dir() {
+        return Ok(None);
+    }
+    if std::fs::read_to_string(dir.join(SOURCE_FILE)).ok().as_deref() != Some(source) {
+        clear(dir)?;
+        return Ok(None);
+    }
+    let file = dir.join(name.as_str());
+    let taken = match std::fs::metadata(&file) {
+        Ok(m) if m.is_file() && is_valid_segment_size(m.len()) => {
+            std::fs::rename(&file, dest)
+                .map_err(|e| Error::local_io(format!("cannot move {} to {}", file.display(), dest.display()), &e))?;
+            Some(m.len())
+        }
+        _ => None,
+    };
+    tidy(dir, name, SystemTime::now())?;
+    Ok(taken)
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PrefetchReport {
+    /// Segments fetched now.
+    pub fetched: Vec<String>,
+    /// Another prefetcher holds the lock: nothing was done.
+    pub busy: bool,
+    /// Why prefetching stopped early, if it did (the end of the archive is not an error).
+    pub stopped: Option<String>,
+}
+
+/// Fetch the `count` segments after `name` into `dir`, skipping those already there. Best
+/// effort: it stops at the first segment the repository lacks or cannot give.
+pub async fn wal_prefetch(
+    storage: &Storage,
+    name: &WalFileName,
+    segment_size: u64,
+    dir: &Path,
+    count: usize,
+    preferred: Compression,
+) -> Result<PrefetchReport> {
+    std::fs::create_dir_all(dir).map_err(|e| Error::local_io(format!("cannot create {}", dir.display()), &e))?;
+    let Some(_lock) = Lock::take(dir)? else {
+        return Ok(PrefetchReport { busy: true, ..Default::default() });
+    };
+    let source = storage.location().to_string();
+    if std::fs::read_to_string(dir.join(SOURCE_FILE)).ok().as_deref() != Some(source.as_str()) {
+        clear(dir)?;
+        std::fs::write(dir.join(SOURCE_FILE), &source)
+            .map_err(|e| Error::local_io(format!("cannot write {}/{SOURCE_FILE}", dir.display()), &e))?;
+    }
+    tidy(dir, name, SystemTime::now())?;
+
+    let wanted: Vec<WalFileName> =
+        plan(name, segment_size, count).into_iter().filter(|n| !dir.join(n.as_str()).exists()).collect();
+    let mut report = PrefetchReport::default();
+    let mut results = futures::stream::iter(wanted.into_iter().map(|n| async move {
+        let got = wal_fetch(storage, &n, &dir.join(n.as_str()), preferred).await;
+        (n, got)
+    }))
+    .buffered(PARALLEL);
+    while let Some((n, got)) = results.next().await {
+        match got {
+            Ok(_) => report.fetched.push(n.to_string()),
+            Err(e) => {
+                report.stopped = Some(match e.kind {
+                    ErrorKind::NotFound => format!("{n} is not in the repository yet"),
+                    _ => format!("{n}: {}", e.message),
+                });
+                break;
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// Remove everything in `dir` (the directory stays).
+fn clear(dir: &Path) -> Result<()> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::local_io(format!("cannot read {}", dir.display()), &e)),
+    };
+    for entry in entries.flatten() {
+        let n = entry.file_name();
+        if n == LOCK_FILE {
+            continue;
+        }
+        remove(&entry.path())?;
+    }
+    Ok(())
+}
+
+/// Remove segments of other timelines, segments at or before `name`, and stale temporary files.
+fn tidy(dir: &Path, name: &WalFileName, now: SystemTime) -> Result<()> {
+    let entries = std::fs::read_dir(dir).map_err(|e| Error::local_io(format!("cannot read {}", dir.display()), &e))?;
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(file) = file.to_str() else { continue };
+        if file == SOURCE_FILE || file == LOCK_FILE {
+            continue;
+        }
+        let useless = match WalFileName::parse(file) {
+            Ok(n) => n.kind() != WalFileKind::Segment || n.timeline() != name.timeline() || n.as_str() <= name.as_str(),
+            // Temporary files of a running prefetcher, unless it died long ago.
+            Err(_) => is_stale(&entry.path(), now),
+        };
+        if useless {
+            remove(&entry.path())?;
+        }
+    }
+    Ok(())
+}
+
+fn is_stale(path: &Path, now: SystemTime) -> bool {
+    let modified = std::fs::metadata(path).and_then(|m| m.modified()).unwrap_or(SystemTime::UNIX_EPOCH);
+    now.duration_since(modified).is_ok_and(|age| age > STALE)
+}
+
+fn remove(path: &Path) -> Result<()> {
+    let removed = if path.is_dir() { std::fs::remove_dir_all(path) } else { std::fs::remove_file(path) };
+    match removed {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::local_io(format!("cannot remove {}", path.display()), &e)),
+    }
+}
+
+/// `.lock`, created exclusively and removed on drop.
+struct Lock(PathBuf);
+
+impl Lock {
+    fn take(dir: &Path) -> Result<Option<Lock>> {
+        let path = dir.join(LOCK_FILE);
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(_) => return Ok(Some(Lock(path))),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    if !is_stale(&path, SystemTime::now()) {
+                        return Ok(None);
+                    }
+                    remove(&path)?;
+                }
+                Err(e) => return Err(Error::local_io(format!("cannot create {}", path.display()), &e)),
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl Drop for Lock {
+    fn drop(&mut self) {
+        // If this fails the lock goes stale and the next prefetcher takes it over after STALE.
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SEG: u64 = 16 << 20;
+
+    fn name(n: &str) -> WalFileName {
+        WalFileName::parse(n).unwrap()
+    }
+
+    #[test]
+    fn plans_the_next_segments_of_the_timeline() {
+        let got: Vec<String> = plan(&name("0000000200000000000000FE"), SEG, 3).iter().map(|n| n.to_string()).collect();
+        assert_eq!(got, ["0000000200000000000000FF", "000000020000000100000000", "000000020000000100000001"]);
+        assert!(plan(&name("00000002.history"), SEG, 3).is_empty());
+        assert!(plan(&name("000000020000000000000001"), SEG, 0).is_empty());
+    }
+
+    fn setup(source: &str, files: &[&str]) -> tempfile::TempDir {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join(SOURCE_FILE), source).unwrap();
+        for f in files {
+            std::fs::write(d.path().join(f), vec![7u8; SEG as usize]).unwrap();
+        }
+        d
+    }
+
+    fn left(d: &Path) -> Vec<String> {
+        let mut v: Vec<String> =
+            std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn takes_the_exact_name_and_drops_what_is_behind_or_on_other_timelines() {
+        let d = setup(
+            "file:///repo",
+            &[
+                "000000010000000000000004",
+                "000000010000000000000005",
+                "000000010000000000000006",
+                "000000020000000000000006",
+            ],
+        );
+        let out = tempfile::tempdir().unwrap();
+        let dest = out.path().join("RECOVERYXLOG");
+        let got = take(d.path(), &name("000000010000000000000005"), "file:///repo", &dest).unwrap();
+        assert_eq!(got, Some(SEG));
+        assert_eq!(std::fs::metadata(&dest).unwrap().len(), SEG);
+        assert_eq!(left(d.path()), [".source", "000000010000000000000006"]);
+    }
+
+    #[test]
+    fn never_serves_another_timeline_or_a_bad_size() {
+        let d = setup("file:///repo", &["000000020000000000000005"]);
+        std::fs::write(d.path().join("000000010000000000000006"), b"short").unwrap();
+        let out = tempfile::tempdir().unwrap();
+        let dest = out.path().join("RECOVERYXLOG");
+        assert_eq!(take(d.path(), &name("000000010000000000000005"), "file:///repo", &dest).unwrap(), None);
+        assert_eq!(take(d.path(), &name("000000010000000000000006"), "file:///repo", &dest).unwrap(), None);
+        assert!(!dest.exists());
+        // The other timeline's file was dropped on the first call.
+        assert!(!d.path().join("000000020000000000000005").exists());
+    }
+
+    #[test]
+    fn another_repository_empties_the_directory() {
+        let d = setup("file:///old", &["000000010000000000000006"]);
+        let out = tempfile::tempdir().unwrap();
+        let dest = out.path().join("RECOVERYXLOG");
+        assert_eq!(take(d.path(), &name("000000010000000000000006"), "file:///new", &dest).unwrap(), None);
+        assert!(left(d.path()).is_empty());
+    }
+
+    #[test]
+    fn history_files_are_never_taken() {
+        let d = setup("file:///repo", &["00000002.history"]);
+        let dest = d.path().join("RECOVERYHISTORY");
+        assert_eq!(take(d.path(), &name("00000002.history"), "file:///repo", &dest).unwrap(), None);
+    }
+
+    #[test]
+    fn fresh_temporary_files_stay_stale_ones_go() {
+        let d = setup("file:///repo", &[]);
+        let tmp = d.path().join("000000010000000000000007.walrs-tmp");
+        std::fs::write(&tmp, b"partial").unwrap();
+        let n = name("000000010000000000000005");
+        tidy(d.path(), &n, SystemTime::now()).unwrap();
+        assert!(tmp.exists());
+        tidy(d.path(), &n, SystemTime::now() + STALE + Duration::from_secs(1)).unwrap();
+        assert!(!tmp.exists());
+    }
+
+    #[test]
+    fn one_prefetcher_at_a_time() {
+        let d = tempfile::tempdir().unwrap();
+        let first = Lock::take(d.path()).unwrap();
+        assert!(first.is_some());
+        assert!(Lock::take(d.path()).unwrap().is_none());
+        drop(first);
+        assert!(Lock::take(d.path()).unwrap().is_some());
+    }
+}
