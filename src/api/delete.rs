@@ -24,11 +24,11 @@ fn backup_name(name: &str) -> BackupName {
 }
 
 /// Run a policy against the configured repository, log what was removed, return the rows.
-pub fn run_policy(policy: Policy, dry_run: bool) -> Result<DeleteReport, Error> {
+pub fn run_policy(policy: Policy, dry_run: bool, backup_running: Option<bool>) -> Result<DeleteReport, Error> {
     let (cfg, warnings) = gucs::repo_config()?;
     let storage = repo::storage(&cfg, &warnings)?;
     let now = chrono::Utc::now();
-    runtime::block_on(async move { delete(&storage, &policy, now, dry_run).await })?
+    runtime::block_on(async move { delete(&storage, &policy, now, dry_run, backup_running).await })?
 }
 
 /// One LOG line for a delete that removed something.
@@ -45,13 +45,21 @@ pub fn summary(what: &str, report: &DeleteReport) -> String {
     )
 }
 
+/// Whether a walrs backup worker runs in this cluster now (any database): if none does, a
+/// folder without a sentinel is a leftover, however recent.
+fn backup_running() -> Option<bool> {
+    Spi::get_one::<bool>("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'walrs backup')")
+        .ok()
+        .flatten()
+}
+
 fn rows(
     what: &str,
     policy: Policy,
     dry_run: Option<bool>,
 ) -> TableIterator<'static, (name!(kind, String), name!(name, String), name!(reason, String))> {
     let dry_run = required(dry_run, "dry_run", "false");
-    let report = run_policy(policy, dry_run).unwrap_or_else(|e| raise(&e));
+    let report = run_policy(policy, dry_run, backup_running()).unwrap_or_else(|e| raise(&e));
     if report.executed && !report.deleted().is_empty() {
         log!("{}", summary(what, &report));
     }

@@ -48,12 +48,12 @@ async fn retain_deletes_old_backups_and_their_wal_but_not_permanent_ones() {
     assert!(backup_mark(&s, "LATEST", true).await.is_err());
 
     let now = chrono::Utc::now();
-    let dry = delete(&s, &Policy::RetainFull(1), now, true).await.unwrap();
+    let dry = delete(&s, &Policy::RetainFull(1), now, true, None).await.unwrap();
     assert!(!dry.executed);
     assert_eq!(dry.deleted().iter().filter(|d| d.kind.as_str() == "backup").count(), 1, "{:?}", dry.plan);
     assert_eq!(keys(&s, "wal_005").await.len(), 12, "a dry run deletes nothing");
 
-    let done = delete(&s, &Policy::RetainFull(1), now, false).await.unwrap();
+    let done = delete(&s, &Policy::RetainFull(1), now, false, None).await.unwrap();
     assert_eq!(done.deleted().len(), dry.deleted().len());
     let (listed, _) = list_backups(&s).await.unwrap();
     let listed: Vec<&str> = listed.iter().map(|b| b.name.as_str()).collect();
@@ -72,9 +72,9 @@ async fn retain_deletes_old_backups_and_their_wal_but_not_permanent_ones() {
     let mut expected_sorted = expected;
     expected_sorted.sort();
     assert_eq!(wal_sorted, expected_sorted);
-    assert!(delete(&s, &Policy::RetainFull(1), now, false).await.unwrap().deleted().is_empty());
+    assert!(delete(&s, &Policy::RetainFull(1), now, false, None).await.unwrap().deleted().is_empty());
 
     backup_mark(&s, &names[0], false).await.unwrap();
-    let third = delete(&s, &Policy::RetainFull(1), now, false).await.unwrap();
+    let third = delete(&s, &Policy::RetainFull(1), now, false, None).await.unwrap();
     assert_eq!(third.deleted().iter().filter(|d| d.kind.as_str() == "backup").count(), 1);
 }

@@ -10,7 +10,8 @@ pub fn run(global: &Global, command: &DeleteCommand) -> Result<(), Error> {
     let (policy, confirm) = policy(command)?;
     let now = Utc::now();
     let dry_run = !confirm.confirm;
-    let report = with_repo(global, None, |storage, _| async move { delete(&storage, &policy, now, dry_run).await })?;
+    let report =
+        with_repo(global, None, |storage, _| async move { delete(&storage, &policy, now, dry_run, None).await })?;
     if confirm.json {
         let rows: Vec<serde_json::Value> = report
             .deleted()

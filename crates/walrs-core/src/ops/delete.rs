@@ -26,8 +26,17 @@ impl DeleteReport {
     }
 }
 
-pub async fn delete(storage: &Storage, policy: &Policy, now: DateTime<Utc>, dry_run: bool) -> Result<DeleteReport> {
-    let snapshot = Snapshot::load(storage).await?;
+/// `backup_running`: whether a backup is being written now, if the caller knows (see
+/// [`Snapshot::backup_running`]).
+pub async fn delete(
+    storage: &Storage,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    dry_run: bool,
+    backup_running: Option<bool>,
+) -> Result<DeleteReport> {
+    let mut snapshot = Snapshot::load(storage).await?;
+    snapshot.backup_running = backup_running;
     let plan = plan(&snapshot, policy, now)?;
     if !dry_run {
         execute(storage, &plan).await?;

@@ -126,7 +126,7 @@ pub fn plan(snap: &Snapshot, policy: &Policy, now: DateTime<Utc>) -> Result<Plan
     }
     let removes_partials = matches!(policy, Policy::Garbage | Policy::Everything { .. });
     for p in &snap.partial {
-        let d = partial_decision(p, now, removes_partials);
+        let d = partial_decision(snap, p, now, removes_partials);
         if d.1 {
             plan.delete.push(d.0)
         } else {
@@ -137,7 +137,7 @@ pub fn plan(snap: &Snapshot, policy: &Policy, now: DateTime<Utc>) -> Result<Plan
         plan.keep.iter().filter(|d| d.kind == ItemKind::Backup).map(|d| d.name.as_str()).collect();
     let permanent: Vec<&BackupInfo> =
         backups.iter().filter(|b| b.sentinel.is_permanent && kept_names.contains(&b.name.as_str())).collect();
-    let in_progress: Vec<&PartialBackup> = snap.partial.iter().filter(|p| is_recent(p, now)).collect();
+    let in_progress: Vec<&PartialBackup> = snap.partial.iter().filter(|p| in_progress(snap, p, now)).collect();
     plan_wal(snap, policy, &backups, &anchors, &permanent, &in_progress, &mut plan);
     Ok(plan)
 }
@@ -275,13 +275,14 @@ fn backup_keys(snap: &Snapshot, name: &BackupName) -> Vec<String> {
     keys
 }
 
-fn is_recent(p: &PartialBackup, now: DateTime<Utc>) -> bool {
-    now - p.last_write < Duration::hours(IN_PROGRESS_GRACE_HOURS)
+/// May `p` still be being written? Not if the caller knows no backup runs; else if it is recent.
+fn in_progress(snap: &Snapshot, p: &PartialBackup, now: DateTime<Utc>) -> bool {
+    snap.backup_running != Some(false) && now - p.last_write < Duration::hours(IN_PROGRESS_GRACE_HOURS)
 }
 
 /// A partial backup's decision, and whether it is a deletion.
-fn partial_decision(p: &PartialBackup, now: DateTime<Utc>, removable: bool) -> (Decision, bool) {
-    let (reason, delete) = if is_recent(p, now) {
+fn partial_decision(snap: &Snapshot, p: &PartialBackup, now: DateTime<Utc>, removable: bool) -> (Decision, bool) {
+    let (reason, delete) = if in_progress(snap, p, now) {
         (
             format!(
                 "no sentinel yet, last written {}: may be in progress",
@@ -300,7 +301,7 @@ fn partial_decision(p: &PartialBackup, now: DateTime<Utc>, removable: bool) -> (
 fn plan_target(snap: &Snapshot, backups: &[BackupInfo], name: &BackupName, now: DateTime<Utc>) -> Result<Plan> {
     let mut plan = Plan::default();
     if let Some(p) = snap.partial.iter().find(|p| &p.name == name) {
-        let (decision, delete) = partial_decision(p, now, true);
+        let (decision, delete) = partial_decision(snap, p, now, true);
         if !delete {
             return Err(Error::new(ErrorKind::Busy, format!("{name} {}", decision.reason)).with_hint(format!(
                 "wait {IN_PROGRESS_GRACE_HOURS} hours after its last write, or until it completes"

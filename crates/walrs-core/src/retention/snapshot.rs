@@ -21,6 +21,10 @@ pub struct Snapshot {
     pub wal: Vec<WalObject>,
     /// Sentinels that could not be read: retention refuses to plan while there are any.
     pub problems: Vec<Error>,
+    /// Whether a backup of this repository is being written right now, when the caller knows
+    /// (the extension does: one backup at a time, under a lock). Unknown (the CLI): a partial
+    /// backup written to recently is taken to be in progress.
+    pub backup_running: Option<bool>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -65,7 +69,7 @@ impl Snapshot {
             }
         }
         let wal = storage.list(WAL_DIR).await?.into_iter().filter_map(wal_object).collect();
-        Ok(Snapshot { backups, backup_objects, partial, wal, problems })
+        Ok(Snapshot { backups, backup_objects, partial, wal, problems, backup_running: None })
     }
 }
 

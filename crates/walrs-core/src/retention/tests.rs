@@ -156,6 +156,13 @@ fn a_backup_in_progress_is_left_alone_and_pins_its_wal() {
     snap.partial = vec![partial(IN_PROGRESS_GRACE_HOURS + 1)];
     let stale = plan(&snap, &Policy::Garbage, now()).unwrap();
     assert_eq!(deleted(&stale, ItemKind::PartialBackup), vec!["base_000000010000000000000006".to_string()]);
+    // When the caller knows no backup runs, a recent one is a leftover too.
+    snap.partial = vec![partial(1)];
+    snap.backup_running = Some(false);
+    let known = plan(&snap, &Policy::Garbage, now()).unwrap();
+    assert_eq!(deleted(&known, ItemKind::PartialBackup).len(), 1);
+    snap.partial = vec![partial(IN_PROGRESS_GRACE_HOURS + 1)];
+    snap.backup_running = None;
     // Other policies never remove partial backups.
     assert!(deleted(&plan(&snap, &Policy::RetainFull(1), now()).unwrap(), ItemKind::PartialBackup).is_empty());
 }
