@@ -326,6 +326,22 @@ impl Cluster {
         run(&mut cmd)
     }
 
+    /// pgbench that may fail (the server may restart under it): its output or error.
+    pub fn try_pgbench(&self, args: &[&str]) -> Result<String, String> {
+        let out = Command::new(self.bindir.join("pgbench"))
+            .args(["-U", "postgres", "-h"])
+            .arg(&self.socket_dir)
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .arg("postgres")
+            .output()
+            .expect("run pgbench");
+        match out.status.success() {
+            true => Ok(String::from_utf8_lossy(&out.stdout).into_owned()),
+            false => Err(String::from_utf8_lossy(&out.stderr).into_owned()),
+        }
+    }
+
     /// A plain-text dump of the `postgres` database.
     pub fn pg_dump(&self) -> String {
         let mut cmd = Command::new(self.bindir.join("pg_dump"));

@@ -78,3 +78,21 @@ async fn retain_deletes_old_backups_and_their_wal_but_not_permanent_ones() {
     let third = delete(&s, &Policy::RetainFull(1), now, false, None).await.unwrap();
     assert_eq!(third.deleted().iter().filter(|d| d.kind.as_str() == "backup").count(), 1);
 }
+
+#[tokio::test]
+async fn garbage_removes_uploads_a_crash_cut_short() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = Storage::open(&Location::parse(&format!("file://{}", dir.path().display())).unwrap(), &Env::default())
+        .unwrap();
+    let kept = put_backup(&s, 9, 3).await;
+    // What object_store's local store leaves of an upload interrupted by a crash.
+    let staged = dir.path().join("basebackups_005/base_000000010000000000000005/tar_partitions");
+    std::fs::create_dir_all(&staged).unwrap();
+    std::fs::write(staged.join("part_001.tar.lz4#1"), b"half a partition").unwrap();
+    let report = delete(&s, &Policy::Garbage, chrono::Utc::now(), false, Some(false)).await.unwrap();
+    let partial: Vec<&str> =
+        report.deleted().iter().filter(|d| d.kind.as_str() == "partial_backup").map(|d| d.name.as_str()).collect();
+    assert_eq!(partial, vec!["base_000000010000000000000005"]);
+    assert!(!dir.path().join("basebackups_005/base_000000010000000000000005").exists(), "the folder is gone");
+    assert!(dir.path().join(format!("basebackups_005/{kept}_backup_stop_sentinel.json")).exists());
+}

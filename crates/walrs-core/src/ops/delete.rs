@@ -48,10 +48,14 @@ async fn execute(storage: &Storage, plan: &Plan) -> Result<()> {
     let (backups, wal): (Vec<&Decision>, Vec<&Decision>) =
         plan.delete.iter().partition(|d| d.kind != crate::retention::ItemKind::Wal);
     for backup in backups {
-        let (sentinel, rest) = backup.keys.split_first().expect("a backup has objects");
-        storage.delete(sentinel).await?;
-        delete_all(storage, rest.iter()).await?;
-        storage.remove_empty_folders(&format!("{}/{}", crate::backup::BACKUP_DIR, backup.name));
+        // A complete backup's sentinel goes first. Staging files (`#N`, file:// only) are not
+        // objects: the folder cleanup below removes them.
+        let keys: Vec<&String> = backup.keys.iter().filter(|k| !k.contains('#')).collect();
+        if let Some((first, rest)) = keys.split_first() {
+            storage.delete(first).await?;
+            delete_all(storage, rest.iter().copied()).await?;
+        }
+        storage.remove_leftover_folder(&format!("{}/{}", crate::backup::BACKUP_DIR, backup.name));
     }
     delete_all(storage, wal.iter().flat_map(|d| d.keys.iter())).await
 }

@@ -47,8 +47,14 @@ impl Snapshot {
     pub async fn load(storage: &Storage) -> Result<Snapshot> {
         let backup_dir = storage.list(BACKUP_DIR).await?;
         let (backups, problems) = crate::backup::catalog::read_complete(storage, &backup_dir).await?;
+        // Uploads a crash cut short on a file:// repository: unlisted, but they are leftovers.
+        let staged: Vec<ObjectInfo> = storage
+            .staging_files(BACKUP_DIR)
+            .into_iter()
+            .map(|(key, modified)| ObjectInfo { key, size: 0, modified })
+            .collect();
         let mut folders: BTreeMap<BackupName, Vec<&ObjectInfo>> = BTreeMap::new();
-        for object in &backup_dir {
+        for object in backup_dir.iter().chain(&staged) {
             if let Some(name) = folder_of(&object.key) {
                 folders.entry(name).or_default().push(object);
             }

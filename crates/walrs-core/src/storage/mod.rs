@@ -248,15 +248,21 @@ impl Storage {
         }
     }
 
-    /// Remove the empty directories left under folder `dir` of a `file://` repository once its
-    /// objects are deleted (object stores have no directories; there this does nothing).
-    /// Directories that still hold something stay.
-    pub fn remove_empty_folders(&self, dir: &str) {
+    /// Clean up folder `dir` of a `file://` repository once its objects are deleted: the empty
+    /// directories, and the staging files (`name#N`) of uploads a crash cut short, which the
+    /// object store neither lists nor deletes. Object stores have no directories, and abort
+    /// their uploads themselves: there this does nothing.
+    pub fn remove_leftover_folder(&self, dir: &str) {
         fn prune(path: &std::path::Path) {
             if let Ok(entries) = std::fs::read_dir(path) {
                 for e in entries.flatten() {
-                    if e.file_type().is_ok_and(|t| t.is_dir()) {
-                        prune(&e.path());
+                    match e.file_type() {
+                        Ok(t) if t.is_dir() => prune(&e.path()),
+                        Ok(_) if is_staging_file(&e.file_name().to_string_lossy()) => {
+                            // Gone already is as good as removed.
+                            let _ = std::fs::remove_file(e.path());
+                        }
+                        _ => {}
                     }
                 }
             }
@@ -268,6 +274,29 @@ impl Storage {
                 prune(&root.join(dir));
             }
         }
+    }
+
+    /// Staging files of unfinished uploads under `dir` of a `file://` repository (key, last
+    /// write), which listing does not show; none for object stores.
+    pub fn staging_files(&self, dir: &str) -> Vec<(String, chrono::DateTime<chrono::Utc>)> {
+        fn walk(path: &std::path::Path, key: &str, out: &mut Vec<(String, chrono::DateTime<chrono::Utc>)>) {
+            for e in std::fs::read_dir(path).into_iter().flatten().flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                let child = format!("{key}/{name}");
+                match e.metadata() {
+                    Ok(m) if m.is_dir() => walk(&e.path(), &child, out),
+                    Ok(m) if is_staging_file(&name) => {
+                        out.push((child, m.modified().map(Into::into).unwrap_or_else(|_| chrono::Utc::now())))
+                    }
+                    _ => {}
+                }
+            }
+        }
+        let mut out = Vec::new();
+        if let Location::File { root } = &self.location {
+            walk(&root.join(dir), dir, &mut out);
+        }
+        out
     }
 
     /// Every object under the folder `dir` (recursively), keys relative to the repository.
@@ -282,6 +311,12 @@ impl Storage {
         objects.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(objects)
     }
+}
+
+/// `object_store`'s local file system stages an upload as `<name>#<N>` until it completes.
+fn is_staging_file(name: &str) -> bool {
+    name.rsplit_once('#')
+        .is_some_and(|(base, n)| !base.is_empty() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// What to do about a local file-system failure behind a storage error.
