@@ -387,6 +387,18 @@ impl Cluster {
         self.data.join("pg_wal")
     }
 
+    /// The segments in pg_wal from `first` to `last` (names, sorted).
+    pub fn segments_between(&self, first: &str, last: &str) -> Vec<String> {
+        let mut segments: Vec<String> = std::fs::read_dir(self.pg_wal())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.len() == 24 && n.as_str() >= first && n.as_str() <= last)
+            .collect();
+        segments.sort();
+        segments
+    }
+
     /// Names in pg_wal/archive_status with the given suffix (`ready` or `done`).
     pub fn archive_status(&self, suffix: &str) -> Vec<String> {
         let mut v: Vec<String> = std::fs::read_dir(self.pg_wal().join("archive_status"))

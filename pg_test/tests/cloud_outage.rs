@@ -59,13 +59,7 @@ fn archiving_survives_an_s3_outage_and_loses_nothing() {
 
     // The chain from the backup's start to the last segment, every one byte-identical.
     let first = backup.trim_start_matches("base_").to_string();
-    let mut segments: Vec<String> = std::fs::read_dir(pg.pg_wal())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.len() == 24 && n.as_str() >= first.as_str() && n.as_str() <= last.as_str())
-        .collect();
-    segments.sort();
+    let segments = pg.segments_between(&first, &last);
     assert_eq!(segments.first(), Some(&first), "pg_wal still holds the backup's first segment");
     let env = env_dir.to_str().unwrap();
     let scratch = work.path.join("fetched");

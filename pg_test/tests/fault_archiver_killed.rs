@@ -34,13 +34,7 @@ fn killing_the_archiver_five_times_loses_no_wal() {
     }
     let last = pg.switch_wal();
     pg.wait_archived(&last, Duration::from_secs(120));
-    let mut segments: Vec<String> = std::fs::read_dir(pg.pg_wal())
-        .unwrap()
-        .filter_map(|e| e.ok())
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.len() == 24 && n.as_str() >= first.as_str() && n.as_str() <= last.as_str())
-        .collect();
-    segments.sort();
+    let segments = pg.segments_between(&first, &last);
     assert!(segments.len() >= 6, "segments to compare: {segments:?}");
     let scratch = work.path.join("fetched");
     for s in &segments {
