@@ -52,7 +52,9 @@ fn assert_left_alone(pg: &Cluster, repo: &Repo, folder: &str, how: &str) {
 #[test]
 fn interrupted_backups_are_never_listed_and_are_cleaned_up() {
     if pg_major() != 15 {
-        println!("skipped: runs on PostgreSQL 15 to keep CI time (the backup worker is the same code on every version)");
+        println!(
+            "skipped: runs on PostgreSQL 15 to keep CI time (the backup worker is the same code on every version)"
+        );
         return;
     }
     let work = Workdir::new("fault-backup-interrupted");

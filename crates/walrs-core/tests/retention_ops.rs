@@ -82,8 +82,8 @@ async fn retain_deletes_old_backups_and_their_wal_but_not_permanent_ones() {
 #[tokio::test]
 async fn garbage_removes_uploads_a_crash_cut_short() {
     let dir = tempfile::tempdir().unwrap();
-    let s = Storage::open(&Location::parse(&format!("file://{}", dir.path().display())).unwrap(), &Env::default())
-        .unwrap();
+    let s =
+        Storage::open(&Location::parse(&format!("file://{}", dir.path().display())).unwrap(), &Env::default()).unwrap();
     let kept = put_backup(&s, 9, 3).await;
     // What object_store's local store leaves of an upload interrupted by a crash.
     let staged = dir.path().join("basebackups_005/base_000000010000000000000005/tar_partitions");
