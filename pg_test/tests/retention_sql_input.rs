@@ -36,6 +36,8 @@ const BAD_CALLS: &[(&str, &str)] = &[
     ("walrs_backup_mark('nope')", "is not a backup name"),
     ("walrs_backup_mark('base_0000000100000000000000FF')", "has no sentinel"),
     ("walrs_backup_mark('LATEST')", "is not a backup name"),
+    ("walrs_backup_push(NULL)", "permanent must not be NULL"),
+    ("walrs_backup_push('maybe')", "invalid input syntax for type boolean"),
 ];
 
 #[test]

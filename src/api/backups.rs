@@ -7,7 +7,14 @@ use walrs_core::backup::list_backups;
 
 /// Take a base backup now, in a background worker; wait for it; return its name.
 #[pg_extern]
-fn walrs_backup_push(permanent: default!(bool, false)) -> String {
+fn walrs_backup_push(permanent: default!(Option<bool>, false)) -> String {
+    // Not STRICT: a NULL gets an error, not a silent NULL result and no backup.
+    let Some(permanent) = permanent else {
+        raise(
+            &walrs_core::Error::invalid_input("permanent must not be NULL")
+                .with_hint("walrs_backup_push(true) or walrs_backup_push()"),
+        )
+    };
     match worker::run_backup(permanent) {
         Ok(name) => name,
         Err(e) => raise(&e),
