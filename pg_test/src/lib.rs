@@ -342,6 +342,16 @@ impl Cluster {
         }
     }
 
+    /// Archive everything written so far, then dump the `postgres` database and stop: the state a
+    /// restore to the end of the archive must reproduce.
+    pub fn archive_dump_and_stop(&self) -> String {
+        let last = self.switch_wal();
+        self.wait_archived(&last, Duration::from_secs(120));
+        let dump = self.pg_dump();
+        self.stop();
+        dump
+    }
+
     /// A plain-text dump of the `postgres` database.
     pub fn pg_dump(&self) -> String {
         let mut cmd = Command::new(self.bindir.join("pg_dump"));
@@ -486,6 +496,21 @@ pub fn restore_backup_and_promote(
     restored.start();
     wait_for("the end of recovery", Duration::from_secs(120), || restored.sql("SELECT pg_is_in_recovery()") == "f");
     restored
+}
+
+/// The `tps = …` figure of pgbench's output.
+pub fn pgbench_tps(output: &str) -> f64 {
+    let line = output.lines().find(|l| l.starts_with("tps = ")).expect("pgbench reports tps");
+    line[6..].split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// Cloud scenarios run on PostgreSQL 15 only: storage does not depend on the server version.
+pub fn cloud_scenarios_run_here() -> bool {
+    let here = pg_major() == 15;
+    if !here {
+        println!("skipped: cloud scenarios run on PostgreSQL 15 (storage does not depend on the server version)");
+    }
+    here
 }
 
 /// Make a cluster archiving with `archive_library = 'walrs'` to `repo`.

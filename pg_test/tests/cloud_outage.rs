@@ -7,15 +7,9 @@
 use std::time::{Duration, Instant};
 use walrs_pg_test::*;
 
-fn tps(pgbench_output: &str) -> f64 {
-    let line = pgbench_output.lines().find(|l| l.starts_with("tps = ")).expect("pgbench reports tps");
-    line[6..].split_whitespace().next().unwrap().parse().unwrap()
-}
-
 #[test]
 fn archiving_survives_an_s3_outage_and_loses_nothing() {
-    if pg_major() != 15 {
-        println!("skipped: cloud scenarios run on PostgreSQL 15 (storage does not depend on the server version)");
+    if !cloud_scenarios_run_here() {
         return;
     }
     let work = Workdir::new("cloud-outage");
@@ -34,7 +28,7 @@ fn archiving_survives_an_s3_outage_and_loses_nothing() {
     pg.pgbench(&["-i", "-s", "5", "-q"]);
     let backup = pg.sql("SELECT walrs_backup_push()");
     let archiver = pg.archiver_pid().expect("an archiver");
-    let before = tps(&pg.pgbench(&["-c", "2", "-T", "15", "-n"]));
+    let before = pgbench_tps(&pg.pgbench(&["-c", "2", "-T", "15", "-n"]));
 
     relay.stop();
     let outage_started = Instant::now();
@@ -69,7 +63,7 @@ fn archiving_survives_an_s3_outage_and_loses_nothing() {
         assert!(std::fs::read(&scratch).unwrap() == std::fs::read(pg.pg_wal().join(s)).unwrap(), "{s} differs");
         std::fs::remove_file(&scratch).unwrap();
     }
-    let during_tps = tps(&during);
+    let during_tps = pgbench_tps(&during);
     let (_, failed, _) = pg.archiver_stats();
     println!(
         "outage {:.0} s: backlog {backlog} segments, {failed} failed attempts; {} segments from {first} to {last} archived and identical; \

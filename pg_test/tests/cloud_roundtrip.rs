@@ -8,8 +8,7 @@ use std::time::Duration;
 use walrs_pg_test::*;
 
 fn roundtrip(kind: &'static str) {
-    if pg_major() != 15 {
-        println!("skipped: cloud scenarios run on PostgreSQL 15 (storage does not depend on the server version)");
+    if !cloud_scenarios_run_here() {
         return;
     }
     let work = Workdir::new(&format!("cloud-{kind}"));

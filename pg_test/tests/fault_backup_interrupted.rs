@@ -101,10 +101,7 @@ fn interrupted_backups_are_never_listed_and_are_cleaned_up() {
     );
 
     pg.sql("CREATE TABLE after AS SELECT 1 AS x");
-    let last = pg.switch_wal();
-    pg.wait_archived(&last, Duration::from_secs(60));
-    let dump = pg.pg_dump();
-    pg.stop();
+    let dump = pg.archive_dump_and_stop();
     let restored = restore_and_promote(&work, &repo, &["--recovery"]);
     assert!(restored.pg_dump() == dump, "the backup after the faults restores to the final state");
     restored.stop();

@@ -7,11 +7,6 @@
 use std::time::Duration;
 use walrs_pg_test::*;
 
-fn tps(pgbench_output: &str) -> f64 {
-    let line = pgbench_output.lines().find(|l| l.starts_with("tps = ")).expect("pgbench reports tps");
-    line[6..].split_whitespace().next().unwrap().parse().unwrap()
-}
-
 #[test]
 fn a_backup_under_load_restores_identically() {
     let seconds: u64 = match std::env::var("WALRS_SOAK").as_deref() {
@@ -25,7 +20,7 @@ fn a_backup_under_load_restores_identically() {
     pg.start();
     pg.pgbench(&["-i", "-s", "10", "-q"]);
     let baseline_secs = (seconds / 4).max(15).to_string();
-    let off = tps(&pg.pgbench(&["-c", "8", "-j", "2", "-T", &baseline_secs, "-n"]));
+    let off = pgbench_tps(&pg.pgbench(&["-c", "8", "-j", "2", "-T", &baseline_secs, "-n"]));
     pg.stop();
 
     pg.configure(&format!("archive_mode = on\narchive_library = 'walrs'\nwalrs.storage = '{}'", repo.url()));
@@ -42,7 +37,7 @@ fn a_backup_under_load_restores_identically() {
     };
     std::thread::sleep(Duration::from_secs(seconds / 3));
     let name = pg.sql("SELECT walrs_backup_push()");
-    let on = tps(&load.join().unwrap());
+    let on = pgbench_tps(&load.join().unwrap());
     let backlog = pg.archive_status("ready").len();
     let last = pg.switch_wal();
     pg.wait_archived(&last, Duration::from_secs(300));

@@ -4,7 +4,6 @@
 //! 3rd and 4th with all WAL from the 3rd on. A second run deletes nothing. Afterwards the newest
 //! backup restores to the latest state and the permanent one to its own consistent point.
 
-use std::time::Duration;
 use walrs_pg_test::*;
 
 /// The segment holding `lsn` (not the one before a boundary, as pg_walfile_name reports).
@@ -71,10 +70,7 @@ fn retain_two_keeps_the_permanent_backup_and_what_restores_need() {
 
     // The newest backup still restores to the latest point.
     pg.sql("INSERT INTO t SELECT g, 'after' FROM generate_series(100001, 100500) g");
-    let last = pg.switch_wal();
-    pg.wait_archived(&last, Duration::from_secs(60));
-    let dump = pg.pg_dump();
-    pg.stop();
+    let dump = pg.archive_dump_and_stop();
     let latest = restore_and_promote(&work, &repo, &["--recovery"]);
     assert!(latest.pg_dump() == dump, "the newest backup restores to the primary's final state");
     latest.stop();
