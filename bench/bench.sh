@@ -268,14 +268,19 @@ build_wal_backlog() {
 # ---------------------------------------------------------------------------------------------
 # Measurements
 
+# What every backup tool copies: the data directory without pg_wal's segments (recycled WAL
+# files there are as large as the data itself, and no tool backs them up).
+TAR_EXCLUDE="--exclude=./pg_wal/0*"
+data_bytes() { du -sb --exclude='./pg_wal/0*' "$SRC" | cut -f1; }
+
 hardware() { # ROUND
   say "hardware: page-cache read rate and lz4 speed"
   local t0 t1 bytes
-  bytes=$(du -sb "$SRC" | cut -f1)
-  tar -cf - -C "$SRC" . >/dev/null 2>&1 # warm
-  t0=$(now); tar -cf - -C "$SRC" . | cat >/dev/null; t1=$(now)
+  bytes=$(data_bytes)
+  tar -cf - $TAR_EXCLUDE -C "$SRC" . >/dev/null 2>&1 # warm
+  t0=$(now); tar -cf - $TAR_EXCLUDE -C "$SRC" . | cat >/dev/null; t1=$(now)
   record hw read "$1" "$(elapsed "$t0" "$t1")" null "\"bytes\":$bytes"
-  tar -cf - -C "$SRC" . 2>/dev/null | head -c $((256 << 20)) >"$B/sample.tar" || true
+  tar -cf - $TAR_EXCLUDE -C "$SRC" . 2>/dev/null | head -c $((256 << 20)) >"$B/sample.tar" || true
   local line comp decomp
   line=$(lz4 -b1 -i3 "$B/sample.tar" 2>&1 | tr '\r' '\n' | grep -E 'MB/s' | tail -n1)
   comp=$(echo "$line" | grep -oE '[0-9.]+ MB/s' | sed -n 1p | cut -d' ' -f1)
@@ -307,9 +312,9 @@ backups() { # ROUND
   rm -rf "$B/pgbb"
   timed backup "pg_basebackup-lz4" "$r" "$BIN/pg_basebackup" -h "$SOCK" -p "$PORT" -D "$B/pgbb" -Ft -Z lz4 -c fast -X stream
   local srcbytes tarbytes
-  srcbytes=$(du -sb "$SRC" | cut -f1)
+  srcbytes=$(data_bytes)
   rm -rf "$B/pgbb"
-  timed backup "tar|lz4" "$r" bash -c "tar -cf - -C '$SRC' . 2>/dev/null | lz4 -1 -q > '$B/tar.lz4'; true"
+  timed backup "tar|lz4" "$r" bash -c "tar -cf - $TAR_EXCLUDE -C '$SRC' . 2>/dev/null | lz4 -1 -q > '$B/tar.lz4'; true"
   tarbytes=$(stat -c %s "$B/tar.lz4")
   record size "tar|lz4" "$r" 0 null "\"bytes\":$srcbytes,\"lz4_bytes\":$tarbytes"
   say "data directory $((srcbytes >> 20)) MB, tar|lz4 $((tarbytes >> 20)) MB: ratio $(python3 -c "print(round($srcbytes/$tarbytes, 2))")"
@@ -401,7 +406,8 @@ tps() { # ROUND
     tps=$(echo "$out" | grep -oE 'tps = [0-9.]+' | head -n1 | cut -d' ' -f3)
     local tool=$mode
     case $mode in off) tool=archive_mode=off ;; pgbr-async) tool=pgbackrest-async ;; esac
-    record tps "$tool" "$r" "$TPS_SECONDS" null "\"tps\":${tps:-0}"
+    # .ready files left when pgbench ends: a backlog that grew during the run.
+    record tps "$tool" "$r" "$TPS_SECONDS" null "\"tps\":${tps:-0},\"ready_after\":$(ready_count "$SRC")"
     [ "$mode" = off ] || set_archiver "$PORT" bench fail
     stop "$SRC"
   done

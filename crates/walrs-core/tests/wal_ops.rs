@@ -250,3 +250,33 @@ async fn prefetch_fetches_the_next_segments_then_take_moves_them() {
     assert!(again.fetched.is_empty());
     assert!(dir.join("000000010000000000000003").exists());
 }
+
+#[tokio::test]
+async fn a_prefetcher_follows_later_requests_beyond_its_first_window() {
+    use walrs_core::ops::wal_prefetch::{note_wanted, prefetch_dir, wal_prefetch};
+    let f = Fixture::new();
+    for i in 1u8..=6 {
+        let name = WalFileName::parse(&format!("0000000100000000000000{i:02X}")).unwrap();
+        let p = f.file(name.as_str(), &segment(20 + i));
+        wal_push(&f.storage, &name, &p, Compression::Lz4).await.unwrap();
+    }
+    let pg_wal = f.dir.path().join("pg_wal");
+    std::fs::create_dir(&pg_wal).unwrap();
+    let dir = prefetch_dir(&pg_wal.join("RECOVERYXLOG"));
+    // Recovery has since asked for segment 3: the prefetcher started for 1 (window of 2)
+    // goes on from there instead of stopping at 3.
+    note_wanted(&dir, &WalFileName::parse("000000010000000000000003").unwrap());
+    let first = WalFileName::parse("000000010000000000000001").unwrap();
+    let report = wal_prefetch(&f.storage, &first, SEG as u64, &dir, 2, Compression::Lz4).await.unwrap();
+    assert_eq!(
+        report.fetched,
+        ["000000010000000000000002", "000000010000000000000003", "000000010000000000000004", "000000010000000000000005"]
+    );
+    assert_eq!(std::fs::read(dir.join("000000010000000000000005")).unwrap(), segment(25));
+    // A request on another timeline is not followed.
+    note_wanted(&dir, &WalFileName::parse("000000020000000000000005").unwrap());
+    let fifth = WalFileName::parse("000000010000000000000005").unwrap();
+    let again = wal_prefetch(&f.storage, &fifth, SEG as u64, &dir, 1, Compression::Lz4).await.unwrap();
+    assert_eq!(again.fetched, ["000000010000000000000006"]);
+    assert!(again.stopped.is_none(), "{again:?}");
+}

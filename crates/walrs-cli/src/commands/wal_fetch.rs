@@ -7,6 +7,9 @@ use walrs_core::ops::wal_prefetch::{self, prefetch_dir};
 use walrs_core::wal::{WalFileKind, WalFileName};
 use walrs_core::Error;
 
+/// Longest wait for a segment a running prefetcher is fetching, before fetching it here.
+const PREFETCH_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// `restore_command`: take the segment from the prefetch directory if a previous call already
 /// fetched it, else from the repository; then start a background prefetch of the next ones.
 pub fn run(global: &Global, name: &str, dest: &Path, prefetch: usize) -> Result<(), Error> {
@@ -21,6 +24,7 @@ pub fn run(global: &Global, name: &str, dest: &Path, prefetch: usize) -> Result<
         let (name, dir) = (name.clone(), dir.clone());
         async move {
             if prefetching {
+                wal_prefetch::wait_for(&dir, &name, PREFETCH_WAIT);
                 match wal_prefetch::take(&dir, &name, &storage.location().to_string(), dest) {
                     Ok(Some(bytes)) => return Ok((bytes, format!("{}", dir.display()))),
                     Ok(None) => {}
@@ -37,6 +41,7 @@ pub fn run(global: &Global, name: &str, dest: &Path, prefetch: usize) -> Result<
         eprintln!("walrs: fetched {name} from {from} ({bytes} bytes) to {}", dest.display());
     }
     if prefetching {
+        wal_prefetch::note_wanted(&dir, &name);
         start_prefetch(global, &name, &dir, bytes, prefetch);
     }
     Ok(())

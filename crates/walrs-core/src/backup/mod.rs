@@ -7,6 +7,7 @@ pub mod files_metadata;
 mod sentinel;
 pub mod tarball;
 pub mod walk;
+pub mod work_queue;
 
 pub use catalog::{find_backup, list_backups, BackupInfo};
 pub use sentinel::{Sentinel, TablespaceSpec};

@@ -25,13 +25,16 @@ pub struct FileRecord {
     pub corrupt_blocks: Vec<u32>,
 }
 
+/// Bytes read from a data file at a time.
+const READ_BUFFER: usize = 256 << 10;
+
 /// Append the directories and `files` of `data_dir` to `tar`. Returns a record per file stored.
 /// `verify_pages` is the backup's start LSN when relation pages should be checksum-verified.
 pub fn append_all<W: Write>(
     tar: &mut tar::Builder<W>,
     data_dir: &Path,
     dirs: &[String],
-    files: &[SourceFile],
+    files: impl IntoIterator<Item = SourceFile>,
     verify_pages: Option<Lsn>,
 ) -> Result<Vec<FileRecord>> {
     for d in dirs {
@@ -42,9 +45,9 @@ pub fn append_all<W: Write>(
         tar.append_data(&mut h, d, io::empty())
             .map_err(|e| Error::local_io(format!("cannot add {d} to the backup"), &e))?;
     }
-    let mut records = Vec::with_capacity(files.len());
+    let mut records = Vec::new();
     for f in files {
-        if let Some(r) = append_file(tar, data_dir, f, verify_pages)? {
+        if let Some(r) = append_file(tar, data_dir, &f, verify_pages)? {
             records.push(r);
         }
     }
@@ -77,7 +80,9 @@ fn append_file<W: Write>(
         }
         _ => None,
     };
-    let pages = Pages { inner: file.take(size), check, page: Box::new([0; BLOCK_SIZE]), filled: 0, served: 0 };
+    // Large reads: the tar writer asks for 8 KiB at a time, one system call each without this.
+    let source = io::BufReader::with_capacity(READ_BUFFER, file).take(size);
+    let pages = Pages { inner: source, check, page: Box::new([0; BLOCK_SIZE]), filled: 0, served: 0 };
     let mut reader = Padded { inner: pages, left: size, crc: crc32fast::Hasher::new() };
     tar.append_data(&mut h, &f.rel, &mut reader)
         .map_err(|e| Error::local_io(format!("cannot back up {}", path.display()), &e))?;
@@ -187,7 +192,7 @@ mod tests {
             SourceFile { rel: "gone".into(), size: 10, mtime: t },
         ];
         let mut tar = tar::Builder::new(Vec::new());
-        let records = append_all(&mut tar, d.path(), &["base".to_string()], &files, None).unwrap();
+        let records = append_all(&mut tar, d.path(), &["base".to_string()], files.clone(), None).unwrap();
         assert_eq!(records.len(), 1);
         assert_eq!(records[0].crc32, crc32fast::hash(b"abc"));
         // Padding: a reader asked for more than the file holds yields zeros.

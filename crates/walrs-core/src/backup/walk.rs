@@ -113,21 +113,6 @@ fn walk(root: &Path, rel_dir: &str, inv: &mut Inventory) -> Result<()> {
     Ok(())
 }
 
-/// Split files into tar partitions of about `target` bytes each, in path order.
-pub fn partitions(files: &[SourceFile], target: u64) -> Vec<Vec<SourceFile>> {
-    let mut out: Vec<Vec<SourceFile>> = vec![];
-    let mut current = 0u64;
-    for f in files.iter().filter(|f| f.rel != PG_CONTROL) {
-        if out.is_empty() || (current > 0 && current + f.size > target) {
-            out.push(vec![]);
-            current = 0;
-        }
-        current += f.size;
-        out.last_mut().expect("pushed above").push(f.clone());
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,15 +176,5 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         touch(d.path(), "PG_VERSION", 3);
         assert_eq!(inventory(d.path()).unwrap_err().kind, crate::ErrorKind::InvalidInput);
-    }
-
-    #[test]
-    fn partitions_by_size_and_keep_pg_control_apart() {
-        let f = |rel: &str, size| SourceFile { rel: rel.into(), size, mtime: SystemTime::UNIX_EPOCH };
-        let files = [f("a", 60), f("b", 60), f("c", 10), f("global/pg_control", 8192), f("huge", 500), f("z", 1)];
-        let parts = partitions(&files, 100);
-        let names: Vec<Vec<&str>> = parts.iter().map(|p| p.iter().map(|f| f.rel.as_str()).collect()).collect();
-        assert_eq!(names, vec![vec!["a"], vec!["b", "c"], vec!["huge"], vec!["z"]]);
-        assert!(partitions(&[f("global/pg_control", 1)], 100).is_empty());
     }
 }

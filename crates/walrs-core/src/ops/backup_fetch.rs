@@ -5,6 +5,7 @@
 use crate::backup::files_metadata::FilesMetadata;
 use crate::backup::BackupInfo;
 use crate::compress::Compression;
+use crate::restore::early_sync::{EarlySync, Submitter};
 use crate::restore::untar::{self, Expected, Extracted};
 use crate::storage::Storage;
 use crate::{Error, Result};
@@ -92,9 +93,12 @@ pub async fn backup_fetch_with(
     };
     // Partitions several at a time (each streams with bounded memory), then backup_label,
     // then pg_control last.
+    // Large files are synced as soon as they are written, so the disk works while the rest
+    // is decompressed; the caller's final sync then finds little left to write.
+    let early = EarlySync::start(restore_parallelism());
     let mut extracted = futures::stream::iter(objects.parts.iter().map(|(key, method)| {
-        let expected = expected.clone();
-        async move { extract_object(storage, key, *method, dest, expected).await.map(|got| (key, got)) }
+        let (expected, early) = (expected.clone(), early.submitter());
+        async move { extract_object(storage, key, *method, dest, expected, early).await.map(|got| (key, got)) }
     }))
     .buffer_unordered(restore_parallelism());
     let mut done = Vec::new();
@@ -103,8 +107,9 @@ pub async fn backup_fetch_with(
     }
     drop(extracted);
     for (key, method) in objects.label.iter().chain(objects.control.iter()) {
-        done.push((key, extract_object(storage, key, *method, dest, expected.clone()).await?));
+        done.push((key, extract_object(storage, key, *method, dest, expected.clone(), early.submitter()).await?));
     }
+    super::blocking(move || early.finish()).await?;
     for (key, got) in done {
         report.objects += 1;
         report.files += got.files;
@@ -122,10 +127,10 @@ pub async fn backup_fetch_with(
     Ok(report)
 }
 
-/// Partitions restored at once: one per core (decompression and writing), at least two so a
-/// download overlaps the work, at most eight.
+/// Partitions restored at once: two per core (a partition waits for downloads and for the
+/// disk as often as it decompresses), at least two, at most eight.
 fn restore_parallelism() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get() + 1).clamp(2, 8)
+    std::thread::available_parallelism().map_or(2, |n| n.get() * 2).clamp(2, 8)
 }
 
 /// PostgreSQL major versions walrs restores.
@@ -309,11 +314,14 @@ async fn extract_object(
     method: Compression,
     dest: &Path,
     expected: Arc<Expected>,
+    early: Submitter,
 ) -> Result<Extracted> {
     let (what, dest) = (key.to_string(), dest.to_path_buf());
-    super::with_decoded(storage, key, method, move |decoded| untar::extract(decoded, &dest, &what, &expected))
-        .await?
-        .ok_or_else(|| Error::corrupt(format!("{key} vanished from the repository during the restore")))
+    super::with_decoded(storage, key, method, move |decoded| {
+        untar::extract_syncing(decoded, &dest, &what, &expected, early)
+    })
+    .await?
+    .ok_or_else(|| Error::corrupt(format!("{key} vanished from the repository during the restore")))
 }
 
 /// The backup's files_metadata.json, unless the backup has none.

@@ -1,8 +1,8 @@
 //! Take a base backup's files into the repository, in WAL-G's format. PostgreSQL's part (the
 //! start and stop calls) belongs to the caller; this is what happens between and after:
 //!
-//! 1. [`upload_files`]: tar partitions (`tar_partitions/part_NNN.tar.<ext>`), several in flight,
-//!    each streamed read → tar → compress → multipart upload with bounded memory; then
+//! 1. [`upload_files`]: tar partitions (`tar_partitions/part_NNN.tar.<ext>`), several in flight
+//!    drawing files from one queue ([`WorkQueue`]), each streamed read → tar → compress → multipart upload with bounded memory; then
 //!    `pg_control.tar.<ext>`.
 //! 2. The caller stops the backup.
 //! 3. [`complete`]: `backup_label.tar.<ext>` (backup_label, tablespace_map), `files_metadata.json`,
@@ -11,6 +11,7 @@
 use crate::backup::files_metadata::{CorruptBlocks, FileMeta, FilesMetadata};
 use crate::backup::tarball::{append_all, FileRecord};
 use crate::backup::walk::{self, SourceFile, PG_CONTROL};
+use crate::backup::work_queue::WorkQueue;
 use crate::backup::{BackupName, Sentinel};
 use crate::compress::Compression;
 use crate::lsn::Lsn;
@@ -18,7 +19,7 @@ use crate::storage::{stream, Storage};
 use crate::timefmt::rfc3339;
 use crate::{Error, ErrorKind, Result};
 use bytes::Bytes;
-use futures::{StreamExt, TryStreamExt};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::path::PathBuf;
 use std::time::SystemTime;
 
@@ -82,14 +83,17 @@ pub struct CorruptFile {
 }
 
 impl Uploaded {
-    /// Files whose pages failed their checksum, for the caller to WARN about.
+    /// Files whose pages failed their checksum, for the caller to WARN about, in path order.
     pub fn corrupt_files(&self) -> Vec<CorruptFile> {
-        self.parts
+        let mut out: Vec<CorruptFile> = self
+            .parts
             .iter()
             .flat_map(|(_, records)| records)
             .filter(|r| !r.corrupt_blocks.is_empty())
             .map(|r| CorruptFile { rel: r.rel.clone(), blocks: r.corrupt_blocks.clone() })
-            .collect()
+            .collect();
+        out.sort_by(|a, b| a.rel.cmp(&b.rel));
+        out
     }
 }
 
@@ -123,21 +127,31 @@ pub async fn upload_files(storage: &Storage, req: &BackupRequest, started: &Star
     let dir = req.data_dir.clone();
     let inv = super::blocking(move || walk::inventory(&dir)).await?;
     clear_leftovers(storage, &started.name).await?;
-    let partitions = walk::partitions(&inv.files, req.partition_size.max(1));
-    let dirs = inv.dirs.clone();
-    let jobs = partitions.into_iter().enumerate().map(|(i, files)| {
-        let file = tar_file(&format!("part_{:03}", i + 1), req.compression);
-        // The directories go into the first partition, so every partition but one is files only.
-        let dirs = if i == 0 { dirs.clone() } else { vec![] };
-        upload_partition(storage, req, started, file, dirs, files)
+    // One writer per partition in flight; each starts partitions until no file is left.
+    let queue = WorkQueue::new(&inv.files, req.partition_size.max(1));
+    let numbers = AtomicUsize::new(1);
+    let writers = (0..req.concurrency.max(1)).map(|_| {
+        let (queue, numbers, dirs) = (&queue, &numbers, &inv.dirs);
+        async move {
+            let mut mine = vec![];
+            while let Some(files) = queue.next_partition() {
+                let n = numbers.fetch_add(1, Ordering::Relaxed);
+                let file = tar_file(&format!("part_{n:03}"), req.compression);
+                // The directories go into the first partition, so every other one is files only.
+                let dirs = if n == 1 { dirs.clone() } else { vec![] };
+                mine.push(upload_partition(storage, req, started, file, dirs, files).await?);
+            }
+            Ok::<_, Error>(mine)
+        }
     });
     let mut parts: Vec<(String, Vec<FileRecord>, u64)> =
-        futures::stream::iter(jobs).buffer_unordered(req.concurrency.max(1)).try_collect().await?;
+        futures::future::try_join_all(writers).await?.into_iter().flatten().collect();
     parts.sort_by(|a, b| a.0.cmp(&b.0));
 
     let control = inv.files.iter().find(|f| f.rel == PG_CONTROL).cloned().expect("inventory checks pg_control");
+    let control = std::iter::once(control);
     let (file, records, stored) =
-        upload_partition(storage, req, started, tar_file("pg_control", req.compression), vec![], vec![control]).await?;
+        upload_partition(storage, req, started, tar_file("pg_control", req.compression), vec![], control).await?;
     parts.push((file, records, stored));
 
     let mut out = Uploaded { notes: inv.notes, tablespaces: inv.tablespaces, ..Default::default() };
@@ -179,7 +193,7 @@ async fn upload_partition(
     started: &Started,
     file: String,
     dirs: Vec<String>,
-    files: Vec<SourceFile>,
+    files: impl Iterator<Item = SourceFile> + Send + 'static,
 ) -> Result<(String, Vec<FileRecord>, u64)> {
     let (writer, rx) = stream::channel();
     let (data_dir, compression) = (req.data_dir.clone(), req.compression);
@@ -187,7 +201,7 @@ async fn upload_partition(
     let producer = super::blocking(move || -> Result<Vec<FileRecord>> {
         let encoder = compression.encoder(writer)?;
         let mut tar = tar::Builder::new(encoder);
-        let records = append_all(&mut tar, &data_dir, &dirs, &files, verify_pages)?;
+        let records = append_all(&mut tar, &data_dir, &dirs, files, verify_pages)?;
         let finish = |e: std::io::Error| Error::local_io("cannot finish a backup partition", &e);
         let encoder = tar.into_inner().map_err(finish)?;
         encoder.finish().map_err(finish)?.finish().map_err(finish)?;

@@ -53,6 +53,22 @@ async fn with_decoded<T: Send + 'static>(
     method: Compression,
     work: impl FnOnce(&mut dyn std::io::Read) -> Result<T> + Send + 'static,
 ) -> Result<Option<T>> {
+    if let Some(path) = storage.local_file(key) {
+        let key = key.to_string();
+        return blocking(move || {
+            let file = match std::fs::File::open(&path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(crate::Error::local_io(format!("cannot read {key} ({})", path.display()), &e)),
+            };
+            let reader = std::io::BufReader::with_capacity(1 << 20, file);
+            let mut decoded = method
+                .decoder(reader)
+                .map_err(|e| crate::Error::corrupt(format!("{key} does not decompress as {}: {e}", method.name())))?;
+            work(&mut decoded).map(Some)
+        })
+        .await;
+    }
     let Some(reader) = storage.open_reader(key).await? else { return Ok(None) };
     let bridge = tokio_util::io::SyncIoBridge::new(reader);
     let key = key.to_string();

@@ -32,6 +32,7 @@ pub const STALE: Duration = Duration::from_secs(600);
 
 const SOURCE_FILE: &str = ".source";
 const LOCK_FILE: &str = ".lock";
+const WANTED_FILE: &str = ".wanted";
 
 /// The prefetch directory for a `restore_command` destination such as `pg_wal/RECOVERYXLOG`.
 pub fn prefetch_dir(dest: &Path) -> PathBuf {
@@ -66,6 +67,27 @@ pub fn take(dir: &Path, name: &WalFileName, source: &str, dest: &Path) -> Result
     Ok(taken)
 }
 
+/// If a prefetcher is fetching `name` right now (its marker exists), or one has just
+/// started (a fresh lock, no file yet), wait for it rather than fetch the same segment twice.
+/// True once `name` is there to [`take`]; false when nobody is bringing it, or after `limit`.
+pub fn wait_for(dir: &Path, name: &WalFileName, limit: Duration) -> bool {
+    const STARTING: Duration = Duration::from_millis(25);
+    let (file, tmp) = (dir.join(name.as_str()), fetching_marker(dir, name));
+    let lock = dir.join(LOCK_FILE);
+    let started = std::time::Instant::now();
+    loop {
+        if file.is_file() {
+            return true;
+        }
+        let waited = started.elapsed();
+        let coming = tmp.exists() || (waited < STARTING && lock.exists() && !is_stale(&lock, SystemTime::now()));
+        if !coming || waited >= limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct PrefetchReport {
     /// Segments fetched now.
@@ -96,29 +118,74 @@ pub async fn wal_prefetch(
         std::fs::write(dir.join(SOURCE_FILE), &source)
             .map_err(|e| Error::local_io(format!("cannot write {}/{SOURCE_FILE}", dir.display()), &e))?;
     }
-    tidy(dir, name, SystemTime::now())?;
-
-    let wanted: Vec<WalFileName> =
-        plan(name, segment_size, count).into_iter().filter(|n| !dir.join(n.as_str()).exists()).collect();
     let mut report = PrefetchReport::default();
+    let mut from = name.clone();
+    // Keep going while recovery keeps asking for later segments (each wal-fetch notes its
+    // request), so one prefetcher stays ahead instead of stopping after `count`.
+    loop {
+        tidy(dir, &from, SystemTime::now())?;
+        let wanted: Vec<WalFileName> =
+            plan(&from, segment_size, count).into_iter().filter(|n| !dir.join(n.as_str()).exists()).collect();
+        if let Some(stopped) = fetch_all(storage, dir, wanted, preferred, &mut report.fetched).await {
+            report.stopped = Some(stopped);
+            break;
+        }
+        match last_wanted(dir).filter(|w| w.timeline() == from.timeline() && w.as_str() > from.as_str()) {
+            Some(later) => from = later,
+            None => break,
+        }
+    }
+    Ok(report)
+}
+
+/// Fetch `wanted` (several at once) into `dir`; why it stopped early, if it did.
+async fn fetch_all(
+    storage: &Storage,
+    dir: &Path,
+    wanted: Vec<WalFileName>,
+    preferred: Compression,
+    fetched: &mut Vec<String>,
+) -> Option<String> {
     let mut results = futures::stream::iter(wanted.into_iter().map(|n| async move {
+        // The marker tells a wal-fetch asking for this segment meanwhile to wait for it.
+        let marker = fetching_marker(dir, &n);
+        let _ = std::fs::File::create(&marker);
         let got = wal_fetch(storage, &n, &dir.join(n.as_str()), preferred).await;
+        let _ = std::fs::remove_file(&marker);
         (n, got)
     }))
     .buffered(PARALLEL);
     while let Some((n, got)) = results.next().await {
         match got {
-            Ok(_) => report.fetched.push(n.to_string()),
+            Ok(_) => fetched.push(n.to_string()),
             Err(e) => {
-                report.stopped = Some(match e.kind {
+                return Some(match e.kind {
                     ErrorKind::NotFound => format!("{n} is not in the repository yet"),
                     _ => format!("{n}: {}", e.message),
-                });
-                break;
+                })
             }
         }
     }
-    Ok(report)
+    None
+}
+
+/// Note that recovery just asked for `name`, for a running prefetcher to follow.
+pub fn note_wanted(dir: &Path, name: &WalFileName) {
+    let tmp = dir.join(format!("{WANTED_FILE}.tmp"));
+    // Best effort: without the note a new prefetcher starts once the running one is done.
+    if std::fs::create_dir_all(dir).and_then(|()| std::fs::write(&tmp, name.as_str())).is_ok() {
+        let _ = std::fs::rename(&tmp, dir.join(WANTED_FILE));
+    }
+}
+
+fn last_wanted(dir: &Path) -> Option<WalFileName> {
+    let text = std::fs::read_to_string(dir.join(WANTED_FILE)).ok()?;
+    WalFileName::parse(text.trim()).ok().filter(|n| n.kind() == WalFileKind::Segment)
+}
+
+/// The empty file that says a prefetcher is fetching `name` now.
+fn fetching_marker(dir: &Path, name: &WalFileName) -> PathBuf {
+    dir.join(format!("{name}.walrs-fetching"))
 }
 
 /// Remove everything in `dir` (the directory stays).
@@ -130,7 +197,7 @@ fn clear(dir: &Path) -> Result<()> {
     };
     for entry in entries.flatten() {
         let n = entry.file_name();
-        if n == LOCK_FILE {
+        if n == LOCK_FILE || n == WANTED_FILE {
             continue;
         }
         remove(&entry.path())?;
@@ -144,7 +211,7 @@ fn tidy(dir: &Path, name: &WalFileName, now: SystemTime) -> Result<()> {
     for entry in entries.flatten() {
         let file = entry.file_name();
         let Some(file) = file.to_str() else { continue };
-        if file == SOURCE_FILE || file == LOCK_FILE {
+        if file == SOURCE_FILE || file == LOCK_FILE || file == WANTED_FILE {
             continue;
         }
         let useless = match WalFileName::parse(file) {
@@ -294,6 +361,31 @@ mod tests {
         assert!(tmp.exists());
         tidy(d.path(), &n, SystemTime::now() + STALE + Duration::from_secs(1)).unwrap();
         assert!(!tmp.exists());
+    }
+
+    #[test]
+    fn wait_for_waits_only_while_a_prefetcher_brings_the_segment() {
+        let d = setup("file:///repo", &[]);
+        let n = name("000000010000000000000007");
+        // Nobody is fetching it: no wait.
+        let t = std::time::Instant::now();
+        assert!(!wait_for(d.path(), &n, Duration::from_secs(5)));
+        assert!(t.elapsed() < Duration::from_millis(500));
+        // Being fetched: wait until it lands.
+        let marker = fetching_marker(d.path(), &n);
+        std::fs::write(&marker, b"").unwrap();
+        let (dir, file) = (d.path().to_path_buf(), d.path().join(n.as_str()));
+        let lander = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            std::fs::write(&file, vec![0u8; 16 << 20]).unwrap();
+            std::fs::remove_file(dir.join("000000010000000000000007.walrs-fetching")).unwrap();
+        });
+        assert!(wait_for(d.path(), &n, Duration::from_secs(5)));
+        lander.join().unwrap();
+        // A marker left by a prefetcher that died: give up after the limit.
+        let other = name("000000010000000000000008");
+        std::fs::write(fetching_marker(d.path(), &other), b"").unwrap();
+        assert!(!wait_for(d.path(), &other, Duration::from_millis(50)));
     }
 
     #[test]

@@ -25,40 +25,45 @@ pub async fn wal_push(
     path: &Path,
     compression: Compression,
 ) -> Result<PushOutcome> {
-    let data =
-        tokio::fs::read(path).await.map_err(|e| Error::local_io(format!("cannot read {}", path.display()), &e))?;
-    let len = data.len() as u64;
+    let what = path.display().to_string();
+    let len = tokio::fs::metadata(path).await.map_err(|e| Error::local_io(format!("cannot read {what}"), &e))?.len();
     if matches!(name.kind(), WalFileKind::Segment | WalFileKind::Partial) && !is_valid_segment_size(len) {
-        return Err(Error::invalid_input(format!(
-            "{} is {len} bytes, not a whole WAL segment: refusing to archive it",
-            path.display()
-        )));
+        return Err(Error::invalid_input(format!("{what} is {len} bytes, not a whole WAL segment: refusing to archive it")));
     }
-    let data = Bytes::from(data);
 
     if let Some((key, method)) = find_archived(storage, name, compression).await? {
-        return same_content(storage, name, &key, method, &data).await.map(|()| PushOutcome::AlreadyArchived { key });
+        return same_content(storage, name, &key, method, path).await.map(|()| PushOutcome::AlreadyArchived { key });
     }
 
     let key = wal_key(name, compression);
-    let to_pack = data.clone();
-    let packed = blocking(move || compression.compress(&to_pack)).await?;
+    // Compressed straight from the file: only the compressed copy is held in memory, which
+    // keeps look-ahead uploads (several segments at once) small.
+    let source = path.to_path_buf();
+    let packed = blocking(move || compress_file(&source, len, compression)).await?;
     let stored_bytes = packed.len() as u64;
     if storage.put_if_absent(&key, Bytes::from(packed)).await? {
         return Ok(PushOutcome::Stored { key, original_bytes: len, stored_bytes });
     }
     // Another pusher got there between our look-up and our write.
-    same_content(storage, name, &key, compression, &data).await.map(|()| PushOutcome::AlreadyArchived { key })
+    same_content(storage, name, &key, compression, path).await.map(|()| PushOutcome::AlreadyArchived { key })
 }
 
-/// Succeeds if the object at `key` decompresses to exactly `data`; refuses loudly otherwise.
-async fn same_content(
-    storage: &Storage,
-    name: &WalFileName,
-    key: &str,
-    method: Compression,
-    data: &Bytes,
-) -> Result<()> {
+fn compress_file(path: &Path, len: u64, compression: Compression) -> Result<Vec<u8>> {
+    let fail = |e: std::io::Error| Error::local_io(format!("cannot compress {}", path.display()), &e);
+    let file = std::fs::File::open(path).map_err(fail)?;
+    let mut encoder = compression.encoder(Vec::with_capacity(len as usize / 4 + 64))?;
+    let copied = std::io::copy(&mut std::io::BufReader::with_capacity(1 << 20, file), &mut encoder).map_err(fail)?;
+    if copied != len {
+        let what = format!("{} changed size while it was being archived ({len}, then {copied} bytes)", path.display());
+        return Err(Error::new(ErrorKind::LocalIo, what).retryable(true));
+    }
+    encoder.finish().map_err(fail)
+}
+
+/// Succeeds if the object at `key` decompresses to exactly the file at `path`; refuses loudly
+/// otherwise.
+async fn same_content(storage: &Storage, name: &WalFileName, key: &str, method: Compression, path: &Path) -> Result<()> {
+    let data = tokio::fs::read(path).await.map_err(|e| Error::local_io(format!("cannot read {}", path.display()), &e))?;
     let Some(stored) = storage.get(key).await? else {
         return Err(
             Error::new(ErrorKind::Storage, format!("{key} vanished while it was being compared")).retryable(true)
@@ -70,7 +75,7 @@ async fn same_content(
         e.context(format!("{name} is already archived but the stored copy cannot be read"))
             .with_hint("inspect the object; if it is damaged, delete it and archiving will store it again")
     })?;
-    if existing.as_slice() == data.as_ref() {
+    if existing == data {
         return Ok(());
     }
     Err(Error::new(

@@ -3,3 +3,4 @@
 pub mod owner;
 pub mod recovery;
 pub mod untar;
+pub mod early_sync;

@@ -3,6 +3,7 @@
 //! names `/global/pg_control` that way): every entry lands under the target. Streams: memory
 //! does not grow with the size of the archive.
 
+use super::early_sync::{Submitter, EARLY_SYNC_MIN_BYTES, SYNC_EVERY_BYTES};
 use crate::{Error, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
@@ -38,7 +39,19 @@ pub trait Sink {
 /// Extract the tar stream `reader` (already decompressed) under `dest`, checking every file
 /// listed in `expected`. `what` names the object in errors.
 pub fn extract(reader: impl Read, dest: &Path, what: &str, expected: &Expected) -> Result<Extracted> {
-    walk(reader, what, expected, &mut ToDisk { dest })
+    walk(reader, what, expected, &mut ToDisk { dest, early: None })
+}
+
+/// As [`extract`], handing each large file to `early` to be synced while extraction goes on.
+/// ([`super::early_sync::EarlySync`]).
+pub fn extract_syncing(
+    reader: impl Read,
+    dest: &Path,
+    what: &str,
+    expected: &Expected,
+    early: Submitter,
+) -> Result<Extracted> {
+    walk(reader, what, expected, &mut ToDisk { dest, early: Some(early) })
 }
 
 /// Read the tar stream `reader`, refusing entries that could escape the data directory,
@@ -118,6 +131,48 @@ pub fn walk(reader: impl Read, what: &str, expected: &Expected, sink: &mut dyn S
 /// Files go under `dest`, created with the mode the archive gives (at most 0640, at least 0600).
 struct ToDisk<'a> {
     dest: &'a Path,
+    early: Option<Submitter>,
+}
+
+/// A restored file; when dropped (fully written), large ones go to the early sync.
+struct Restored {
+    file: Option<File>,
+    path: PathBuf,
+    written: u64,
+    early: Option<Submitter>,
+}
+
+impl io::Write for Restored {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let file = self.file.as_mut().expect("open until dropped");
+        let n = file.write(buf)?;
+        let before = self.written;
+        self.written += n as u64;
+        // A large file is synced while it is still being written, every SYNC_EVERY_BYTES,
+        // through a second handle: the kernel would otherwise hold it all dirty until the end.
+        if let Some(early) = &self.early {
+            if before / SYNC_EVERY_BYTES != self.written / SYNC_EVERY_BYTES {
+                if let Ok(again) = file.try_clone() {
+                    early.submit(self.path.clone(), again);
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().expect("open until dropped").flush()
+    }
+}
+
+impl Drop for Restored {
+    fn drop(&mut self) {
+        if let (Some(early), Some(file)) = (&self.early, self.file.take()) {
+            if self.written >= EARLY_SYNC_MIN_BYTES {
+                early.submit(std::mem::take(&mut self.path), file);
+            }
+        }
+    }
 }
 
 impl Sink for ToDisk<'_> {
@@ -137,7 +192,7 @@ impl Sink for ToDisk<'_> {
             .mode(mode)
             .open(&target)
             .map_err(|e| Error::local_io(format!("cannot create {}", target.display()), &e))?;
-        Ok(Box::new(file))
+        Ok(Box::new(Restored { file: Some(file), path: target, written: 0, early: self.early.clone() }))
     }
 
     fn write_error(&self, rel: &Path, err: io::Error) -> Error {

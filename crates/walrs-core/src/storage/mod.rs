@@ -63,6 +63,16 @@ impl Storage {
         &self.location
     }
 
+    /// For a file:// repository, the file that holds `key`, so local reads can go straight to
+    /// the file (one thread, large reads) instead of chunks handed between threads. None for
+    /// other stores and for keys object_store would encode differently.
+    pub fn local_file(&self, key: &str) -> Option<std::path::PathBuf> {
+        let Location::File { root } = &self.location else { return None };
+        let plain = key.bytes().all(|b| b.is_ascii_alphanumeric() || b"_.-/".contains(&b));
+        let safe = key.split('/').all(|part| !part.is_empty() && part != "." && part != "..");
+        (plain && safe).then(|| root.join(key))
+    }
+
     fn path(&self, key: &str) -> Result<Path> {
         let full = match &self.location {
             Location::Cloud { prefix, .. } if !prefix.is_empty() => format!("{prefix}/{key}"),

@@ -1,0 +1,114 @@
+//! Syncing large restored files while the restore goes on. The final pass
+//! ([`super::untar::sync_tree`]) still syncs every file and directory, so correctness never
+//! depends on this; it only moves most of the disk writing off the end of the restore, where
+//! it would otherwise be waited for after all the decompression is done.
+
+use crate::{Error, ErrorKind, Result};
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+/// Files at least this large are synced as soon as they are written.
+pub const EARLY_SYNC_MIN_BYTES: u64 = 1 << 20;
+/// A file being written is also synced every time this much more of it is written.
+pub const SYNC_EVERY_BYTES: u64 = 64 << 20;
+/// Written files waiting for a sync thread; a full queue makes the writer wait (bounding the
+/// open files and the dirty data ahead of the disk).
+const QUEUE: usize = 16;
+
+pub struct EarlySync {
+    queue: Option<SyncSender<(PathBuf, File)>>,
+    threads: Vec<JoinHandle<()>>,
+    first_error: Arc<Mutex<Option<Error>>>,
+}
+
+impl EarlySync {
+    pub fn start(threads: usize) -> EarlySync {
+        let (queue, rx) = sync_channel::<(PathBuf, File)>(QUEUE);
+        let rx = Arc::new(Mutex::new(rx));
+        let first_error = Arc::new(Mutex::new(None));
+        let threads = (0..threads.max(1))
+            .map(|_| {
+                let (rx, first_error) = (rx.clone(), first_error.clone());
+                std::thread::spawn(move || sync_until_closed(&rx, &first_error))
+            })
+            .collect();
+        EarlySync { queue: Some(queue), threads, first_error }
+    }
+
+    /// A handle that hands written files over; drop every one before [`EarlySync::finish`].
+    pub fn submitter(&self) -> Submitter {
+        Submitter(self.queue.clone())
+    }
+
+    /// Wait until every submitted file is synced; the first failure, if any.
+    pub fn finish(mut self) -> Result<()> {
+        self.queue.take();
+        for t in self.threads.drain(..) {
+            if t.join().is_err() {
+                return Err(Error::new(ErrorKind::LocalIo, "a sync thread panicked"));
+            }
+        }
+        match locked(&self.first_error).take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Submitter(Option<SyncSender<(PathBuf, File)>>);
+
+impl Submitter {
+    /// Hand a fully written file over to be synced.
+    pub fn submit(&self, path: PathBuf, file: File) {
+        if let Some(q) = &self.0 {
+            // A send fails only once every thread is gone; the final pass syncs the file then.
+            let _ = q.send((path, file));
+        }
+    }
+}
+
+fn sync_until_closed(rx: &Mutex<Receiver<(PathBuf, File)>>, first_error: &Mutex<Option<Error>>) {
+    loop {
+        let next = locked(rx).recv();
+        let Ok((path, file)) = next else { return };
+        if let Err(e) = file.sync_all() {
+            locked(first_error).get_or_insert_with(|| Error::local_io(format!("cannot sync {}", path.display()), &e));
+        }
+    }
+}
+
+/// A poisoned lock only means another sync thread panicked; what it guards is still usable.
+fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn syncs_what_it_is_given_and_reports_the_first_failure() {
+        let d = tempfile::tempdir().unwrap();
+        let early = EarlySync::start(3);
+        let submit = early.submitter();
+        for i in 0..40 {
+            let p = d.path().join(format!("f{i}"));
+            std::fs::write(&p, vec![7u8; 4096]).unwrap();
+            submit.submit(p.clone(), File::open(&p).unwrap());
+        }
+        drop(submit);
+        early.finish().unwrap();
+
+        // fsync of a pipe fails (EINVAL).
+        let early = EarlySync::start(2);
+        let (reader, _writer) = std::io::pipe().unwrap();
+        let pipe: File = std::os::fd::OwnedFd::from(reader).into();
+        early.submitter().submit(PathBuf::from("a-pipe"), pipe);
+        let err = early.finish().unwrap_err();
+        assert!(err.message.contains("cannot sync a-pipe"), "{}", err.message);
+    }
+}
