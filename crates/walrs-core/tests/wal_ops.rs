@@ -270,7 +270,12 @@ async fn a_prefetcher_follows_later_requests_beyond_its_first_window() {
     let report = wal_prefetch(&f.storage, &first, SEG as u64, &dir, 2, Compression::Lz4).await.unwrap();
     assert_eq!(
         report.fetched,
-        ["000000010000000000000002", "000000010000000000000003", "000000010000000000000004", "000000010000000000000005"]
+        [
+            "000000010000000000000002",
+            "000000010000000000000003",
+            "000000010000000000000004",
+            "000000010000000000000005"
+        ]
     );
     assert_eq!(std::fs::read(dir.join("000000010000000000000005")).unwrap(), segment(25));
     // A request on another timeline is not followed.

@@ -72,8 +72,14 @@ mod tests {
 
     #[test]
     fn largest_first_partitions_near_the_target_pg_control_apart() {
-        let files =
-            [file("a", 60), file("b", 60), file("c", 10), file("global/pg_control", 8192), file("huge", 500), file("z", 1)];
+        let files = [
+            file("a", 60),
+            file("b", 60),
+            file("c", 10),
+            file("global/pg_control", 8192),
+            file("huge", 500),
+            file("z", 1),
+        ];
         let q = WorkQueue::new(&files, 100);
         assert_eq!(names(q.next_partition().unwrap()), ["huge"]);
         assert_eq!(names(q.next_partition().unwrap()), ["a", "b"]);

@@ -19,8 +19,8 @@ use crate::storage::{stream, Storage};
 use crate::timefmt::rfc3339;
 use crate::{Error, ErrorKind, Result};
 use bytes::Bytes;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::SystemTime;
 
 #[derive(Debug, Clone)]

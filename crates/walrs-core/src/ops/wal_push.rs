@@ -28,7 +28,9 @@ pub async fn wal_push(
     let what = path.display().to_string();
     let len = tokio::fs::metadata(path).await.map_err(|e| Error::local_io(format!("cannot read {what}"), &e))?.len();
     if matches!(name.kind(), WalFileKind::Segment | WalFileKind::Partial) && !is_valid_segment_size(len) {
-        return Err(Error::invalid_input(format!("{what} is {len} bytes, not a whole WAL segment: refusing to archive it")));
+        return Err(Error::invalid_input(format!(
+            "{what} is {len} bytes, not a whole WAL segment: refusing to archive it"
+        )));
     }
 
     if let Some((key, method)) = find_archived(storage, name, compression).await? {
@@ -62,8 +64,15 @@ fn compress_file(path: &Path, len: u64, compression: Compression) -> Result<Vec<
 
 /// Succeeds if the object at `key` decompresses to exactly the file at `path`; refuses loudly
 /// otherwise.
-async fn same_content(storage: &Storage, name: &WalFileName, key: &str, method: Compression, path: &Path) -> Result<()> {
-    let data = tokio::fs::read(path).await.map_err(|e| Error::local_io(format!("cannot read {}", path.display()), &e))?;
+async fn same_content(
+    storage: &Storage,
+    name: &WalFileName,
+    key: &str,
+    method: Compression,
+    path: &Path,
+) -> Result<()> {
+    let data =
+        tokio::fs::read(path).await.map_err(|e| Error::local_io(format!("cannot read {}", path.display()), &e))?;
     let Some(stored) = storage.get(key).await? else {
         return Err(
             Error::new(ErrorKind::Storage, format!("{key} vanished while it was being compared")).retryable(true)
