@@ -58,6 +58,9 @@ sql() { local port=$1; shift; as_pg "$BIN/psql" -X -h "$SOCK" -p "$port" -d post
 pgctl() { as_pg "$BIN/pg_ctl" "$@"; }
 start() { pgctl -D "$1" -l "$1.log" -w -t 600 start >/dev/null; }
 stop() { [ -f "$1/postmaster.pid" ] && pgctl -D "$1" -m fast -w -t 600 stop >/dev/null || true; }
+# Write back what earlier steps left dirty, so one tool's writes do not slow the next one down
+# (the kernel throttles writers while gigabytes are waiting for the disk).
+settle() { sync; sleep 1; }
 ready_count() { find "$1/pg_wal/archive_status" -name '*.ready' | wc -l; }
 now() { date +%s.%N; }
 elapsed() { python3 -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 3))" "$1" "$2"; }
@@ -74,6 +77,7 @@ timed() {
   local op=$1 tool=$2 round=$3; shift 3
   local tf; tf=$(mktemp)
   local t0 t1
+  settle
   t0=$(now)
   /usr/bin/time -f '%M' -o "$tf" runuser -u postgres -- "$@" >"$B/last.out" 2>&1 || { cat "$B/last.out" >&2; die "$op/$tool failed: $*"; }
   t1=$(now)
@@ -271,7 +275,7 @@ build_wal_backlog() {
 # What every backup tool copies: the data directory without pg_wal's segments (recycled WAL
 # files there are as large as the data itself, and no tool backs them up).
 TAR_EXCLUDE="--exclude=./pg_wal/0*"
-data_bytes() { du -sb --exclude='./pg_wal/0*' "$SRC" | cut -f1; }
+data_bytes() { (cd "$SRC" && du -sb --exclude='./pg_wal/0*' .) | cut -f1; }
 
 hardware() { # ROUND
   say "hardware: page-cache read rate and lz4 speed"
@@ -346,6 +350,7 @@ archive_backlog() { # ROUND
     # on a running server restarts the archiver after an unpredictable delay.
     conf_archiver "$WALC" wal "$mode"
     local t0 t1
+    settle
     t0=$(now)
     start "$WALC"
     hwm_poll "$WALC" "archiver" "$B/hwm.archiver" & local poll=$!
