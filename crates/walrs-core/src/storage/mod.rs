@@ -356,6 +356,21 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn local_file_is_where_the_object_is_and_only_for_plain_keys() {
+        let (dir, s) = local();
+        let key = "wal_005/000000010000000000000001.lz4";
+        s.put(key, Bytes::from_static(b"x")).await.unwrap();
+        let path = s.local_file(key).unwrap();
+        assert_eq!(path, dir.path().join("repo").join(key));
+        assert_eq!(std::fs::read(path).unwrap(), b"x");
+        for odd in ["../etc/passwd", "a/../b", "a//b", "/abs", "sp ace", "per%cent", ""] {
+            assert_eq!(s.local_file(odd), None, "{odd}");
+        }
+        let memory = Storage::open(&Location::Memory, &Env::default()).unwrap();
+        assert_eq!(memory.local_file(key), None);
+    }
+
+    #[tokio::test]
     async fn file_put_if_absent_get_list_delete() {
         let (dir, s) = local();
         assert!(s.put_if_absent("wal_005/A.lz4", Bytes::from_static(b"one")).await.unwrap());
