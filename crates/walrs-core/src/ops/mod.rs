@@ -53,33 +53,31 @@ async fn with_decoded<T: Send + 'static>(
     method: Compression,
     work: impl FnOnce(&mut dyn std::io::Read) -> Result<T> + Send + 'static,
 ) -> Result<Option<T>> {
-    if let Some(path) = storage.local_file(key) {
-        let key = key.to_string();
-        return blocking(move || {
-            let file = match std::fs::File::open(&path) {
-                Ok(f) => f,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-                Err(e) => return Err(crate::Error::local_io(format!("cannot read {key} ({})", path.display()), &e)),
-            };
-            let reader = std::io::BufReader::with_capacity(1 << 20, file);
-            let mut decoded = method
-                .decoder(reader)
-                .map_err(|e| crate::Error::corrupt(format!("{key} does not decompress as {}: {e}", method.name())))?;
-            work(&mut decoded).map(Some)
+    let key = key.to_string();
+    // file:// objects are read straight from the file: one thread, large reads.
+    if let Some(path) = storage.local_file(&key) {
+        return blocking(move || match std::fs::File::open(&path) {
+            Ok(file) => decode(std::io::BufReader::with_capacity(1 << 20, file), &key, method, work).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(crate::Error::local_io(format!("cannot read {key} ({})", path.display()), &e)),
         })
         .await;
     }
-    let Some(reader) = storage.open_reader(key).await? else { return Ok(None) };
+    let Some(reader) = storage.open_reader(&key).await? else { return Ok(None) };
     let bridge = tokio_util::io::SyncIoBridge::new(reader);
-    let key = key.to_string();
-    blocking(move || {
-        let mut decoded = method
-            .decoder(bridge)
-            .map_err(|e| crate::Error::corrupt(format!("{key} does not decompress as {}: {e}", method.name())))?;
-        work(&mut decoded)
-    })
-    .await
-    .map(Some)
+    blocking(move || decode(bridge, &key, method, work)).await.map(Some)
+}
+
+fn decode<T>(
+    reader: impl std::io::Read,
+    key: &str,
+    method: Compression,
+    work: impl FnOnce(&mut dyn std::io::Read) -> Result<T>,
+) -> Result<T> {
+    let mut decoded = method
+        .decoder(reader)
+        .map_err(|e| crate::Error::corrupt(format!("{key} does not decompress as {}: {e}", method.name())))?;
+    work(&mut decoded)
 }
 
 /// Run CPU or file work on tokio's blocking pool, so async I/O threads stay free.
