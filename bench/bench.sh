@@ -278,19 +278,47 @@ TAR_EXCLUDE="--exclude=./pg_wal/0*"
 data_bytes() { (cd "$SRC" && du -sb --exclude='./pg_wal/0*' .) | cut -f1; }
 
 hardware() { # ROUND
-  say "hardware: page-cache read rate and lz4 speed"
-  local t0 t1 bytes
+  say "hardware: page-cache read, durable write, lz4 speed per core"
+  local t0 t1 bytes per
   bytes=$(data_bytes)
   tar -cf - $TAR_EXCLUDE -C "$SRC" . >/dev/null 2>&1 # warm
   t0=$(now); tar -cf - $TAR_EXCLUDE -C "$SRC" . | cat >/dev/null; t1=$(now)
   record hw read "$1" "$(elapsed "$t0" "$t1")" null "\"bytes\":$bytes"
-  tar -cf - $TAR_EXCLUDE -C "$SRC" . 2>/dev/null | head -c $((256 << 20)) >"$B/sample.tar" || true
-  local line comp decomp
-  line=$(lz4 -b1 -i3 "$B/sample.tar" 2>&1 | tr '\r' '\n' | grep -E 'MB/s' | tail -n1)
-  comp=$(echo "$line" | grep -oE '[0-9.]+ MB/s' | sed -n 1p | cut -d' ' -f1)
-  decomp=$(echo "$line" | grep -oE '[0-9.]+ MB/s' | sed -n 2p | cut -d' ' -f1)
-  record hw lz4 "$1" 0 null "\"lz4_compress_mbps\":${comp:-0},\"lz4_decompress_mbps\":${decomp:-0},\"cores\":$(nproc)"
-  rm -f "$B/sample.tar"
+
+  # Durable writes: a restore fsyncs all it writes, so it cannot beat this disk rate.
+  # Four writers of a quarter of the data each, every file fdatasync'ed.
+  per=$((bytes / 4 / (4 << 20) + 1))
+  rm -rf "$B/ddtest"; mkdir -p "$B/ddtest"
+  settle
+  t0=$(now)
+  for i in 1 2 3 4; do dd if=/dev/zero of="$B/ddtest/$i" bs=4M count=$per conv=fdatasync status=none & done
+  wait
+  t1=$(now)
+  rm -rf "$B/ddtest"
+  record hw write "$1" "$(elapsed "$t0" "$t1")" null "\"bytes\":$((per * 4 * (4 << 20)))"
+
+  # One core of lz4, on the same bytes: walrs's own codec (lz4_flex, objects written as walrs
+  # writes them) and the C lz4 tool (liblz4, which pgBackRest links), 256 KiB independent
+  # blocks with the content checksum in both. In memory (tmpfs), so disks do not count.
+  tar -cf - $TAR_EXCLUDE -C "$SRC" . 2>/dev/null >/dev/shm/walrs-bench-data
+  codec_speed data "$1" /dev/shm/walrs-bench-data
+  if [ -d "$WALC.saved" ]; then
+    ls "$WALC.saved/pg_wal/archive_status" | grep -E '^[0-9A-F]{24}\.ready$' | sed 's/\.ready$//' |
+      while read -r seg; do cat "$WALC.saved/pg_wal/$seg"; done >/dev/shm/walrs-bench-wal
+    codec_speed wal "$1" /dev/shm/walrs-bench-wal
+  fi
+}
+
+# codec_speed KIND ROUND FILE: single-core lz4 compress and decompress rates of walrs and of C
+# lz4 on FILE (CPU seconds in user mode for the C tool, codec time only for walrs).
+codec_speed() {
+  local kind=$1 round=$2 file=$3 walrs c_comp c_dec TIMEFORMAT=%U
+  walrs=$("$ROOT/bin/walrs-codec-speed" lz4 <"$file")
+  c_comp=$( { time lz4 -q -1 -B5 -c "$file" >"$file.lz4"; } 2>&1 )
+  c_dec=$( { time lz4 -q -d -c "$file.lz4" >/dev/null; } 2>&1 )
+  rm -f "$file" "$file.lz4"
+  record hw "codec-$kind" "$round" 0 null \
+    "\"walrs\":$walrs,\"c_lz4_compress_s\":$c_comp,\"c_lz4_decompress_s\":$c_dec"
 }
 
 backups() { # ROUND
@@ -341,10 +369,14 @@ archive_backlog() { # ROUND
   local r=$1 mode
   say "round $r: archiving a backlog of $WAL_SEGMENTS segments"
   fresh_dirs
-  # stanza-create needs the cluster up; any copy of it will do.
-  stop "$WALC"; rm -rf "$WALC"; cp -a "$WALC.saved" "$WALC"; start "$WALC"; stanza_create wal; stop "$WALC"
   for mode in walrs pgbr-async pgbr basic cp; do
     stop "$WALC"; rm -rf "$WALC"; cp -a "$WALC.saved" "$WALC"
+    if [[ $mode == pgbr* ]]; then
+      # Each pgBackRest mode starts from an empty archive: segments already there are only
+      # checksummed, not compressed and stored. stanza-create needs the cluster up.
+      rm -rf "$B/pgbr-repo/archive/wal" "$B/pgbr-repo/backup/wal" "$B/pgbr-spool/archive/wal"
+      start "$WALC"; stanza_create wal; stop "$WALC"
+    fi
     [ "$(ready_count "$WALC")" -ge "$WAL_SEGMENTS" ] || die "the backlog copy holds $(ready_count "$WALC") .ready files"
     # Timed from server start (about 0.2 s, the same for every tool): switching archive_library
     # on a running server restarts the archiver after an unpredictable delay.

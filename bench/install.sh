@@ -46,6 +46,7 @@ if [ "${BENCH_SKIP_BUILD:-0}" != 1 ]; then
   say "building walrs (release): extension package and the walrs command"
   cargo pgrx package --pg-config "$PG_CONFIG" --features pg15 --no-default-features >/dev/null
   cargo build --release --locked -p walrs-cli
+  cargo build --release --locked -p walrs-core --example codec_speed
 fi
 pkg="$CARGO_TARGET_DIR/release/walrs-pg15"
 [ -f "$pkg/usr/lib/postgresql/15/lib/walrs.so" ] || { echo "bench/install.sh: no package in $pkg" >&2; exit 1; }
@@ -58,6 +59,7 @@ rsync -a --delete --exclude 'extension/walrs*' /usr/share/postgresql/15/ "$BENCH
 cp -a "$pkg/usr/lib/postgresql/15/lib/." "$BENCH_ROOT/usr/lib/postgresql/15/lib/"
 cp -a "$pkg/usr/share/postgresql/15/extension/." "$BENCH_ROOT/usr/share/postgresql/15/extension/"
 install -m 0755 "$CARGO_TARGET_DIR/release/walrs" "$BENCH_ROOT/bin/walrs"
+install -m 0755 "$CARGO_TARGET_DIR/release/examples/codec_speed" "$BENCH_ROOT/bin/walrs-codec-speed"
 chmod 0755 /opt/walrs-bench "$BENCH_ROOT" 2>/dev/null || true
 
 bin="$BENCH_ROOT/usr/lib/postgresql/15/bin"

@@ -78,27 +78,39 @@ def main():
         reads = extra[("hw", "read")]
         hw["data_bytes"] = reads[-1]["bytes"]
         hw["read_mbps"] = statistics.median(r["bytes"] / 1e6 / r["seconds"] for r in reads)
-    if extra.get(("hw", "lz4")):
+    if extra.get(("hw", "write")):
+        hw["write_mbps"] = statistics.median(r["bytes"] / 1e6 / r["seconds"] for r in extra[("hw", "write")])
+    if extra.get(("hw", "lz4")):  # runs before the codec-* records: lz4 -b1 on a 256 MB sample
         l = extra[("hw", "lz4")]
         hw["lz4_compress_mbps_per_core"] = statistics.median(r["lz4_compress_mbps"] for r in l)
         hw["lz4_decompress_mbps_per_core"] = statistics.median(r["lz4_decompress_mbps"] for r in l)
         hw["cores"] = l[-1]["cores"]
+    for kind in ("data", "wal"):
+        l = extra.get(("hw", f"codec-{kind}"))
+        if not l:
+            continue
+        mb = l[-1]["walrs"]["bytes"] / 1e6
+        hw[f"{kind}_codec_mb"] = mb
+        hw[f"{kind}_walrs_lz4_compress_mbps"] = statistics.median(r["walrs"]["compress_mbps"] for r in l)
+        hw[f"{kind}_walrs_lz4_decompress_mbps"] = statistics.median(r["walrs"]["decompress_mbps"] for r in l)
+        hw[f"{kind}_c_lz4_compress_mbps"] = statistics.median(mb / r["c_lz4_compress_s"] for r in l)
+        hw[f"{kind}_c_lz4_decompress_mbps"] = statistics.median(mb / r["c_lz4_decompress_s"] for r in l)
+        if kind == "data":
+            hw["lz4_compress_mbps_per_core"] = hw["data_c_lz4_compress_mbps"]
+            hw["lz4_decompress_mbps_per_core"] = hw["data_c_lz4_decompress_mbps"]
+    hw.setdefault("cores", int(meta.get("cores", 0)) or None)
     if extra.get(("size", "tar|lz4")):
         s = extra[("size", "tar|lz4")][-1]
         hw["data_bytes"] = s["bytes"]
         hw["lz4_ratio"] = s["bytes"] / s["lz4_bytes"]
-    limits = {}
-    if {"data_bytes", "read_mbps", "lz4_compress_mbps_per_core", "cores"} <= hw.keys():
-        mb = hw["data_bytes"] / 1e6
-        # A backup must read everything and compress it on every core at best.
-        limits["backup"] = mb / min(hw["read_mbps"], hw["lz4_compress_mbps_per_core"] * hw["cores"])
-        # A restore must at least decompress everything (writes to page cache are not counted).
-        limits["restore"] = mb / (hw["lz4_decompress_mbps_per_core"] * hw["cores"])
+    limits = floors(hw, "c")
+    codec_floors = floors(hw, "walrs")
 
     summary = {
         "meta": meta,
         "hardware": hw,
         "limits_seconds": limits,
+        "walrs_codec_floor_seconds": codec_floors,
         "times": {f"{op}/{tool}": summarise(v) for (op, tool), v in times.items()},
         "rss_kb": {f"{op}/{tool}": max(v) for (op, tool), v in rss.items()},
         "tps": {tool: summarise(v) for tool, v in tps.items()},
@@ -113,9 +125,13 @@ def main():
         a, b = med(op, tool), med(ref and op, ref)
         if a and b:
             got = b / a
-            summary["targets"].append(
-                {"what": f"{op}: {tool} vs {ref}", "speedup": round(got, 2), "target": want, "met": got >= want}
-            )
+            target = {"what": f"{op}: {tool} vs {ref}", "speedup": round(got, 2), "target": want,
+                      "met": got >= want, "needs_seconds": round(b / want, 2)}
+            if op in codec_floors:
+                target["floor_seconds"] = round(codec_floors[op], 2)
+            if op in limits:
+                target["c_lz4_floor_seconds"] = round(limits[op], 2)
+            summary["targets"].append(target)
     if tps.get("archive_mode=off") and tps.get("walrs"):
         off, on = statistics.median(tps["archive_mode=off"]), statistics.median(tps["walrs"])
         loss = 1 - on / off if off else 0
@@ -141,6 +157,28 @@ def main():
     print(md)
 
 
+def floors(hw, codec):
+    """The least time each operation can take on this machine with one lz4 implementation
+    ("walrs": lz4_flex as walrs uses it, "c": liblz4) on every core, plus the disk where it
+    must wait for it: a backup reads everything and compresses it; a restore decompresses
+    everything and makes it durable; the archiver compresses the WAL backlog."""
+    out = {}
+    cores = hw.get("cores")
+    if not cores:
+        return out
+    mb = hw.get("data_codec_mb") or hw.get("data_bytes", 0) / 1e6
+    comp = hw.get(f"data_{codec}_lz4_compress_mbps") or (codec == "c" and hw.get("lz4_compress_mbps_per_core"))
+    decomp = hw.get(f"data_{codec}_lz4_decompress_mbps") or (codec == "c" and hw.get("lz4_decompress_mbps_per_core"))
+    if mb and comp:
+        out["backup"] = max(mb / hw["read_mbps"] if hw.get("read_mbps") else 0, mb / (comp * cores))
+    if mb and decomp:
+        out["restore"] = max(mb / (decomp * cores), mb / hw["write_mbps"] if hw.get("write_mbps") else 0)
+    wal_comp = hw.get(f"wal_{codec}_lz4_compress_mbps")
+    if wal_comp:
+        out["archive"] = hw["wal_codec_mb"] / (wal_comp * cores)
+    return out
+
+
 def fmt(x):
     return "–" if x is None else f"{x:.2f}"
 
@@ -162,10 +200,19 @@ def markdown(summary, times, rss, tps):
         )
     if "read_mbps" in hw:
         lines.append(
-            f"Hardware: page-cache read {hw['read_mbps']:.0f} MB/s; lz4 -1 per core "
-            f"{hw.get('lz4_compress_mbps_per_core', 0):.0f} MB/s compress, "
+            f"Hardware: page-cache read {hw['read_mbps']:.0f} MB/s"
+            + (f", durable write (4 writers, fdatasync) {hw['write_mbps']:.0f} MB/s" if "write_mbps" in hw else "")
+            + f"; C lz4 per core {hw.get('lz4_compress_mbps_per_core', 0):.0f} MB/s compress, "
             f"{hw.get('lz4_decompress_mbps_per_core', 0):.0f} MB/s decompress."
         )
+    for kind, title in (("data", "the data directory"), ("wal", "the WAL backlog")):
+        if f"{kind}_codec_mb" in hw:
+            lines.append(
+                f"lz4 on one core, {title} ({hw[f'{kind}_codec_mb']:.0f} MB): walrs (lz4_flex) "
+                f"{hw[f'{kind}_walrs_lz4_compress_mbps']:.0f} MB/s compress, "
+                f"{hw[f'{kind}_walrs_lz4_decompress_mbps']:.0f} MB/s decompress; C lz4 "
+                f"{hw[f'{kind}_c_lz4_compress_mbps']:.0f} / {hw[f'{kind}_c_lz4_decompress_mbps']:.0f} MB/s."
+            )
     lines += ["", "| operation | tool | median s | min–max s | pgBackRest ÷ tool | hardware limit ÷ tool | peak RSS MB |",
               "|---|---|---:|---:|---:|---:|---:|"]
     for op in OP_TITLES:
@@ -192,16 +239,25 @@ def markdown(summary, times, rss, tps):
             med = statistics.median(v)
             lines.append(f"| {tool} | {med:.0f} | {min(v):.0f}–{max(v):.0f} | {fmt(med / off if off else None)} |")
     if summary["targets"]:
-        lines += ["", "| target (issue 7) | got | wanted | met |", "|---|---:|---:|---|"]
+        lines += ["", "| target (issue 7) | got | wanted | met | needs ≤ s | floor s, walrs lz4 | floor s, C lz4 |",
+                  "|---|---:|---:|---|---:|---:|---:|"]
         for t in summary["targets"]:
             if "speedup" in t:
-                lines.append(f"| {t['what']} | {t['speedup']}× | ≥{t['target']}× | {'yes' if t['met'] else 'no'} |")
+                lines.append(f"| {t['what']} | {t['speedup']}× | ≥{t['target']}× | {'yes' if t['met'] else 'no'} | "
+                             f"{t['needs_seconds']:.2f} | {fmt(t.get('floor_seconds'))} | "
+                             f"{fmt(t.get('c_lz4_floor_seconds'))} |")
             elif "loss" in t:
                 change = -t["loss"] * 100
                 lines.append(f"| {t['what']} | {change:+.1f}% TPS, {t['backlog']} .ready left | ≥−3%, no backlog | "
-                             f"{'yes' if t['met'] else 'no'} |")
+                             f"{'yes' if t['met'] else 'no'} | | | |")
             else:
-                lines.append(f"| {t['what']} | {t['rss_mb']} MB | ≤{t['target_mb']} MB | {'yes' if t['met'] else 'no'} |")
+                lines.append(f"| {t['what']} | {t['rss_mb']} MB | ≤{t['target_mb']} MB | {'yes' if t['met'] else 'no'} "
+                             "| | | |")
+    lines.append("")
+    lines.append("Floors: the least time on this machine with every core busy in lz4 and nothing else "
+                 "(backup: read and compress the data; restore: decompress it and write it durably; archive: "
+                 "compress the backlog). A target whose \"needs\" is below the walrs-lz4 floor cannot be met "
+                 "with lz4_flex on this machine.")
     lines.append("")
     lines.append("Archive RSS is the archiver process's VmHWM (walrs, basic_archive: the module runs in it; "
                  "pgBackRest and cp: the archiver only, not the commands it starts).")
