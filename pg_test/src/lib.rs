@@ -132,8 +132,23 @@ impl Drop for Workdir {
     fn drop(&mut self) {
         if std::thread::panicking() {
             eprintln!("kept {} for inspection", self.path.display());
-        } else if let Err(e) = std::fs::remove_dir_all(&self.path) {
+        } else if let Err(e) = remove_when_quiet(&self.path) {
             eprintln!("could not remove {}: {e}", self.path.display());
+        }
+    }
+}
+
+/// Remove a directory tree, retrying for a few seconds while something still writes into it:
+/// `wal-fetch` leaves a detached prefetcher behind that may still be placing its last segments.
+fn remove_when_quiet(path: &Path) -> std::io::Result<()> {
+    let mut tries = 0;
+    loop {
+        match std::fs::remove_dir_all(path) {
+            Err(e) if e.kind() == std::io::ErrorKind::DirectoryNotEmpty && tries < 40 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(250));
+            }
+            other => return other,
         }
     }
 }
