@@ -43,6 +43,7 @@ WALC="$B/walcluster"  # a small cluster whose WAL backlog is archived
 SOCK="$B/sock"
 PGBR_CONF="$B/pgbackrest.conf"
 RESULTS="${BENCH_RESULTS:-$HERE/results}"
+SCRATCH="walrs-bench-$$"  # names of this run's large scratch files (codec speed)
 RAW="$RESULTS/$TAG.jsonl"
 
 say() { printf '==> %s\n' "$*" >&2; }
@@ -291,8 +292,11 @@ hardware() { # ROUND
   rm -rf "$B/ddtest"; mkdir -p "$B/ddtest"
   settle
   t0=$(now)
-  for i in 1 2 3 4; do dd if=/dev/zero of="$B/ddtest/$i" bs=4M count=$per conv=fdatasync status=none & done
-  wait
+  local i pids=()
+  for i in 1 2 3 4; do
+    dd if=/dev/zero of="$B/ddtest/$i" bs=4M count=$per conv=fdatasync status=none & pids+=($!)
+  done
+  for i in "${pids[@]}"; do wait "$i" || die "dd into $B/ddtest failed (disk full?)"; done
   t1=$(now)
   rm -rf "$B/ddtest"
   record hw write "$1" "$(elapsed "$t0" "$t1")" null "\"bytes\":$((per * 4 * (4 << 20)))"
@@ -304,19 +308,19 @@ hardware() { # ROUND
   # (walrs's figure counts codec time only, C lz4's user CPU only, so the disk hardly matters).
   local tmp=/dev/shm
   [ "$(df -B1 --output=avail /dev/shm 2>/dev/null | tail -n1)" -gt $((bytes * 2)) ] 2>/dev/null || tmp=$B
-  tar -cf - $TAR_EXCLUDE -C "$SRC" . 2>/dev/null >"$tmp/walrs-bench-data"
-  codec_speed data "$1" "$tmp/walrs-bench-data"
+  tar -cf - $TAR_EXCLUDE -C "$SRC" . 2>/dev/null >"$tmp/$SCRATCH-data"
+  codec_speed data "$1" "$tmp/$SCRATCH-data"
   if [ -d "$WALC.saved" ]; then
     ls "$WALC.saved/pg_wal/archive_status" | grep -E '^[0-9A-F]{24}\.ready$' | sed 's/\.ready$//' |
-      while read -r seg; do cat "$WALC.saved/pg_wal/$seg"; done >"$tmp/walrs-bench-wal"
-    codec_speed wal "$1" "$tmp/walrs-bench-wal"
+      while read -r seg; do cat "$WALC.saved/pg_wal/$seg"; done >"$tmp/$SCRATCH-wal"
+    codec_speed wal "$1" "$tmp/$SCRATCH-wal"
   fi
 }
 
 # codec_speed KIND ROUND FILE: single-core lz4 compress and decompress rates of walrs and of C
 # lz4 on FILE (CPU seconds in user mode for the C tool, codec time only for walrs).
 codec_speed() {
-  local kind=$1 round=$2 file=$3 walrs c_comp c_dec TIMEFORMAT=%U
+  local kind=$1 round=$2 file=$3 walrs c_comp c_dec TIMEFORMAT=%U LC_ALL=C
   walrs=$("$ROOT/bin/walrs-codec-speed" lz4 <"$file")
   c_comp=$( { time lz4 -q -1 -B5 -c "$file" >"$file.lz4"; } 2>&1 )
   c_dec=$( { time lz4 -q -d -c "$file.lz4" >/dev/null; } 2>&1 )
@@ -457,7 +461,7 @@ tps() { # ROUND
 
 # ---------------------------------------------------------------------------------------------
 
-cleanup() { stop "$SRC"; stop "$WALC"; rm -f /dev/shm/walrs-bench-* "$B"/walrs-bench-*; }
+cleanup() { stop "$SRC"; stop "$WALC"; rm -f "/dev/shm/$SCRATCH"-* "$B/$SCRATCH"-*; }
 trap cleanup EXIT
 
 say "walrs bench $TAG: scale $SCALE, $RANDOM_MB MB random, $ROUNDS rounds, in $B"

@@ -91,12 +91,15 @@ def main():
         l = extra.get(("hw", f"codec-{kind}"))
         if not l:
             continue
-        mb = l[-1]["walrs"]["bytes"] / 1e6
-        hw[f"{kind}_codec_mb"] = mb
+        hw[f"{kind}_codec_mb"] = l[-1]["walrs"]["bytes"] / 1e6
+
+        def rate(r, key):  # each round's own size: the data directory grows between rounds
+            return r["walrs"]["bytes"] / 1e6 / max(r[key], 0.001)
+
         hw[f"{kind}_walrs_lz4_compress_mbps"] = max(r["walrs"]["compress_mbps"] for r in l)
         hw[f"{kind}_walrs_lz4_decompress_mbps"] = max(r["walrs"]["decompress_mbps"] for r in l)
-        hw[f"{kind}_c_lz4_compress_mbps"] = max(mb / r["c_lz4_compress_s"] for r in l)
-        hw[f"{kind}_c_lz4_decompress_mbps"] = max(mb / r["c_lz4_decompress_s"] for r in l)
+        hw[f"{kind}_c_lz4_compress_mbps"] = max(rate(r, "c_lz4_compress_s") for r in l)
+        hw[f"{kind}_c_lz4_decompress_mbps"] = max(rate(r, "c_lz4_decompress_s") for r in l)
         if kind == "data":
             hw["lz4_compress_mbps_per_core"] = hw["data_c_lz4_compress_mbps"]
             hw["lz4_decompress_mbps_per_core"] = hw["data_c_lz4_decompress_mbps"]
