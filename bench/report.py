@@ -261,8 +261,9 @@ def markdown(summary, times, rss, tps):
     lines.append("")
     lines.append("Floors: the least time on this machine with every core busy in lz4 and nothing else "
                  "(backup: read and compress the data; restore: decompress it and write it durably; archive: "
-                 "compress the backlog). A target whose \"needs\" is below the walrs-lz4 floor cannot be met "
-                 "with lz4_flex on this machine.")
+                 "compress the backlog), from the best round of each rate. Other work comes on top, so a target "
+                 "whose \"needs\" is below the walrs-lz4 floor is out of reach in this run; the machine's speed "
+                 "drifts between runs.")
     lines.append("")
     lines.append("Archive RSS is the archiver process's VmHWM (walrs, basic_archive: the module runs in it; "
                  "pgBackRest and cp: the archiver only, not the commands it starts).")
