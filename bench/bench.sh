@@ -286,8 +286,9 @@ hardware() { # ROUND
   t0=$(now); tar -cf - $TAR_EXCLUDE -C "$SRC" . | cat >/dev/null; t1=$(now)
   record hw read "$1" "$(elapsed "$t0" "$t1")" null "\"bytes\":$bytes"
 
-  # Durable writes: a restore fsyncs all it writes, so it cannot beat this disk rate.
-  # Four writers of a quarter of the data each, every file fdatasync'ed.
+  # Durable writes: a restore fsyncs all it writes. Four writers of a quarter of the data each,
+  # every file fdatasync'ed at its end: a pessimistic bound, since a restore that syncs while it
+  # writes (as walrs does) keeps the disk busier and can beat it.
   per=$((bytes / 4 / (4 << 20) + 1))
   rm -rf "$B/ddtest"; mkdir -p "$B/ddtest"
   settle
@@ -305,7 +306,7 @@ hardware() { # ROUND
   # writes them) and the C lz4 tool (liblz4, which pgBackRest links), 256 KiB independent
   # blocks with the content checksum in both. In memory (tmpfs), so disks do not count.
   # tmpfs needs room for the data and its compressed copy; otherwise the bench directory
-  # (walrs's figure counts codec time only, C lz4's user CPU only, so the disk hardly matters).
+  # (walrs's figure counts its codec CPU time only, C lz4's user CPU only: the disk hardly matters).
   local tmp=/dev/shm
   [ "$(df -B1 --output=avail /dev/shm 2>/dev/null | tail -n1)" -gt $((bytes * 2)) ] 2>/dev/null || tmp=$B
   tar -cf - $TAR_EXCLUDE -C "$SRC" . 2>/dev/null >"$tmp/$SCRATCH-data"
@@ -318,7 +319,7 @@ hardware() { # ROUND
 }
 
 # codec_speed KIND ROUND FILE: single-core lz4 compress and decompress rates of walrs and of C
-# lz4 on FILE (CPU seconds in user mode for the C tool, codec time only for walrs).
+# lz4 on FILE (CPU seconds in user mode for the C tool, CPU time in the codec for walrs).
 codec_speed() {
   local kind=$1 round=$2 file=$3 walrs c_comp c_dec TIMEFORMAT=%U LC_ALL=C
   walrs=$("$ROOT/bin/walrs-codec-speed" lz4 <"$file")

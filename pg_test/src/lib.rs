@@ -138,7 +138,7 @@ impl Drop for Workdir {
     }
 }
 
-/// Remove a directory tree, retrying for a few seconds while something still writes into it:
+/// Remove a directory tree, retrying for up to 10 s while something still writes into it:
 /// `wal-fetch` leaves a detached prefetcher behind that may still be placing its last segments.
 fn remove_when_quiet(path: &Path) -> std::io::Result<()> {
     let mut tries = 0;
