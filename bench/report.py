@@ -163,7 +163,7 @@ def main():
 
 
 def floors(hw, codec):
-    """The least time each operation can take on this machine with one lz4 implementation
+    """An estimate of the least time each operation can take on this machine with one lz4 implementation
     ("walrs": lz4_flex as walrs uses it, "c": liblz4) on every core, plus the disk where it
     must wait for it: a backup reads everything and compresses it; a restore decompresses
     everything and makes it durable; the archiver compresses the WAL backlog."""
