@@ -64,6 +64,16 @@ stop() { [ -f "$1/postmaster.pid" ] && pgctl -D "$1" -m fast -w -t 600 stop >/de
 settle() { sync; sleep 1; }
 ready_count() { find "$1/pg_wal/archive_status" -name '*.ready' | wc -l; }
 now() { date +%s.%N; }
+# CPU ticks of the whole machine as "total steal": a VM's host can take a large, varying share
+# of its CPU (steal), the main source of noise between rounds here; every timed step records it.
+cpu_mark() { awk '/^cpu / {t=0; for (i = 2; i <= 9; i++) t += $i; print t, $9}' /proc/stat; }
+# steal_since MARK: the share of CPU time the host took since MARK (0..1).
+steal_since() {
+  local t0 s0 t1 s1; read -r t0 s0 <<<"$1"; read -r t1 s1 <<<"$(cpu_mark)"
+  python3 -c "import sys; t=int(sys.argv[1]); print(round(int(sys.argv[2]) / t, 4) if t else 0)" $((t1 - t0)) $((s1 - s0))
+}
+# proc_cpu PID: CPU seconds a process has used so far, all its threads.
+proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 elapsed() { python3 -c "import sys; print(round(float(sys.argv[2]) - float(sys.argv[1]), 3))" "$1" "$2"; }
 
 # record OP TOOL ROUND SECONDS RSS_KB [EXTRA_JSON]
@@ -77,12 +87,12 @@ record() {
 timed() {
   local op=$1 tool=$2 round=$3; shift 3
   local tf; tf=$(mktemp)
-  local t0 t1
+  local t0 t1 c0
   settle
-  t0=$(now)
+  c0=$(cpu_mark); t0=$(now)
   /usr/bin/time -f '%M' -o "$tf" runuser -u postgres -- "$@" >"$B/last.out" 2>&1 || { cat "$B/last.out" >&2; die "$op/$tool failed: $*"; }
   t1=$(now)
-  record "$op" "$tool" "$round" "$(elapsed "$t0" "$t1")" "$(tail -n1 "$tf")"
+  record "$op" "$tool" "$round" "$(elapsed "$t0" "$t1")" "$(tail -n1 "$tf")" "\"steal\":$(steal_since "$c0")"
   rm -f "$tf"
 }
 
@@ -390,9 +400,9 @@ archive_backlog() { # ROUND
     # Timed from server start (about 0.2 s, the same for every tool): switching archive_library
     # on a running server restarts the archiver after an unpredictable delay.
     conf_archiver "$WALC" wal "$mode"
-    local t0 t1
+    local t0 t1 c0
     settle
-    t0=$(now)
+    c0=$(cpu_mark); t0=$(now)
     start "$WALC"
     hwm_poll "$WALC" "archiver" "$B/hwm.archiver" & local poll=$!
     wait_archived "$WALC" 1800
@@ -401,7 +411,7 @@ archive_backlog() { # ROUND
     kill "$poll"; wait "$poll" 2>/dev/null || true
     local tool=$mode
     case $mode in pgbr) tool=pgbackrest-sync ;; pgbr-async) tool=pgbackrest-async ;; basic) tool=basic_archive ;; esac
-    record archive "$tool" "$r" "$(elapsed "$t0" "$t1")" "$(cat "$B/hwm.archiver")" "\"segments\":$WAL_SEGMENTS"
+    record archive "$tool" "$r" "$(elapsed "$t0" "$t1")" "$(cat "$B/hwm.archiver")" "\"segments\":$WAL_SEGMENTS,\"steal\":$(steal_since "$c0")"
     stop "$WALC"
   done
 }
@@ -431,12 +441,15 @@ fetches() { # ROUND
 }
 
 tps() { # ROUND
-  local r=$1 mode
+  local r=$1 mode modes
   say "round $r: pgbench TPS for $TPS_SECONDS s"
   start "$SRC"
   fresh_dirs; stanza_create bench
   stop "$SRC"
-  for mode in off walrs pgbr-async; do
+  # The order rotates from round to round, so no mode always runs first or last.
+  modes=(off walrs pgbr-async)
+  modes=("${modes[@]:$(((r - 1) % 3))}" "${modes[@]:0:$(((r - 1) % 3))}")
+  for mode in "${modes[@]}"; do
     if [ "$mode" = off ]; then
       echo "archive_mode = off" >>"$SRC/postgresql.conf"
       start "$SRC"
@@ -447,13 +460,19 @@ tps() { # ROUND
       wait_archived "$SRC" 600
     fi
     sql "$PORT" "CHECKPOINT"
-    local out tps
+    local out tps c0 arch=0 a0=0 a1=0 steal
+    # The archiver's own CPU time during the run (walrs compresses and writes in it).
+    [ "$mode" = walrs ] && arch=$(pgrep -P "$(head -n1 "$SRC/postmaster.pid")" -f 'postgres: archiver' | head -n1)
+    [ "$arch" != 0 ] && a0=$(proc_cpu "$arch")
+    c0=$(cpu_mark)
     out=$(as_pg "$BIN/pgbench" -h "$SOCK" -p "$PORT" -n -c 4 -j 2 -T "$TPS_SECONDS" postgres 2>&1)
+    steal=$(steal_since "$c0")
+    [ "$arch" != 0 ] && a1=$(proc_cpu "$arch")
     tps=$(echo "$out" | grep -oE 'tps = [0-9.]+' | head -n1 | cut -d' ' -f3)
     local tool=$mode
     case $mode in off) tool=archive_mode=off ;; pgbr-async) tool=pgbackrest-async ;; esac
     # .ready files left when pgbench ends: a backlog that grew during the run.
-    record tps "$tool" "$r" "$TPS_SECONDS" null "\"tps\":${tps:-0},\"ready_after\":$(ready_count "$SRC")"
+    record tps "$tool" "$r" "$TPS_SECONDS" null "\"tps\":${tps:-0},\"ready_after\":$(ready_count "$SRC"),\"steal\":$steal,\"archiver_cpu_s\":$(python3 -c "print(round($a1 - $a0, 2))")"
     [ "$mode" = off ] || set_archiver "$PORT" bench fail
     stop "$SRC"
   done
