@@ -58,7 +58,6 @@ def main():
     times = defaultdict(list)
     adjusted = defaultdict(list)  # seconds the guest had the CPU: wall time less the steal share
     rss = defaultdict(list)
-    tps = defaultdict(list)
     tps_rows = defaultdict(list)
     steal = defaultdict(list)
     extra = defaultdict(list)
@@ -74,10 +73,10 @@ def main():
         elif r["op"] == "rss":
             rss[("rss", r["tool"])].append(r["rss_kb"])
         elif r["op"] == "tps":
-            tps[r["tool"]].append(r["tps"])
             tps_rows[r["tool"]].append(r)
         else:
             extra[key].append(r)
+    tps = {tool: [r["tps"] for r in v] for tool, v in tps_rows.items()}
 
     # Hardware limits.
     hw = {}
@@ -129,7 +128,6 @@ def main():
         "tps_steal_adjusted": {tool: summarise([steal_adjusted(r) for r in v]) for tool, v in tps_rows.items()
                                if all("steal" in r for r in v)},
         "steal": {f"{op}/{tool}": statistics.median(v) for (op, tool), v in steal.items()},
-        "tps_steal": {tool: [r["steal"] for r in v if "steal" in r] for tool, v in tps_rows.items()},
         "targets": [],
     }
 
@@ -174,7 +172,7 @@ def main():
                  "met": got <= limit_kb}
             )
 
-    md = markdown(summary, times, rss, tps, steal)
+    md = markdown(summary, times, rss, tps_rows, steal)
     out = raw.with_suffix("")
     Path(f"{out}.json").write_text(json.dumps(summary, indent=2) + "\n")
     Path(f"{out}.md").write_text(md)
@@ -224,7 +222,7 @@ def fmt(x):
     return "–" if x is None else f"{x:.2f}"
 
 
-def markdown(summary, times, rss, tps, steal):
+def markdown(summary, times, rss, tps_rows, steal):
     m, hw, limits = summary["meta"], summary["hardware"], summary["limits_seconds"]
     lines = [f"# walrs bench {Path(sys.argv[1]).stem}", ""]
     lines.append(
@@ -274,15 +272,16 @@ def markdown(summary, times, rss, tps, steal):
                 f"| {OP_TITLES[op]} | {tool} | {med:.2f} | {min(v):.2f}–{max(v):.2f} | {fmt(vs_ref)} | "
                 f"{fmt(vs_hw)} | {'–' if peak is None else f'{peak:.0f}'} | {pct(steal.get((op, tool)))} |"
             )
-    if tps:
+    if tps_rows:
         adj = summary["tps_steal_adjusted"]
         lines += ["", "| pgbench TPS | median | min–max | vs archive_mode=off | CPU stolen, per run | "
                   "TPS adjusted for steal, median | adjusted vs off |", "|---|---:|---:|---:|---|---:|---:|"]
-        off = statistics.median(tps["archive_mode=off"]) if tps.get("archive_mode=off") else None
+        off = summary["tps"].get("archive_mode=off", {}).get("median")
         adj_off = adj.get("archive_mode=off", {}).get("median")
-        for tool, v in tps.items():
+        for tool, runs in tps_rows.items():
+            v = [r["tps"] for r in runs]
             med = statistics.median(v)
-            stolen = ", ".join(pct([s]) for s in summary.get("tps_steal", {}).get(tool, []))
+            stolen = ", ".join(pct([r["steal"]]) for r in runs if "steal" in r)
             a = adj.get(tool, {}).get("median")
             lines.append(f"| {tool} | {med:.0f} | {min(v):.0f}–{max(v):.0f} | {fmt(med / off if off else None)} | "
                          f"{stolen or '–'} | {'–' if a is None else f'{a:.0f}'} | "
