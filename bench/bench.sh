@@ -66,11 +66,18 @@ ready_count() { find "$1/pg_wal/archive_status" -name '*.ready' | wc -l; }
 now() { date +%s.%N; }
 # CPU ticks of the whole machine as "total steal": a VM's host can take a large, varying share
 # of its CPU (steal), the main source of noise between rounds here; every timed step records it.
-cpu_mark() { awk '/^cpu / {t=0; for (i = 2; i <= 9; i++) t += $i; print t, $9}' /proc/stat; }
+# cpu_mark: the machine's CPU time so far (jiffies, all cores): total, stolen by the host, and
+# busy (user, nice, system, irq, softirq).
+cpu_mark() { awk '/^cpu / {t=0; for (i = 2; i <= 9; i++) t += $i; print t, $9, $2 + $3 + $4 + $7 + $8}' /proc/stat; }
 # steal_since MARK: the share of CPU time the host took since MARK (0..1).
 steal_since() {
-  local t0 s0 t1 s1; read -r t0 s0 <<<"$1"; read -r t1 s1 <<<"$(cpu_mark)"
+  local t0 s0 t1 s1 _; read -r t0 s0 _ <<<"$1"; read -r t1 s1 _ <<<"$(cpu_mark)"
   python3 -c "import sys; t=int(sys.argv[1]); print(round(int(sys.argv[2]) / t, 4) if t else 0)" $((t1 - t0)) $((s1 - s0))
+}
+# busy_since MARK: CPU seconds the guest spent busy since MARK, all processes and cores.
+busy_since() {
+  local t0 s0 b0 t1 s1 b1; read -r t0 s0 b0 <<<"$1"; read -r t1 s1 b1 <<<"$(cpu_mark)"
+  python3 -c "import sys; print(round(int(sys.argv[1]) / int(sys.argv[2]), 2))" $((b1 - b0)) "$(getconf CLK_TCK)"
 }
 # proc_cpu PID: CPU seconds a process has used so far, all its threads.
 proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }
@@ -460,19 +467,20 @@ tps() { # ROUND
       wait_archived "$SRC" 600
     fi
     sql "$PORT" "CHECKPOINT"
-    local out tps c0 arch=0 a0=0 a1=0 steal
+    local out tps txns c0 arch=0 a0=0 a1=0 steal busy
     # The archiver's own CPU time during the run (walrs compresses and writes in it).
     [ "$mode" = walrs ] && arch=$(pgrep -P "$(head -n1 "$SRC/postmaster.pid")" -f 'postgres: archiver' | head -n1)
     [ "$arch" != 0 ] && a0=$(proc_cpu "$arch")
     c0=$(cpu_mark)
     out=$(as_pg "$BIN/pgbench" -h "$SOCK" -p "$PORT" -n -c 4 -j 2 -T "$TPS_SECONDS" postgres 2>&1)
-    steal=$(steal_since "$c0")
+    steal=$(steal_since "$c0") busy=$(busy_since "$c0")
     [ "$arch" != 0 ] && a1=$(proc_cpu "$arch")
     tps=$(echo "$out" | grep -oE 'tps = [0-9.]+' | head -n1 | cut -d' ' -f3)
+    txns=$(echo "$out" | grep -oE 'transactions actually processed: [0-9]+' | grep -oE '[0-9]+$')
     local tool=$mode
     case $mode in off) tool=archive_mode=off ;; pgbr-async) tool=pgbackrest-async ;; esac
     # .ready files left when pgbench ends: a backlog that grew during the run.
-    record tps "$tool" "$r" "$TPS_SECONDS" null "\"tps\":${tps:-0},\"ready_after\":$(ready_count "$SRC"),\"steal\":$steal,\"archiver_cpu_s\":$(python3 -c "print(round($a1 - $a0, 2))")"
+    record tps "$tool" "$r" "$TPS_SECONDS" null "\"tps\":${tps:-0},\"ready_after\":$(ready_count "$SRC"),\"steal\":$steal,\"archiver_cpu_s\":$(python3 -c "print(round($a1 - $a0, 2))"),\"transactions\":${txns:-0},\"busy_cpu_s\":$busy"
     [ "$mode" = off ] || set_archiver "$PORT" bench fail
     stop "$SRC"
   done
