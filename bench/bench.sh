@@ -64,20 +64,24 @@ stop() { [ -f "$1/postmaster.pid" ] && pgctl -D "$1" -m fast -w -t 600 stop >/de
 settle() { sync; sleep 1; }
 ready_count() { find "$1/pg_wal/archive_status" -name '*.ready' | wc -l; }
 now() { date +%s.%N; }
-# CPU ticks of the whole machine as "total steal": a VM's host can take a large, varying share
-# of its CPU (steal), the main source of noise between rounds here; every timed step records it.
-# cpu_mark: the machine's CPU time so far (jiffies, all cores): total, stolen by the host, and
-# busy (user, nice, system, irq, softirq).
+# cpu_mark: the machine's CPU ticks so far, all cores, as "total steal busy". A VM's host can
+# take a large, varying share of its CPU (steal), the main source of noise between rounds here;
+# every timed step records it. Busy is user, nice, system, irq and softirq.
 cpu_mark() { awk '/^cpu / {t=0; for (i = 2; i <= 9; i++) t += $i; print t, $9, $2 + $3 + $4 + $7 + $8}' /proc/stat; }
+# cpu_delta MARK: the ticks of each kind since MARK, as "total steal busy".
+cpu_delta() {
+  local t0 s0 b0 t1 s1 b1; read -r t0 s0 b0 <<<"$1"; read -r t1 s1 b1 <<<"$(cpu_mark)"
+  echo $((t1 - t0)) $((s1 - s0)) $((b1 - b0))
+}
 # steal_since MARK: the share of CPU time the host took since MARK (0..1).
 steal_since() {
-  local t0 s0 t1 s1 _; read -r t0 s0 _ <<<"$1"; read -r t1 s1 _ <<<"$(cpu_mark)"
-  python3 -c "import sys; t=int(sys.argv[1]); print(round(int(sys.argv[2]) / t, 4) if t else 0)" $((t1 - t0)) $((s1 - s0))
+  local t s _; read -r t s _ <<<"$(cpu_delta "$1")"
+  python3 -c "import sys; t=int(sys.argv[1]); print(round(int(sys.argv[2]) / t, 4) if t else 0)" "$t" "$s"
 }
 # busy_since MARK: CPU seconds the guest spent busy since MARK, all processes and cores.
 busy_since() {
-  local t0 s0 b0 t1 s1 b1; read -r t0 s0 b0 <<<"$1"; read -r t1 s1 b1 <<<"$(cpu_mark)"
-  python3 -c "import sys; print(round(int(sys.argv[1]) / int(sys.argv[2]), 2))" $((b1 - b0)) "$(getconf CLK_TCK)"
+  local _ b; read -r _ _ b <<<"$(cpu_delta "$1")"
+  python3 -c "import sys; print(round(int(sys.argv[1]) / int(sys.argv[2]), 2))" "$b" "$(getconf CLK_TCK)"
 }
 # proc_cpu PID: CPU seconds a process has used so far, all its threads.
 proc_cpu() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat" 2>/dev/null || echo 0; }

@@ -201,15 +201,20 @@ def cpu_per_transaction(r):
     return r["busy_cpu_s"] * 1000 / r["transactions"]
 
 
+def guest_cpu_seconds(r, cores):
+    """The CPU time the guest had during a pgbench run: every core, less what the host took."""
+    return r["seconds"] * cores * (1 - r["steal"])
+
+
 def idle_share(r, cores):
     """The share of the CPU the guest had that stayed idle (low: pgbench was CPU-bound)."""
-    have = r["seconds"] * cores * (1 - r["steal"])
+    have = guest_cpu_seconds(r, cores)
     return max(0.0, 1 - r["busy_cpu_s"] / have) if have > 0 else 0
 
 
 def archiver_share(r, cores):
     """The share of the CPU time the guest had during a pgbench run that walrs's archiver used."""
-    have = r["seconds"] * cores * (1 - r["steal"])
+    have = guest_cpu_seconds(r, cores)
     return r["archiver_cpu_s"] / have if have > 0 else 0
 
 
