@@ -20,7 +20,7 @@ REFERENCE = {
     "archive": "pgbackrest-async",
     "fetch": "pgbackrest",
 }
-# The targets of issue 7, as (op, tool, reference tool, minimum speed-up over it).
+# The speed targets, as (op, tool, reference tool, minimum speed-up over it).
 TARGETS = [
     ("backup", "walrs", "pgbackrest-p2", 3.0),
     ("backup", "walrs", "pg_basebackup-lz4", 1.0),
@@ -332,7 +332,7 @@ def markdown(summary, times, rss, tps_rows, steal):
                          + (", ".join(pct([idle_share(r, cores)]) for r in runs) if tool in per_txn and cores else "–")
                          + " |")
     if summary["targets"]:
-        lines += ["", "| target (issue 7) | got | wanted | met | needs ≤ s | floor s, walrs lz4 | floor s, C lz4 "
+        lines += ["", "| target | got | wanted | met | needs ≤ s | floor s, walrs lz4 | floor s, C lz4 "
                   "| got, adjusted for steal |",
                   "|---|---:|---:|---|---:|---:|---:|---:|"]
         for t in summary["targets"]:

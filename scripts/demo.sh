@@ -1,91 +1,134 @@
 #!/usr/bin/env bash
-# make demo: a throwaway PostgreSQL cluster that archives its WAL with archive_library = 'walrs'
-# to a local file:// repository, then gets a segment back with `walrs wal-fetch`.
+# make demo: the whole loop on a throwaway cluster and a local file:// repository.
+#   archive WAL under pgbench -> base backup from SQL -> list it -> rows with timestamps after
+#   the backup -> point-in-time restore into a new directory -> check exactly the rows up to T
+#   are there -> verify the backup and the WAL chain -> a retention dry run.
+# Everything it starts is stopped at the end; the repository stays for the user to look at.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 PG_VERSION="${PG_VERSION:-15}"
 BIN="$(dirname "$(scripts/pg-config.sh "$PG_VERSION")")"
-DEMO=/tmp/walrs-demo
+DEMO="${WALRS_DEMO_DIR:-/tmp/walrs-demo}"
 DATA="$DEMO/data"
+RESTORED="$DEMO/restored"
 REPO="$DEMO/repo"
-WALRS=/usr/local/bin/walrs
+PORT="${WALRS_DEMO_PORT:-5432}"
+RESTORED_PORT=$((PORT + 1))
+WALRS="${WALRS_BIN:-/usr/local/bin/walrs}"
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+indent() { sed 's/^/    /'; }
 as_pg() { runuser -u postgres -- "$@"; }
-psql_() { "$BIN/psql" -X -q -At -h "$DEMO" -p 5432 -U postgres -d postgres "$@"; }
+psql_on() { local port=$1; shift; "$BIN/psql" -X -q -At -h "$DEMO" -p "$port" -U postgres -d postgres "$@"; }
+psql_() { psql_on "$PORT" "$@"; }
+fail() { printf '\n    FAILED: %s\n' "$*" >&2; exit 1; }
 
-if [ -f "$DATA/postmaster.pid" ]; then
-  as_pg "$BIN/pg_ctl" -D "$DATA" -m immediate stop >/dev/null 2>&1 || true
-fi
+stop_all() {
+  for d in "$RESTORED" "$DATA"; do
+    [ -f "$d/postmaster.pid" ] && as_pg "$BIN/pg_ctl" -D "$d" -m fast -w stop >/dev/null 2>&1 || true
+  done
+}
+stop_all
 rm -rf "$DEMO"
 mkdir -p "$DEMO"
 chown postgres "$DEMO"
+trap stop_all EXIT
 
-step "Creating a throwaway cluster in $DATA (as the postgres OS user)"
+step "A throwaway cluster in $DATA (PostgreSQL $PG_VERSION, run by the postgres OS user)"
 as_pg "$BIN/initdb" --no-sync --auth=trust --username=postgres -D "$DATA" >/dev/null
 cat >> "$DATA/postgresql.conf" <<CONF
 
 # --- walrs demo ---
 listen_addresses = ''
 unix_socket_directories = '$DEMO'
-port = 5432
+port = $PORT
+shared_preload_libraries = 'walrs'
 archive_mode = on
 archive_library = 'walrs'
 walrs.storage = 'file://$REPO'
-walrs.compression = 'lz4'
 CONF
-tail -n 8 "$DATA/postgresql.conf" | sed 's/^/    /'
-
-step "Starting PostgreSQL ${PG_VERSION}"
+tail -n 7 "$DATA/postgresql.conf" | indent
+# A file:// repository is a directory the server can write.
+mkdir -p "$REPO"
+chown postgres "$REPO"
 as_pg "$BIN/pg_ctl" -D "$DATA" -l "$DEMO/server.log" -w start >/dev/null
-trap 'as_pg "$BIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null 2>&1 || true' EXIT
+psql_ -c "CREATE EXTENSION walrs"
 echo "    archiver: $(psql_ -c "SELECT 'pid ' || pid FROM pg_stat_activity WHERE backend_type = 'archiver'")"
 
-step "Writing some data (pgbench -i -s 2) and switching WAL three times"
-"$BIN/pgbench" -i -s 2 -q -h "$DEMO" -p 5432 -U postgres postgres 2>&1 | tail -n 1 | sed 's/^/    /'
-for i in 1 2 3; do
-  psql_ -c "INSERT INTO pgbench_history VALUES ($i, 1, 1, $i, now())"
-  last=$(psql_ -c "SELECT pg_walfile_name(pg_switch_wal())")
-done
-echo "    last segment closed: $last"
-
-step "Waiting for the archiver"
-for _ in $(seq 1 150); do
+step "Archiving WAL while pgbench writes (pgbench -i -s 2, then 10 s of transactions)"
+"$BIN/pgbench" -i -s 2 -q -h "$DEMO" -p "$PORT" -U postgres postgres 2>&1 | tail -n 1 | indent
+"$BIN/pgbench" -T 10 -c 2 -h "$DEMO" -p "$PORT" -U postgres postgres 2>/dev/null | grep -E '^(tps|number of transactions actually)' | indent
+last=$(psql_ -c "SELECT pg_walfile_name(pg_switch_wal())")
+for _ in $(seq 1 300); do
   [ -f "$DATA/pg_wal/archive_status/$last.done" ] && break
   sleep 0.2
 done
-[ -f "$DATA/pg_wal/archive_status/$last.done" ] || { echo "archiving did not finish; see $DEMO/server.log"; exit 1; }
+[ -f "$DATA/pg_wal/archive_status/$last.done" ] || fail "segment $last was not archived in 60 s; see $DEMO/server.log"
+psql_ -c "SELECT 'pg_stat_archiver: archived_count=' || archived_count || ', failed_count=' || failed_count || ', last_archived_wal=' || last_archived_wal FROM pg_stat_archiver" | indent
+echo "    $(ls "$REPO/wal_005" | wc -l) objects in $REPO/wal_005, $(du -sh "$REPO/wal_005" | cut -f1) stored"
 
-step "Archived objects in $REPO/wal_005"
-ls -l "$REPO/wal_005" | tail -n +2 | awk '{printf "    %10s  %s\n", $5, $9}'
-total=$(du -sb "$REPO/wal_005" | cut -f1)
-count=$(ls "$REPO/wal_005" | wc -l)
-echo "    $count objects, $total bytes stored for $((count * 16)) MiB of WAL"
+step "A base backup from SQL: SELECT walrs_backup_push()"
+backup=$(psql_ -c "SELECT walrs_backup_push()")
+echo "    $backup"
 
-step "pg_stat_archiver"
-psql_ -c "SELECT 'archived_count=' || archived_count || '  failed_count=' || failed_count || '  last_archived_wal=' || last_archived_wal FROM pg_stat_archiver" | sed 's/^/    /'
+step "SELECT * FROM walrs_backup_list()"
+psql_ -P pager=off -c "SELECT backup_name, finish_time, start_lsn, finish_lsn, pg_size_pretty(uncompressed_size) AS size, pg_size_pretty(compressed_size) AS stored FROM walrs_backup_list()" \
+  | sed 's/|/  /g' | indent
 
-step "What walrs logged (server log lines with 'walrs')"
-grep 'walrs' "$DEMO/server.log" | sed 's/^/    /' || echo "    (nothing: successful archives are logged at DEBUG1)"
+step "Rows with timestamps after the backup: 40 commits, 50 ms apart; T is noted after the 20th"
+psql_ -c "CREATE TABLE ledger (id int PRIMARY KEY, at timestamptz NOT NULL)"
+script=""
+for i in $(seq 1 40); do
+  script+="INSERT INTO ledger VALUES ($i, clock_timestamp()); SELECT pg_sleep(0.05);"$'\n'
+  [ "$i" = 20 ] && script+="SELECT pg_switch_wal(); CREATE TEMP TABLE t AS SELECT clock_timestamp() AS t; SELECT pg_sleep(0.05);"$'\n'
+  [ "$i" = 20 ] && script+="\\copy t TO '$DEMO/target-time'"$'\n'
+done
+psql_ -f - <<<"$script" >/dev/null
+T=$(cat "$DEMO/target-time")
+expected=$(psql_ -c "SELECT count(*) FROM ledger WHERE at <= '$T'")
+echo "    T = $T"
+echo "    rows on the primary committed at or before T: $expected (of $(psql_ -c 'SELECT count(*) FROM ledger'))"
+last=$(psql_ -c "SELECT pg_walfile_name(pg_switch_wal())")
+for _ in $(seq 1 300); do
+  [ -f "$DATA/pg_wal/archive_status/$last.done" ] && break
+  sleep 0.2
+done
+[ -f "$DATA/pg_wal/archive_status/$last.done" ] || fail "segment $last was not archived in 60 s"
 
-step "Fetching $last back as restore_command would: cd \$PGDATA && walrs wal-fetch %f %p"
-( cd "$DATA" && as_pg "$WALRS" -v wal-fetch "$last" "pg_wal/RECOVERYXLOG" ) 2>&1 | sed 's/^/    /'
-if cmp -s "$DATA/pg_wal/RECOVERYXLOG" "$DATA/pg_wal/$last"; then
-  echo "    identical to pg_wal/$last, byte for byte"
-else
-  echo "    MISMATCH"; exit 1
-fi
-rm -f "$DATA/pg_wal/RECOVERYXLOG"
+step "Point-in-time restore: walrs backup-fetch $RESTORED LATEST --target-time T --target-action promote"
+"$WALRS" --storage "file://$REPO" backup-fetch "$RESTORED" LATEST --target-time "$T" --target-action promote 2>&1 | indent
+# A restored copy must not archive into the production repository: it would upload its own
+# timeline there. This copy only answers questions, so archiving is off.
+cat >> "$RESTORED/postgresql.auto.conf" <<CONF
+port = $RESTORED_PORT
+archive_mode = off
+CONF
+grep -E "^(restore_command|recovery_target)" "$RESTORED/postgresql.auto.conf" | indent
+as_pg "$BIN/pg_ctl" -D "$RESTORED" -l "$DEMO/restored.log" -w start >/dev/null
+for _ in $(seq 1 300); do
+  [ "$(psql_on "$RESTORED_PORT" -c 'SELECT pg_is_in_recovery()' 2>/dev/null)" = f ] && break
+  sleep 0.2
+done
+[ "$(psql_on "$RESTORED_PORT" -c 'SELECT pg_is_in_recovery()')" = f ] || fail "recovery did not end; see $DEMO/restored.log"
+grep -m1 "recovery stopping" "$DEMO/restored.log" | sed 's/^.*LOG: */    server log: /' || true
+restored=$(psql_on "$RESTORED_PORT" -c "SELECT count(*) FROM ledger")
+echo "    rows in the restored copy: $restored (primary at T: $expected)"
+[ "$restored" = "$expected" ] || fail "the restored copy has $restored rows, the primary had $expected at T"
+echo "    equal: the restore stopped exactly at T"
+as_pg "$BIN/pg_ctl" -D "$RESTORED" -m fast -w stop >/dev/null
 
-step "Fetching a segment that was never archived (exit code 74 means: not in the archive)"
-set +e
-"$WALRS" --storage "file://$REPO" wal-fetch 0000000100000000000000FF "$DEMO/nothing" 2>&1 | sed 's/^/    /'
-code=${PIPESTATUS[0]}
-set -e
-echo "    exit code $code; $DEMO/nothing created: $([ -e "$DEMO/nothing" ] && echo yes || echo no)"
+step "walrs backup-verify LATEST"
+"$WALRS" --storage "file://$REPO" backup-verify LATEST 2>&1 | indent
+
+step "walrs wal-verify"
+"$WALRS" --storage "file://$REPO" wal-verify 2>&1 | indent
+
+step "Retention, as a dry run: SELECT * FROM walrs_delete_retain(1, dry_run => true)"
+out=$(psql_ -P pager=off -c "SELECT kind, name, reason FROM walrs_delete_retain(1, dry_run => true)")
+if [ -n "$out" ]; then sed 's/|/  /g' <<<"$out" | indent; else echo "    nothing to delete: the one backup and the WAL it needs are kept"; fi
 
 step "Stopping the cluster"
-as_pg "$BIN/pg_ctl" -D "$DATA" -m fast -w stop >/dev/null
+stop_all
 trap - EXIT
-echo "    done. The repository stays in $REPO and the server log in $DEMO/server.log."
+echo "    done. The repository stays in $REPO; server logs in $DEMO/server.log and $DEMO/restored.log."

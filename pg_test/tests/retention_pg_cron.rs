@@ -12,14 +12,8 @@ fn runs(pg: &Cluster, jobid: &str, status: &str) -> i64 {
 }
 
 #[test]
+#[cfg_attr(not(pg15), ignore = "runs on PostgreSQL 15 only: Debian packages pg_cron (postgresql-15-cron) for 15 alone")]
 fn pg_cron_backups_and_retention_leave_two_restorable_backups() {
-    if pg_major() != 15 {
-        println!(
-            "skipped: Debian packages pg_cron (postgresql-15-cron) for PostgreSQL 15 only; this server is {}",
-            pg_major()
-        );
-        return;
-    }
     let work = Workdir::new("pg-cron");
     let repo = Repo::new(&work);
     let pg = archiving_cluster(

@@ -7,11 +7,8 @@ use std::time::Duration;
 use walrs_pg_test::*;
 
 #[test]
+#[cfg_attr(not(pg15), ignore = "runs on PostgreSQL 15 only: the fixtures are PostgreSQL 15 clusters")]
 fn walg_repositories_restore_with_wal_replay() {
-    if pg_major() != 15 {
-        println!("skipped: the fixtures are PostgreSQL 15 clusters; this server is {}", pg_major());
-        return;
-    }
     for method in ["lz4", "zstd", "brotli"] {
         let work = Workdir::new(&format!("walg-{method}"));
         let repo = work.path.join("repo");
