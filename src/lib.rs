@@ -145,6 +145,20 @@ mod tests {
         Spi::get_one::<String>("SELECT walrs_backup_push()").unwrap();
     }
 
+    /// The SQL wrapper must find its own helper whatever the caller's search_path: monitoring
+    /// roles often run with a search_path of their own.
+    #[pg_test(error = "walrs: walrs.storage is not set")]
+    fn backup_list_does_not_depend_on_the_callers_search_path() {
+        let schema = Spi::get_one::<String>(
+            "SELECT quote_ident(n.nspname) FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace \
+             WHERE e.extname = 'walrs'",
+        )
+        .unwrap()
+        .expect("walrs is installed");
+        Spi::run("SET LOCAL search_path = pg_catalog").unwrap();
+        Spi::run(&format!("SELECT * FROM {schema}.walrs_backup_list()")).unwrap();
+    }
+
     #[pg_test]
     fn a_bad_schedule_is_rejected_with_an_example() {
         for value in [c"0 3 * * *", c"* * * * *", c""] {

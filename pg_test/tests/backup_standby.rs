@@ -1,5 +1,6 @@
 //! `backup-fetch --standby`: a server that stays in recovery and keeps replaying WAL as the
-//! primary archives it, then promotes on `pg_ctl promote`.
+//! primary archives it, then promotes on `pg_ctl promote`. While it is a standby,
+//! `walrs_backup_push()` there is refused at once, before anything is uploaded.
 
 use std::time::Duration;
 use walrs_pg_test::*;
@@ -28,6 +29,17 @@ fn a_standby_fed_from_the_archive_follows_the_primary_and_promotes() {
     standby.start();
     wait_for("the standby to accept connections", Duration::from_secs(60), || standby.try_sql("SELECT 1").is_ok());
     assert_eq!(standby.sql("SELECT pg_is_in_recovery()"), "t");
+    let backups =
+        || -> Vec<String> { repo.files().into_iter().filter(|f| f.starts_with("basebackups_005/")).collect() };
+    let before = backups();
+    let started = std::time::Instant::now();
+    // The timeout ends the call if it waits instead of refusing.
+    let err = standby
+        .try_sql("SET statement_timeout = '20s'; SELECT walrs_backup_push()")
+        .expect_err("a base backup on a standby is refused");
+    assert!(err.contains("standby"), "the error says the server is a standby: {err}");
+    assert!(started.elapsed() < Duration::from_secs(10), "refused at once, not after {:?}", started.elapsed());
+    assert_eq!(backups(), before, "nothing was uploaded for the refused backup");
 
     pg.sql("INSERT INTO t VALUES ('written after the standby started')");
     let seg = pg.switch_wal();

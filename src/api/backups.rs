@@ -78,9 +78,10 @@ CREATE FUNCTION walrs_backup_list() RETURNS TABLE (
     timeline int, pg_version int, uncompressed_size bigint, compressed_size bigint, is_permanent bool,
     hostname text, data_dir text)
 LANGUAGE sql STABLE AS $$
-    SELECT backup_name, start_time::timestamptz, finish_time::timestamptz, start_lsn::pg_lsn, finish_lsn::pg_lsn,
+    SELECT backup_name, start_time::pg_catalog.timestamptz, finish_time::pg_catalog.timestamptz,
+           start_lsn::pg_catalog.pg_lsn, finish_lsn::pg_catalog.pg_lsn,
            timeline, pg_version, uncompressed_size, compressed_size, is_permanent, hostname, data_dir
-    FROM walrs_backup_list_raw()
+    FROM @extschema@.walrs_backup_list_raw()
 $$;
 COMMENT ON FUNCTION walrs_backup_list() IS 'every complete backup in the repository, oldest first';
 "#,

@@ -10,6 +10,7 @@ use walrs_core::{Error, ErrorKind};
 
 /// Start a backup worker, wait for it, and return the backup's name or its error.
 pub fn run_backup(permanent: bool) -> Result<String, Error> {
+    refuse_during_recovery()?;
     // SAFETY: reading this process's PID.
     let me = unsafe { pg_sys::MyProcPid };
     let worker = BackgroundWorkerBuilder::new("walrs backup")
@@ -31,4 +32,19 @@ pub fn run_backup(permanent: bool) -> Result<String, Error> {
         .wait_for_shutdown()
         .map_err(|s| Error::new(ErrorKind::LocalIo, format!("lost track of the backup worker: {s:?}")))?;
     result::take(pid)
+}
+
+/// The backup worker uses SPI, so PostgreSQL starts it only once recovery has finished: on a
+/// standby the caller would wait for it for ever. Refuse at once instead, with what to do.
+fn refuse_during_recovery() -> Result<(), Error> {
+    // SAFETY: RecoveryInProgress reads a flag in shared memory, which every backend and
+    // background worker has attached; it takes no lock and cannot raise an error.
+    if unsafe { pg_sys::RecoveryInProgress() } {
+        return Err(Error::new(
+            ErrorKind::WrongState,
+            "this server is a standby (in recovery): walrs takes base backups on the primary only",
+        )
+        .with_hint("run walrs_backup_push() on the primary; its backups restore standbys too"));
+    }
+    Ok(())
 }

@@ -32,6 +32,8 @@ pub enum ErrorKind {
     Busy,
     /// A wait PostgreSQL or walrs depends on did not finish in time.
     Timeout,
+    /// The server is not in the state the operation needs (a base backup asked of a standby).
+    WrongState,
 }
 
 /// Serializable, so a background worker can hand an error to the session that started it.

@@ -200,8 +200,8 @@ async fn memory_backend() {
 }
 
 /// Run the suite against a fresh server; returns the server's request log.
-async fn server_suite(kind: Kind, test: &str, extra_env: &[(&str, &str)]) -> Option<String> {
-    let server = Server::start(kind, test)?;
+async fn server_suite(kind: Kind, test: &str, extra_env: &[(&str, &str)]) -> String {
+    let server = Server::start(kind, test);
     let sas = extra_env.contains(&("SAS", "1"));
     let mut env = if sas { server.sas_env() } else { server.env() };
     env.overlay(extra_env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
@@ -211,7 +211,7 @@ async fn server_suite(kind: Kind, test: &str, extra_env: &[(&str, &str)]) -> Opt
         eprintln!("--- the {kind:?} server's log ---\n{}", server.log());
         std::panic::resume_unwind(panic);
     }
-    Some(server.log())
+    server.log()
 }
 
 /// Whether the log shows the server refusing a create-only write of the check's object with
@@ -224,7 +224,7 @@ fn refused_create(log: &str, test: &str, status: &str) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_backend_on_moto() {
     let test = "s3_backend_on_moto";
-    let Some(log) = server_suite(Kind::S3, test, &[]).await else { return };
+    let log = server_suite(Kind::S3, test, &[]).await;
     assert!(refused_create(&log, test, "412"), "no conditional PUT refused with 412 in moto's log:\n{log}");
     // No object is one thing; S3 also keeps (and bills) the parts of an upload never aborted.
     let aborted = format!("DELETE /walrs-test/{test}/aborted/");
@@ -239,14 +239,14 @@ async fn s3_backend_on_moto() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn s3_backend_without_conditional_put() {
     let test = "s3_backend_without_conditional_put";
-    let Some(log) = server_suite(Kind::S3, test, &[("WALRS_S3_CONDITIONAL_PUT", "disabled")]).await else { return };
+    let log = server_suite(Kind::S3, test, &[("WALRS_S3_CONDITIONAL_PUT", "disabled")]).await;
     assert!(!refused_create(&log, test, "412"), "a conditional PUT was sent although disabled");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn azure_backend_on_azurite() {
     let test = "azure_backend_on_azurite";
-    let Some(log) = server_suite(Kind::Azure, test, &[]).await else { return };
+    let log = server_suite(Kind::Azure, test, &[]).await;
     assert!(refused_create(&log, test, "409"), "no conditional PUT refused with 409 in Azurite's log:\n{log}");
 }
 
@@ -260,9 +260,7 @@ async fn azure_backend_with_a_sas_token() {
 /// a clear, non-retryable Storage error with a hint, and no secret in it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_azure_credentials_fail_without_showing_them() {
-    let Some(server) = Server::start(Kind::Azure, "wrong_azure_credentials_fail_without_showing_them") else {
-        return;
-    };
+    let server = Server::start(Kind::Azure, "wrong_azure_credentials_fail_without_showing_them");
     let wrong_key = "V3JvbmdLZXlXcm9uZ0tleVdyb25nS2V5V3JvbmdLZXlXcm9uZ0tleQ==";
     let good_sas = server.sas_env().get("AZURE_STORAGE_SAS_TOKEN").unwrap().to_string();
     let (sig_at, _) = good_sas.split_once("sig=").unwrap();
@@ -297,7 +295,7 @@ async fn wrong_azure_credentials_fail_without_showing_them() {
 /// A misnamed bucket must not look like an empty repository: "no such WAL segment" would tell
 /// PostgreSQL that recovery has reached the end of the archive.
 async fn a_missing_bucket_is_a_configuration_error(kind: Kind, test: &str) {
-    let Some(server) = Server::start(kind, test) else { return };
+    let server = Server::start(kind, test);
     let scheme = if kind == Kind::S3 { "s3" } else { "azure" };
     let url = format!("{scheme}://no-such-bucket/pg");
     let s = Storage::open(&Location::parse(&url).unwrap(), &server.env()).unwrap();

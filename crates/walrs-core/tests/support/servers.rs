@@ -3,7 +3,8 @@
 //! port of 127.0.0.1 in 41000-41999, and stopped when the [`Server`] is dropped.
 //!
 //! A missing server binary fails the test with a message saying how to install it: a test that
-//! quietly skips cannot fail. `WALRS_SKIP_CLOUD_TESTS=1` is the one way to skip them.
+//! quietly skips cannot fail. To leave them out, filter them by name (`cargo test -- --skip s3
+//! --skip azure`), which the test runner counts as filtered out.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -35,15 +36,6 @@ pub struct Server {
     dir: tempfile::TempDir,
 }
 
-/// Whether the cloud tests are switched off; says so on stderr, so the skip is visible.
-pub fn skip_cloud(test: &str) -> bool {
-    let skip = std::env::var("WALRS_SKIP_CLOUD_TESTS").is_ok_and(|v| v == "1");
-    if skip {
-        eprintln!("{test}: skipped (WALRS_SKIP_CLOUD_TESTS=1)");
-    }
-    skip
-}
-
 fn script() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/test-server.sh")
 }
@@ -63,12 +55,9 @@ pub fn free_port() -> u16 {
 }
 
 impl Server {
-    /// Start a server, or None when cloud tests are switched off. Panics (fails the test) when
-    /// the server cannot start, with the script's explanation.
-    pub fn start(kind: Kind, test: &str) -> Option<Server> {
-        if skip_cloud(test) {
-            return None;
-        }
+    /// Start a server. Panics (fails the test) when the server cannot start, with the script's
+    /// explanation.
+    pub fn start(kind: Kind, test: &str) -> Server {
         let dir = tempfile::tempdir().unwrap();
         for _ in 0..5 {
             let port = free_port();
@@ -81,11 +70,11 @@ impl Server {
                 .output()
                 .expect("cannot run scripts/test-server.sh");
             match out.status.code() {
-                Some(0) => return Some(Server { kind, port, dir }),
+                Some(0) => return Server { kind, port, dir },
                 Some(3) => continue, // someone took the port meanwhile: try another
                 _ => panic!(
                     "{test}: cannot start the {} test server:\n{}\n(install the servers with \
-                     scripts/install-test-servers.sh, or set WALRS_SKIP_CLOUD_TESTS=1 to skip cloud tests)",
+                     scripts/install-test-servers.sh)",
                     kind.name(),
                     String::from_utf8_lossy(&out.stderr).trim()
                 ),
