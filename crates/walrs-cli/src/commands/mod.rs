@@ -68,12 +68,7 @@ where
 
 /// `restore_command` for a restored server: this walrs, on the same repository.
 fn restore_command(cfg: &config::Resolved) -> String {
-    use walrs_core::restore::recovery::shell_word;
     let exe = std::env::current_exe().map(|p| p.display().to_string()).unwrap_or_else(|_| "walrs".to_string());
-    let mut words = vec![shell_word(&exe), "--storage".into(), shell_word(&cfg.repo.location.to_string())];
-    if let Some(dir) = &cfg.env_dir {
-        words.extend(["--env-dir".into(), shell_word(&dir.display().to_string())]);
-    }
-    words.extend(["wal-fetch".into(), "%f".into(), "%p".into()]);
-    words.join(" ")
+    let env_dir = cfg.env_dir.as_ref().map(|d| d.display().to_string());
+    walrs_core::restore::recovery::restore_command(&exe, &cfg.repo.location.to_string(), env_dir.as_deref())
 }

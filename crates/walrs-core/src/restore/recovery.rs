@@ -53,9 +53,10 @@ pub struct RecoverySettings {
     pub restore_command: String,
 }
 
-/// A value as a postgresql.conf string literal.
+/// A value as a postgresql.conf string literal: PostgreSQL reads backslash escapes inside the
+/// quotes, so a backslash is doubled, and a quote is doubled as SQL does.
 fn quoted(value: &str) -> String {
-    format!("'{}'", value.replace('\'', "''"))
+    format!("'{}'", value.replace('\\', "\\\\").replace('\'', "''"))
 }
 
 impl RecoverySettings {
@@ -99,6 +100,20 @@ impl RecoverySettings {
     }
 }
 
+/// `restore_command` for a restored server: `exe wal-fetch %f %p` on the storage at `storage`
+/// (a URL), with `--env-dir` when given. Every word is quoted for /bin/sh, which PostgreSQL runs
+/// it with, and its `%` doubled: PostgreSQL replaces `%f`, `%p` and `%r` anywhere in the command,
+/// inside quotes too, and turns `%%` into `%`.
+pub fn restore_command(exe: &str, storage: &str, env_dir: Option<&str>) -> String {
+    let literal = |word: &str| shell_word(word).replace('%', "%%");
+    let mut words = vec![literal(exe), "--storage".into(), literal(storage)];
+    if let Some(dir) = env_dir {
+        words.extend(["--env-dir".into(), literal(dir)]);
+    }
+    words.extend(["wal-fetch".into(), "%f".into(), "%p".into()]);
+    words.join(" ")
+}
+
 /// Quote `word` for /bin/sh when it holds anything but plain path characters.
 pub fn shell_word(word: &str) -> String {
     if !word.is_empty() && word.bytes().all(|b| b.is_ascii_alphanumeric() || b"/._-+=:@%,".contains(&b)) {
@@ -133,6 +148,31 @@ mod tests {
         assert!(imm.conf_lines().contains("recovery_target = 'immediate'\n"));
         let latest = RecoverySettings { target: Target::Latest, action: None, ..s };
         assert!(!latest.conf_lines().contains("recovery_target"));
+    }
+
+    #[test]
+    fn restore_command_keeps_percent_signs_and_backslashes_literal() {
+        // PostgreSQL replaces %f, %p and %r anywhere in restore_command, quotes or not, and
+        // reads %% as %: a literal % in a path or URL must reach the shell as one %.
+        let cmd = restore_command("/opt/walrs 100%/walrs", "file:///srv/50%fast", Some("/etc/walrs/%p"));
+        assert_eq!(
+            cmd,
+            "'/opt/walrs 100%%/walrs' --storage file:///srv/50%%fast --env-dir /etc/walrs/%%p wal-fetch %f %p"
+        );
+        // postgresql.conf reads backslash escapes inside quoted values: a literal \ is doubled.
+        let s = RecoverySettings {
+            mode: Mode::Recovery,
+            target: Target::Latest,
+            action: None,
+            restore_command: restore_command("/usr/local/bin/walrs", "file:///srv/a\\b", None),
+        };
+        assert!(
+            s.conf_lines().contains(
+                "restore_command = '/usr/local/bin/walrs --storage ''file:///srv/a\\\\b'' wal-fetch %f %p'\n"
+            ),
+            "{}",
+            s.conf_lines()
+        );
     }
 
     #[test]
