@@ -23,6 +23,13 @@ as_pg() { runuser -u postgres -- "$@"; }
 psql_on() { local port=$1; shift; "$BIN/psql" -X -q -At -h "$DEMO" -p "$port" -U postgres -d postgres "$@"; }
 psql_() { psql_on "$PORT" "$@"; }
 fail() { printf '\n    FAILED: %s\n' "$*" >&2; exit 1; }
+wait_archived() { # wait_archived SEGMENT: until the archiver has marked it done (60 s at most)
+  for _ in $(seq 1 300); do
+    [ -f "$DATA/pg_wal/archive_status/$1.done" ] && return 0
+    sleep 0.2
+  done
+  fail "segment $1 was not archived in 60 s; see $DEMO/server.log"
+}
 
 stop_all() {
   for d in "$RESTORED" "$DATA"; do
@@ -59,12 +66,7 @@ echo "    archiver: $(psql_ -c "SELECT 'pid ' || pid FROM pg_stat_activity WHERE
 step "Archiving WAL while pgbench writes (pgbench -i -s 2, then 10 s of transactions)"
 "$BIN/pgbench" -i -s 2 -q -h "$DEMO" -p "$PORT" -U postgres postgres 2>&1 | tail -n 1 | indent
 "$BIN/pgbench" -T 10 -c 2 -h "$DEMO" -p "$PORT" -U postgres postgres 2>/dev/null | grep -E '^(tps|number of transactions actually)' | indent
-last=$(psql_ -c "SELECT pg_walfile_name(pg_switch_wal())")
-for _ in $(seq 1 300); do
-  [ -f "$DATA/pg_wal/archive_status/$last.done" ] && break
-  sleep 0.2
-done
-[ -f "$DATA/pg_wal/archive_status/$last.done" ] || fail "segment $last was not archived in 60 s; see $DEMO/server.log"
+wait_archived "$(psql_ -c "SELECT pg_walfile_name(pg_switch_wal())")"
 psql_ -c "SELECT 'pg_stat_archiver: archived_count=' || archived_count || ', failed_count=' || failed_count || ', last_archived_wal=' || last_archived_wal FROM pg_stat_archiver" | indent
 echo "    $(ls "$REPO/wal_005" | wc -l) objects in $REPO/wal_005, $(du -sh "$REPO/wal_005" | cut -f1) stored"
 
@@ -81,20 +83,14 @@ psql_ -c "CREATE TABLE ledger (id int PRIMARY KEY, at timestamptz NOT NULL)"
 script=""
 for i in $(seq 1 40); do
   script+="INSERT INTO ledger VALUES ($i, clock_timestamp()); SELECT pg_sleep(0.05);"$'\n'
-  [ "$i" = 20 ] && script+="SELECT pg_switch_wal(); CREATE TEMP TABLE t AS SELECT clock_timestamp() AS t; SELECT pg_sleep(0.05);"$'\n'
-  [ "$i" = 20 ] && script+="\\copy t TO '$DEMO/target-time'"$'\n'
+  [ "$i" = 20 ] && script+="SELECT pg_switch_wal();"$'\n'"SELECT clock_timestamp() \\g '$DEMO/target-time'"$'\n'"SELECT pg_sleep(0.05);"$'\n'
 done
 psql_ -f - <<<"$script" >/dev/null
 T=$(cat "$DEMO/target-time")
 expected=$(psql_ -c "SELECT count(*) FROM ledger WHERE at <= '$T'")
 echo "    T = $T"
 echo "    rows on the primary committed at or before T: $expected (of $(psql_ -c 'SELECT count(*) FROM ledger'))"
-last=$(psql_ -c "SELECT pg_walfile_name(pg_switch_wal())")
-for _ in $(seq 1 300); do
-  [ -f "$DATA/pg_wal/archive_status/$last.done" ] && break
-  sleep 0.2
-done
-[ -f "$DATA/pg_wal/archive_status/$last.done" ] || fail "segment $last was not archived in 60 s"
+wait_archived "$(psql_ -c "SELECT pg_walfile_name(pg_switch_wal())")"
 
 step "Point-in-time restore: walrs backup-fetch $RESTORED LATEST --target-time T --target-action promote"
 "$WALRS" --storage "file://$REPO" backup-fetch "$RESTORED" LATEST --target-time "$T" --target-action promote 2>&1 | indent

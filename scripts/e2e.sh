@@ -29,7 +29,8 @@ export WALRS_PG_BINDIR="$(dirname "$pg_config")" WALRS_BIN="$bin/walrs"
 # Build every scenario (pg_test/build.rs reads the server version from WALRS_PG_BINDIR) and
 # list each one's test binary as "name path".
 list=$(mktemp)
-trap 'rm -f "$list"' EXIT
+lane_log=$(mktemp)
+trap 'rm -f "$list" "$lane_log"' EXIT
 cargo test --locked -p walrs-pg-test --no-run --message-format=json-render-diagnostics \
   | python3 -c '
 import json, sys
@@ -40,15 +41,13 @@ for line in sys.stdin:
 ' | sort >"$list"
 
 selected() { # selected waiting|others: the scenarios of that lane, as "name path" lines
-  local name path w in_waiting
+  local name path lane
   while read -r name path; do
-    if [ -n "${WALRS_E2E_ONLY:-}" ] && ! grep -qw -- "$name" <<<"$WALRS_E2E_ONLY"; then continue; fi
-    in_waiting=no
-    for w in "${WAITING[@]}"; do [ "$w" = "$name" ] && in_waiting=yes; done
-    if { [ "$1" = waiting ] && [ $in_waiting = yes ]; } || { [ "$1" = others ] && [ $in_waiting = no ]; }; then
-      echo "$name $path"
-    fi
+    case " ${WALRS_E2E_ONLY:-$name} " in *" $name "*) ;; *) continue ;; esac
+    case " ${WAITING[*]} " in *" $name "*) lane=waiting ;; *) lane=others ;; esac
+    [ "$lane" = "$1" ] && echo "$name $path"
   done <"$list"
+  return 0
 }
 
 run_lane() { # run_lane waiting|others: each scenario's binary in turn, as cargo test would
@@ -62,8 +61,6 @@ run_lane() { # run_lane waiting|others: each scenario's binary in turn, as cargo
   return $failed
 }
 
-lane_log=$(mktemp)
-trap 'rm -f "$list" "$lane_log"' EXIT
 run_lane waiting >"$lane_log" 2>&1 &
 waiting_pid=$!
 others_rc=0

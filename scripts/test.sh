@@ -14,8 +14,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:$PATH"
-# build.rs gives pgrx's linker flag to the cdylib alone (see docs/testing.md, "One build").
-export CARGO_PGRX_DISABLE_GC_SECTIONS_WORKAROUND=1
 # Every build here starts cold in CI; incremental compilation only costs time then.
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 PG_VERSIONS="${PG_VERSIONS:-15 16 17 18}"
