@@ -69,11 +69,16 @@ fn archive(file: &str, path: &str) -> Result<PushOutcome, Error> {
     let storage = repo::storage(&cfg, &warnings)?;
     let path = Path::new(path);
     let target = (cfg.location.clone(), cfg.env.clone(), cfg.compression);
+    let system_id = super::ffi::system_identifier();
 
-    // An upload of this file started ahead with the same settings, if any.
-    let ahead = IN_FLIGHT.lock().remove(name.as_str()).filter(|f| f.target == target).map(|f| f.handle);
+    // Uploads started with settings a reload has since changed finish first: otherwise the
+    // upload below could store this segment a second time under another compression suffix
+    // while the old one is still being written.
+    finish_uploads_of_other_settings(&target);
+    // An upload of this file started ahead (with the same settings: the others are done), if any.
+    let ahead = IN_FLIGHT.lock().remove(name.as_str()).map(|f| f.handle);
     let pg_wal = path.parent().unwrap_or(Path::new("."));
-    look_ahead(&name, pg_wal, &storage, &cfg, &target, ahead.is_some());
+    look_ahead(&name, pg_wal, &storage, &cfg, &target, system_id, ahead.is_some());
 
     if let Some(handle) = ahead {
         match runtime::block_on(handle)? {
@@ -83,7 +88,27 @@ fn archive(file: &str, path: &str) -> Result<PushOutcome, Error> {
             Err(e) => debug1!("walrs: the look-ahead upload of {name} did not finish, archiving it again: {e}"),
         }
     }
-    runtime::block_on(wal_push(&storage, &name, path, cfg.compression))?
+    runtime::block_on(wal_push(&storage, &name, path, cfg.compression, Some(system_id)))?
+}
+
+/// Wait for the look-ahead uploads started with other settings than `target`, and forget them.
+/// Their results do not matter: a segment they stored is found (and compared) by the next push.
+fn finish_uploads_of_other_settings(target: &(Location, Env, Compression)) {
+    let stale: Vec<(String, InFlight)> = {
+        let mut in_flight = IN_FLIGHT.lock();
+        let names: Vec<String> =
+            in_flight.iter().filter(|(_, f)| &f.target != target).map(|(n, _)| n.clone()).collect();
+        names.into_iter().filter_map(|n| in_flight.remove(&n).map(|f| (n, f))).collect()
+    };
+    for (name, upload) in stale {
+        let outcome = match runtime::block_on(upload.handle) {
+            Ok(Ok(Ok(_))) => "finished".to_string(),
+            Ok(Ok(Err(e))) => format!("failed: {}", e.message),
+            Ok(Err(e)) => format!("stopped: {e}"),
+            Err(e) => format!("could not be awaited: {}", e.message),
+        };
+        debug1!("walrs: the look-ahead upload of {name} under the previous settings {outcome}");
+    }
 }
 
 /// Start uploads of the segments PostgreSQL will ask for next. Best effort: a failure here
@@ -94,6 +119,7 @@ fn look_ahead(
     storage: &Storage,
     cfg: &RepoConfig,
     target: &(Location, Env, Compression),
+    system_id: u64,
     requested_in_flight: bool,
 ) {
     let limit = gucs::upload_concurrency();
@@ -108,10 +134,10 @@ fn look_ahead(
         }
     };
     let mut in_flight = IN_FLIGHT.lock();
-    // Forget uploads PostgreSQL no longer needs from us (no longer .ready) or started with
-    // other settings; they finish or stop on their own, and nothing waits for them.
+    // Forget uploads PostgreSQL no longer needs from us (no longer .ready: archived by an
+    // earlier archiver); they finish on their own, and nothing waits for them.
     let still_ready: BTreeSet<&str> = ready.iter().map(String::as_str).collect();
-    in_flight.retain(|n, f| still_ready.contains(n.as_str()) && &f.target == target);
+    in_flight.retain(|n, _| still_ready.contains(n.as_str()));
     let mut busy: BTreeSet<String> = in_flight.keys().cloned().collect();
     if requested_in_flight {
         busy.insert(name.to_string());
@@ -119,7 +145,7 @@ fn look_ahead(
     for next in lookahead::plan(name, ready.iter().map(String::as_str), &busy, limit) {
         let (storage, file, path, method) =
             (storage.clone(), next.clone(), pg_wal.join(next.as_str()), cfg.compression);
-        let upload = async move { wal_push(&storage, &file, &path, method).await };
+        let upload = async move { wal_push(&storage, &file, &path, method, Some(system_id)).await };
         match runtime::spawn(upload) {
             Ok(handle) => {
                 in_flight.insert(next.to_string(), InFlight { target: target.clone(), handle });

@@ -22,6 +22,13 @@ unsafe fn archive_file_args(file: *const c_char, path: *const c_char) -> bool {
     callbacks::archive_file(&file.to_string_lossy(), &path.to_string_lossy())
 }
 
+/// This cluster's system identifier, which every segment it writes carries in its first page.
+pub(super) fn system_identifier() -> u64 {
+    // SAFETY: reads the control file copy in shared memory, which the archiver is attached to
+    // before any callback runs; called on the main thread.
+    unsafe { pgrx::pg_sys::GetSystemIdentifier() }
+}
+
 /// Freed buffers of 1 MiB and more go straight back to the system. glibc otherwise raises its
 /// mmap threshold after the first large free and keeps the compressed copies of every
 /// look-ahead upload in per-thread arenas: measured, the archiver's peak RSS went from 200–415

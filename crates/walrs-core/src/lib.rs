@@ -15,6 +15,7 @@ pub mod lookahead;
 pub mod lsn;
 pub mod ops;
 pub mod pgconf;
+pub mod pgcontrol;
 pub mod restore;
 pub mod retention;
 pub mod schedule;

@@ -6,10 +6,12 @@ use walrs_core::compress::Compression;
 use walrs_core::config::Env;
 use walrs_core::ops::{wal_fetch, wal_push, PushOutcome};
 use walrs_core::storage::{Location, Storage};
+use walrs_core::wal::header::SegmentHeader;
 use walrs_core::wal::WalFileName;
 use walrs_core::ErrorKind;
 
 const SEG: usize = 1 << 20; // 1 MiB: the smallest segment size PostgreSQL allows
+const SYSTEM_ID: u64 = 7_300_000_000_000_000_001;
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -35,11 +37,14 @@ impl Fixture {
     }
 }
 
-fn segment(seed: u8) -> Vec<u8> {
+/// A segment of `SEG` bytes whose first page says it is `n`, then bytes that vary with `seed`.
+fn segment(n: &str, seed: u8) -> Vec<u8> {
     let mut v = vec![0u8; SEG];
     for (i, b) in v.iter_mut().enumerate().take(SEG / 3) {
         *b = (i as u8).wrapping_mul(31).wrapping_add(seed);
     }
+    let header = SegmentHeader::for_segment(&name(n), SEG as u64, SYSTEM_ID).to_bytes();
+    v[..header.len()].copy_from_slice(&header);
     v
 }
 
@@ -54,9 +59,9 @@ async fn every_method_round_trips_byte_for_byte() {
         [Compression::Lz4, Compression::Zstd, Compression::Brotli, Compression::None].into_iter().enumerate()
     {
         let n = name(&format!("0000000100000000000000{:02X}", i + 1));
-        let data = segment(i as u8);
+        let data = segment(n.as_str(), i as u8);
         let src = f.file(n.as_str(), &data);
-        let out = wal_push(&f.storage, &n, &src, method).await.unwrap();
+        let out = wal_push(&f.storage, &n, &src, method, None).await.unwrap();
         let PushOutcome::Stored { key, original_bytes, stored_bytes } = out else { panic!("{out:?}") };
         assert_eq!(key, walrs_core::layout::wal_key(&n, method));
         assert!(f.repo(&key).is_file(), "{key}");
@@ -66,7 +71,7 @@ async fn every_method_round_trips_byte_for_byte() {
         }
         // Fetch with a different preferred method: the stored one is still found.
         let dest = f.dir.path().join(format!("restored-{i}"));
-        let got = wal_fetch(&f.storage, &n, &dest, Compression::Zstd).await.unwrap();
+        let got = wal_fetch(&f.storage, &n, &dest, Compression::Zstd, None).await.unwrap();
         assert_eq!(got.key, key);
         assert_eq!(std::fs::read(&dest).unwrap(), data, "{method:?}");
     }
@@ -78,15 +83,15 @@ async fn small_files_of_every_kind_are_archived() {
     for n in ["00000002.history", "000000010000000000000002.00000028.backup"] {
         let body = format!("contents of {n}\n");
         let src = f.file(n, body.as_bytes());
-        wal_push(&f.storage, &name(n), &src, Compression::Lz4).await.unwrap();
+        wal_push(&f.storage, &name(n), &src, Compression::Lz4, None).await.unwrap();
         assert!(f.repo(&format!("wal_005/{n}.lz4")).is_file());
         let dest = f.dir.path().join("out");
-        wal_fetch(&f.storage, &name(n), &dest, Compression::Lz4).await.unwrap();
+        wal_fetch(&f.storage, &name(n), &dest, Compression::Lz4, None).await.unwrap();
         assert_eq!(std::fs::read_to_string(&dest).unwrap(), body);
     }
     let partial = "000000010000000000000005.partial";
-    let src = f.file(partial, &segment(9));
-    wal_push(&f.storage, &name(partial), &src, Compression::Zstd).await.unwrap();
+    let src = f.file(partial, &segment(partial, 9));
+    wal_push(&f.storage, &name(partial), &src, Compression::Zstd, None).await.unwrap();
     assert!(f.repo(&format!("wal_005/{partial}.zst")).is_file());
 }
 
@@ -94,16 +99,16 @@ async fn small_files_of_every_kind_are_archived() {
 async fn identical_content_is_success_and_different_content_is_refused() {
     let f = Fixture::new();
     let n = name("000000010000000000000007");
-    let original = segment(1);
+    let original = segment(n.as_str(), 1);
     let src = f.file("a", &original);
-    wal_push(&f.storage, &n, &src, Compression::Lz4).await.unwrap();
+    wal_push(&f.storage, &n, &src, Compression::Lz4, None).await.unwrap();
     let key = f.repo("wal_005/000000010000000000000007.lz4");
     let stored_before = std::fs::read(&key).unwrap();
 
-    let again = wal_push(&f.storage, &n, &src, Compression::Lz4).await.unwrap();
+    let again = wal_push(&f.storage, &n, &src, Compression::Lz4, None).await.unwrap();
     assert!(matches!(again, PushOutcome::AlreadyArchived { .. }), "{again:?}");
     // A change of compression setting does not create a second copy.
-    let other_method = wal_push(&f.storage, &n, &src, Compression::Zstd).await.unwrap();
+    let other_method = wal_push(&f.storage, &n, &src, Compression::Zstd, None).await.unwrap();
     assert!(matches!(other_method, PushOutcome::AlreadyArchived { .. }), "{other_method:?}");
     assert!(!f.repo("wal_005/000000010000000000000007.zst").exists());
 
@@ -111,7 +116,7 @@ async fn identical_content_is_success_and_different_content_is_refused() {
     changed[SEG / 2] ^= 1;
     let src2 = f.file("b", &changed);
     for method in [Compression::Lz4, Compression::Zstd] {
-        let err = wal_push(&f.storage, &n, &src2, method).await.unwrap_err();
+        let err = wal_push(&f.storage, &n, &src2, method, None).await.unwrap_err();
         assert_eq!(err.kind, ErrorKind::Conflict, "{err}");
         assert!(err.message.contains("000000010000000000000007"), "{}", err.message);
         assert!(err.hint.is_some());
@@ -123,8 +128,11 @@ async fn identical_content_is_success_and_different_content_is_refused() {
 async fn history_files_are_protected_too() {
     let f = Fixture::new();
     let n = name("00000003.history");
-    wal_push(&f.storage, &n, &f.file("h1", b"1\t0/3000000\tno recovery target\n"), Compression::Lz4).await.unwrap();
-    let err = wal_push(&f.storage, &n, &f.file("h2", b"1\t0/4000000\tother\n"), Compression::Lz4).await.unwrap_err();
+    wal_push(&f.storage, &n, &f.file("h1", b"1\t0/3000000\tno recovery target\n"), Compression::Lz4, None)
+        .await
+        .unwrap();
+    let err =
+        wal_push(&f.storage, &n, &f.file("h2", b"1\t0/4000000\tother\n"), Compression::Lz4, None).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Conflict);
 }
 
@@ -132,14 +140,14 @@ async fn history_files_are_protected_too() {
 async fn a_damaged_stored_copy_is_not_overwritten() {
     let f = Fixture::new();
     let n = name("000000010000000000000008");
-    let src = f.file("a", &segment(2));
-    wal_push(&f.storage, &n, &src, Compression::Lz4).await.unwrap();
+    let src = f.file("a", &segment(n.as_str(), 2));
+    wal_push(&f.storage, &n, &src, Compression::Lz4, None).await.unwrap();
     let key = f.repo("wal_005/000000010000000000000008.lz4");
     let mut bytes = std::fs::read(&key).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0xff;
     std::fs::write(&key, &bytes).unwrap();
-    let err = wal_push(&f.storage, &n, &src, Compression::Lz4).await.unwrap_err();
+    let err = wal_push(&f.storage, &n, &src, Compression::Lz4, None).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Corrupt, "{err}");
     assert_eq!(std::fs::read(&key).unwrap(), bytes);
 }
@@ -148,7 +156,8 @@ async fn a_damaged_stored_copy_is_not_overwritten() {
 async fn a_missing_file_is_not_found_and_creates_nothing() {
     let f = Fixture::new();
     let dest = f.dir.path().join("RECOVERYXLOG");
-    let err = wal_fetch(&f.storage, &name("000000010000000000000042"), &dest, Compression::Lz4).await.unwrap_err();
+    let err =
+        wal_fetch(&f.storage, &name("000000010000000000000042"), &dest, Compression::Lz4, None).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::NotFound);
     assert!(!dest.exists());
     assert!(no_temp_files(f.dir.path()));
@@ -158,14 +167,14 @@ async fn a_missing_file_is_not_found_and_creates_nothing() {
 async fn a_corrupt_object_fails_the_fetch_and_creates_nothing() {
     let f = Fixture::new();
     let n = name("000000010000000000000009");
-    wal_push(&f.storage, &n, &f.file("a", &segment(3)), Compression::Zstd).await.unwrap();
+    wal_push(&f.storage, &n, &f.file("a", &segment(n.as_str(), 3)), Compression::Zstd, None).await.unwrap();
     let key = f.repo("wal_005/000000010000000000000009.zst");
     let mut bytes = std::fs::read(&key).unwrap();
     let mid = bytes.len() / 2;
     bytes[mid] ^= 0x10;
     std::fs::write(&key, &bytes).unwrap();
     let dest = f.dir.path().join("RECOVERYXLOG");
-    let err = wal_fetch(&f.storage, &n, &dest, Compression::Lz4).await.unwrap_err();
+    let err = wal_fetch(&f.storage, &n, &dest, Compression::Lz4, None).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Corrupt, "{err}");
     assert!(err.message.contains("wal_005/000000010000000000000009.zst"), "{}", err.message);
     assert!(!dest.exists());
@@ -177,7 +186,7 @@ async fn a_truncated_uncompressed_segment_is_refused() {
     let n = name("00000001000000000000000A");
     f.storage.put("wal_005/00000001000000000000000A", Bytes::from(vec![0u8; 1000])).await.unwrap();
     let dest = f.dir.path().join("RECOVERYXLOG");
-    let err = wal_fetch(&f.storage, &n, &dest, Compression::Lz4).await.unwrap_err();
+    let err = wal_fetch(&f.storage, &n, &dest, Compression::Lz4, None).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::Corrupt);
     assert!(!dest.exists());
 }
@@ -186,7 +195,7 @@ async fn a_truncated_uncompressed_segment_is_refused() {
 async fn a_short_segment_is_not_archived() {
     let f = Fixture::new();
     let n = name("00000001000000000000000B");
-    let err = wal_push(&f.storage, &n, &f.file("short", &[1u8; 5000]), Compression::Lz4).await.unwrap_err();
+    let err = wal_push(&f.storage, &n, &f.file("short", &[1u8; 5000]), Compression::Lz4, None).await.unwrap_err();
     assert_eq!(err.kind, ErrorKind::InvalidInput);
     assert!(f.storage.list("wal_005").await.unwrap().is_empty());
 }
@@ -194,9 +203,10 @@ async fn a_short_segment_is_not_archived() {
 #[tokio::test]
 async fn an_unreadable_source_is_a_local_error() {
     let f = Fixture::new();
-    let err = wal_push(&f.storage, &name("00000001000000000000000C"), Path::new("/nonexistent/x"), Compression::Lz4)
-        .await
-        .unwrap_err();
+    let err =
+        wal_push(&f.storage, &name("00000001000000000000000C"), Path::new("/nonexistent/x"), Compression::Lz4, None)
+            .await
+            .unwrap_err();
     assert_eq!(err.kind, ErrorKind::LocalIo);
 }
 
@@ -205,16 +215,16 @@ async fn works_on_the_in_memory_store() {
     let storage = Storage::open(&Location::Memory, &Env::default()).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("s");
-    std::fs::write(&src, segment(4)).unwrap();
     let n = name("00000001000000000000000D");
-    wal_push(&storage, &n, &src, Compression::Lz4).await.unwrap();
+    std::fs::write(&src, segment(n.as_str(), 4)).unwrap();
+    wal_push(&storage, &n, &src, Compression::Lz4, None).await.unwrap();
     assert!(matches!(
-        wal_push(&storage, &n, &src, Compression::Lz4).await.unwrap(),
+        wal_push(&storage, &n, &src, Compression::Lz4, None).await.unwrap(),
         PushOutcome::AlreadyArchived { .. }
     ));
     let dest = dir.path().join("d");
-    wal_fetch(&storage, &n, &dest, Compression::Lz4).await.unwrap();
-    assert_eq!(std::fs::read(dest).unwrap(), segment(4));
+    wal_fetch(&storage, &n, &dest, Compression::Lz4, None).await.unwrap();
+    assert_eq!(std::fs::read(dest).unwrap(), segment(n.as_str(), 4));
 }
 
 fn no_temp_files(dir: &Path) -> bool {
@@ -227,26 +237,26 @@ async fn prefetch_fetches_the_next_segments_then_take_moves_them() {
     let f = Fixture::new();
     for (i, seed) in [(1u8, 11u8), (2, 12), (3, 13)] {
         let name = WalFileName::parse(&format!("0000000100000000000000{i:02X}")).unwrap();
-        let p = f.file(name.as_str(), &segment(seed));
-        wal_push(&f.storage, &name, &p, Compression::Lz4).await.unwrap();
+        let p = f.file(name.as_str(), &segment(name.as_str(), seed));
+        wal_push(&f.storage, &name, &p, Compression::Lz4, None).await.unwrap();
     }
     let pg_wal = f.dir.path().join("pg_wal");
     std::fs::create_dir(&pg_wal).unwrap();
     let dest = pg_wal.join("RECOVERYXLOG");
     let dir = prefetch_dir(&dest);
     let first = WalFileName::parse("000000010000000000000001").unwrap();
-    let report = wal_prefetch(&f.storage, &first, SEG as u64, &dir, 8, Compression::Lz4).await.unwrap();
+    let report = wal_prefetch(&f.storage, &first, SEG as u64, &dir, 8, Compression::Lz4, None).await.unwrap();
     assert_eq!(report.fetched, ["000000010000000000000002", "000000010000000000000003"]);
     assert!(report.stopped.unwrap().contains("000000010000000000000004"));
 
     let source = f.storage.location().to_string();
     let second = WalFileName::parse("000000010000000000000002").unwrap();
     assert_eq!(take(&dir, &second, &source, &dest).unwrap(), Some(SEG as u64));
-    assert_eq!(std::fs::read(&dest).unwrap(), segment(12));
+    assert_eq!(std::fs::read(&dest).unwrap(), segment("000000010000000000000002", 12));
     // Taken once: the next call for it goes to the repository.
     assert_eq!(take(&dir, &second, &source, &dest).unwrap(), None);
     // A second prefetch skips what is already there and fetches nothing new.
-    let again = wal_prefetch(&f.storage, &second, SEG as u64, &dir, 8, Compression::Lz4).await.unwrap();
+    let again = wal_prefetch(&f.storage, &second, SEG as u64, &dir, 8, Compression::Lz4, None).await.unwrap();
     assert!(again.fetched.is_empty());
     assert!(dir.join("000000010000000000000003").exists());
 }
@@ -257,8 +267,8 @@ async fn a_prefetcher_follows_later_requests_beyond_its_first_window() {
     let f = Fixture::new();
     for i in 1u8..=6 {
         let name = WalFileName::parse(&format!("0000000100000000000000{i:02X}")).unwrap();
-        let p = f.file(name.as_str(), &segment(20 + i));
-        wal_push(&f.storage, &name, &p, Compression::Lz4).await.unwrap();
+        let p = f.file(name.as_str(), &segment(name.as_str(), 20 + i));
+        wal_push(&f.storage, &name, &p, Compression::Lz4, None).await.unwrap();
     }
     let pg_wal = f.dir.path().join("pg_wal");
     std::fs::create_dir(&pg_wal).unwrap();
@@ -267,7 +277,7 @@ async fn a_prefetcher_follows_later_requests_beyond_its_first_window() {
     // goes on from there instead of stopping at 3.
     note_wanted(&dir, &WalFileName::parse("000000010000000000000003").unwrap());
     let first = WalFileName::parse("000000010000000000000001").unwrap();
-    let report = wal_prefetch(&f.storage, &first, SEG as u64, &dir, 2, Compression::Lz4).await.unwrap();
+    let report = wal_prefetch(&f.storage, &first, SEG as u64, &dir, 2, Compression::Lz4, None).await.unwrap();
     assert_eq!(
         report.fetched,
         [
@@ -277,11 +287,68 @@ async fn a_prefetcher_follows_later_requests_beyond_its_first_window() {
             "000000010000000000000005"
         ]
     );
-    assert_eq!(std::fs::read(dir.join("000000010000000000000005")).unwrap(), segment(25));
+    assert_eq!(std::fs::read(dir.join("000000010000000000000005")).unwrap(), segment("000000010000000000000005", 25));
     // A request on another timeline is not followed.
     note_wanted(&dir, &WalFileName::parse("000000020000000000000005").unwrap());
     let fifth = WalFileName::parse("000000010000000000000005").unwrap();
-    let again = wal_prefetch(&f.storage, &fifth, SEG as u64, &dir, 1, Compression::Lz4).await.unwrap();
+    let again = wal_prefetch(&f.storage, &fifth, SEG as u64, &dir, 1, Compression::Lz4, None).await.unwrap();
     assert_eq!(again.fetched, ["000000010000000000000006"]);
     assert!(again.stopped.is_none(), "{again:?}");
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_its_segment_is_not_archived() {
+    let f = Fixture::new();
+    let n = name("00000001000000000000000E");
+    let zeros = f.file("zeros", &vec![0u8; SEG]);
+    let err = wal_push(&f.storage, &n, &zeros, Compression::Lz4, None).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Corrupt, "{err}");
+    assert!(err.message.contains("first page is zeros"), "{}", err.message);
+    let other = f.file("other", &segment("00000001000000000000000F", 1));
+    let err = wal_push(&f.storage, &n, &other, Compression::Lz4, None).await.unwrap_err();
+    assert!(err.message.contains("at WAL position 0/F00000"), "{}", err.message);
+    // Another cluster's segment of the same name.
+    let own = f.file("own", &segment(n.as_str(), 1));
+    let err = wal_push(&f.storage, &n, &own, Compression::Lz4, Some(42)).await.unwrap_err();
+    assert!(err.message.contains("system identifier"), "{}", err.message);
+    assert!(f.storage.list("wal_005").await.unwrap().is_empty());
+    wal_push(&f.storage, &n, &own, Compression::Lz4, Some(SYSTEM_ID)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_stored_object_that_is_not_its_segment_is_never_restored() {
+    let f = Fixture::new();
+    let dest = f.dir.path().join("RECOVERYXLOG");
+    // Stored uncompressed (no checksum in the format): a hole of zeros, and another segment's bytes.
+    let cases = [
+        ("000000010000000000000010", vec![0u8; SEG]),
+        ("000000010000000000000011", segment("000000010000000000000012", 1)),
+    ];
+    for (n, body) in cases {
+        f.storage.put(&format!("wal_005/{n}"), Bytes::from(body)).await.unwrap();
+        let err = wal_fetch(&f.storage, &name(n), &dest, Compression::Lz4, None).await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Corrupt, "{err}");
+        assert!(err.message.contains(n), "{}", err.message);
+        assert!(!dest.exists());
+    }
+    let n = name("000000010000000000000013");
+    f.storage.put("wal_005/000000010000000000000013", Bytes::from(segment(n.as_str(), 1))).await.unwrap();
+    let err = wal_fetch(&f.storage, &n, &dest, Compression::Lz4, Some(42)).await.unwrap_err();
+    assert!(err.message.contains("system identifier"), "{}", err.message);
+    wal_fetch(&f.storage, &n, &dest, Compression::Lz4, Some(SYSTEM_ID)).await.unwrap();
+    assert!(no_temp_files(f.dir.path()));
+}
+
+#[tokio::test]
+async fn two_writers_of_one_destination_never_share_a_temporary_file() {
+    let f = Fixture::new();
+    let n = name("000000010000000000000014");
+    wal_push(&f.storage, &n, &f.file("a", &segment(n.as_str(), 5)), Compression::Lz4, None).await.unwrap();
+    let dest = f.dir.path().join("000000010000000000000014");
+    // What another writer has half written under the name a single shared temporary file had.
+    let theirs = f.dir.path().join("000000010000000000000014.walrs-tmp");
+    std::fs::write(&theirs, b"another writer's first bytes").unwrap();
+    wal_fetch(&f.storage, &n, &dest, Compression::Lz4, None).await.unwrap();
+    assert_eq!(std::fs::read(&theirs).unwrap(), b"another writer's first bytes");
+    assert_eq!(std::fs::read(&dest).unwrap(), segment(n.as_str(), 5));
 }

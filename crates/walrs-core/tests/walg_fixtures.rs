@@ -68,11 +68,11 @@ async fn lists_restores_and_fetches_wal_from_every_fixture() {
         for seg in 1..=4 {
             let name = WalFileName::parse(&format!("0000000100000000000000{seg:02X}")).unwrap();
             let dest = dir.path().join(format!("seg{seg}"));
-            wal_fetch(&storage, &name, &dest, Compression::Lz4).await.unwrap();
+            wal_fetch(&storage, &name, &dest, Compression::Lz4, None).await.unwrap();
             assert_eq!(std::fs::metadata(&dest).unwrap().len(), 16 << 20, "{method} {name}");
         }
         let backup_history = WalFileName::parse("000000010000000000000002.00000028.backup").unwrap();
-        wal_fetch(&storage, &backup_history, &dir.path().join("bh"), Compression::Lz4).await.unwrap();
+        wal_fetch(&storage, &backup_history, &dir.path().join("bh"), Compression::Lz4, None).await.unwrap();
         let text = std::fs::read_to_string(dir.path().join("bh")).unwrap();
         assert!(text.contains("START WAL LOCATION: 0/2000028"), "{text}");
     }

@@ -33,7 +33,7 @@ pub fn run(global: &Global, name: &str, dest: &Path, prefetch: usize) -> Result<
                     Err(_) => {}
                 }
             }
-            let out = wal_fetch(&storage, &name, dest, cfg.repo.compression).await?;
+            let out = wal_fetch(&storage, &name, dest, cfg.repo.compression, this_cluster()).await?;
             Ok((out.bytes, out.key))
         }
     })?;
@@ -91,7 +91,9 @@ pub fn prefetch(global: &Global, name: &str, dir: &Path, segment_size: u64, coun
     let name = WalFileName::parse(name)?;
     let report = with_repo(global, None, |storage, compression| {
         let name = name.clone();
-        async move { wal_prefetch::wal_prefetch(&storage, &name, segment_size, dir, count, compression).await }
+        async move {
+            wal_prefetch::wal_prefetch(&storage, &name, segment_size, dir, count, compression, this_cluster()).await
+        }
     })?;
     if global.verbose {
         match (&report.busy, &report.stopped) {
@@ -104,4 +106,10 @@ pub fn prefetch(global: &Global, name: &str, dir: &Path, segment_size: u64, coun
         }
     }
     Ok(())
+}
+
+/// The system identifier of the cluster being recovered: PostgreSQL runs `restore_command` in
+/// its data directory, so a segment of another cluster is refused. None when run elsewhere.
+fn this_cluster() -> Option<u64> {
+    walrs_core::pgcontrol::system_identifier(Path::new("."))
 }

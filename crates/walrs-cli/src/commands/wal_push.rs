@@ -10,7 +10,10 @@ pub fn run(global: &Global, path: &Path, compression: Option<&str>) -> Result<()
     let name = WalFileName::parse(&file_name)?;
     let out = with_repo(global, compression, |storage, compression| {
         let name = name.clone();
-        async move { wal_push(&storage, &name, path, compression).await }
+        // PostgreSQL runs archive_command in its data directory: check the segment is this
+        // cluster's when the control file is there to say so.
+        let system_id = walrs_core::pgcontrol::system_identifier(Path::new("."));
+        async move { wal_push(&storage, &name, path, compression, system_id).await }
     })?;
     match out {
         PushOutcome::Stored { key, original_bytes, stored_bytes } if global.verbose => {

@@ -3,10 +3,12 @@
 use super::{candidate_keys, size_limit, with_decoded};
 use crate::compress::Compression;
 use crate::storage::Storage;
+use crate::wal::header::{check_segment_start, LONG_HEADER_LEN};
 use crate::wal::{is_valid_segment_size, WalFileKind, WalFileName};
 use crate::{Error, Result};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FetchOutcome {
@@ -14,23 +16,27 @@ pub struct FetchOutcome {
     pub bytes: u64,
 }
 
-/// Fetch `name` into `dest`. `dest` appears whole or not at all. A missing file is an error of
-/// kind [`ErrorKind::NotFound`]. The object is decompressed straight into the file (memory
-/// stays small whatever the segment size).
+/// Fetch `name` into `dest`. `dest` appears whole or not at all, and a segment only if its
+/// first page says it is that segment (of the cluster `system_id`, when given). A missing file
+/// is an error of kind [`ErrorKind::NotFound`]. The object is decompressed straight into the
+/// file (memory stays small whatever the segment size).
 pub async fn wal_fetch(
     storage: &Storage,
     name: &WalFileName,
     dest: &Path,
     preferred: Compression,
+    system_id: Option<u64>,
 ) -> Result<FetchOutcome> {
     for (key, method) in candidate_keys(name, preferred) {
         let (limit, kind, dest, what) = (size_limit(name), name.kind(), dest.to_path_buf(), key.clone());
+        let checked = name.clone();
         let written = with_decoded(storage, &key, method, move |decoded| {
-            write_atomically(&dest, decoded, &what, method, limit, |len| {
+            write_atomically(&dest, decoded, &what, method, limit, |len, first| {
                 if matches!(kind, WalFileKind::Segment | WalFileKind::Partial) && !is_valid_segment_size(len) {
                     return Err(Error::corrupt(format!("{what} holds {len} bytes, which is not a WAL segment size")));
                 }
-                Ok(())
+                check_segment_start(first, &checked, len, system_id)
+                    .map_err(|e| e.context(format!("{what} cannot be restored")))
             })
         })
         .await?;
@@ -42,20 +48,18 @@ pub async fn wal_fetch(
 }
 
 /// Copy `decoded` (at most `limit` bytes) to a temporary name beside `dest`, let `check` judge
-/// the length, then rename,
-/// so PostgreSQL never sees a partial or wrong file. No fsync: PostgreSQL fetches the file
-/// again if it crashes before using it.
+/// the length and the first bytes, then rename, so PostgreSQL never sees a partial or wrong
+/// file. No fsync: PostgreSQL fetches the file again if it crashes before using it.
 fn write_atomically(
     dest: &Path,
     decoded: &mut dyn Read,
     what: &str,
     method: Compression,
     limit: u64,
-    check: impl Fn(u64) -> Result<()>,
+    check: impl Fn(u64, &[u8]) -> Result<()>,
 ) -> Result<u64> {
-    let mut tmp: PathBuf = dest.as_os_str().to_owned().into();
-    tmp.as_mut_os_string().push(".walrs-tmp");
-    let written = copy_to(&tmp, decoded, what, method, limit).and_then(|len| check(len).map(|()| len));
+    let tmp = temporary_name(dest);
+    let written = copy_to(&tmp, decoded, what, method, limit).and_then(|(len, first)| check(len, &first).map(|()| len));
     let renamed = written.and_then(|len| {
         std::fs::rename(&tmp, dest).map_err(|e| Error::local_io(format!("cannot write {}", dest.display()), &e))?;
         Ok(len)
@@ -66,15 +70,29 @@ fn write_atomically(
     renamed
 }
 
-/// Read errors are the object's fault (it does not decompress); write errors the disk's.
-fn copy_to(tmp: &Path, decoded: &mut dyn Read, what: &str, method: Compression, limit: u64) -> Result<u64> {
+/// A temporary name beside `dest` that no other writer uses: two writers of one destination
+/// (two processes, or two tasks of one) never write into each other's file, so the file that
+/// is renamed into place is always one writer's whole work.
+fn temporary_name(dest: &Path) -> PathBuf {
+    static WRITES: AtomicU64 = AtomicU64::new(0);
+    let mut tmp: PathBuf = dest.as_os_str().to_owned().into();
+    let n = WRITES.fetch_add(1, Ordering::Relaxed);
+    tmp.as_mut_os_string().push(format!(".walrs-tmp.{}.{n}", std::process::id()));
+    tmp
+}
+
+/// Read errors are the object's fault (it does not decompress); write errors the disk's. The
+/// length and the first bytes (for the page header check) come back.
+fn copy_to(tmp: &Path, decoded: &mut dyn Read, what: &str, method: Compression, limit: u64) -> Result<(u64, Vec<u8>)> {
     let write_err = |e: std::io::Error| Error::local_io(format!("cannot write {}", tmp.display()), &e);
-    let mut file = std::fs::File::create(tmp).map_err(write_err)?;
+    // create_new: a name that exists belongs to someone else; never truncate it.
+    let mut file = std::fs::File::options().write(true).create_new(true).open(tmp).map_err(write_err)?;
     let mut buf = vec![0u8; 1 << 20];
     let mut len = 0u64;
+    let mut first = Vec::with_capacity(LONG_HEADER_LEN);
     loop {
         let n = match decoded.read(&mut buf) {
-            Ok(0) => return Ok(len),
+            Ok(0) => return Ok((len, first)),
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
@@ -83,6 +101,8 @@ fn copy_to(tmp: &Path, decoded: &mut dyn Read, what: &str, method: Compression, 
             }
         };
         len += n as u64;
+        let wanted = LONG_HEADER_LEN.saturating_sub(first.len()).min(n);
+        first.extend_from_slice(&buf[..wanted]);
         if len > limit {
             return Err(Error::corrupt(format!("{what} decompresses to more than {limit} bytes")));
         }

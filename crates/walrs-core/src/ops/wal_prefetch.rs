@@ -3,20 +3,23 @@
 //! to rename a file.
 //!
 //! Safety rules:
-//! - a prefetched file is written by [`wal_fetch`] (checksums and size verified, temporary
-//!   name, then rename), so a file under its final name is whole and checked;
+//! - a prefetched file is written by [`wal_fetch`] (checksums, size and page header verified,
+//!   a temporary name of its own, then rename), so a file under its final name is one
+//!   writer's whole, checked work; its page header is checked again when it is taken;
 //! - a file is only ever served under the exact name PostgreSQL asked for, which includes the
 //!   timeline, so a file of another timeline is never served;
 //! - the directory remembers which repository it was filled from (`.source`); if that is not
 //!   the repository in use now, everything in it is dropped;
 //! - files of other timelines, files at or before the one just asked for, and temporary files
 //!   older than [`STALE`] are removed;
-//! - one prefetcher at a time (`.lock`, created exclusively; a lock older than [`STALE`] is
-//!   taken over).
+//! - one prefetcher at a time: `.lock` is held with `flock`, which the kernel releases when
+//!   its owner exits, so a lock never goes stale while its owner lives, however long recovery
+//!   takes, and never outlives it. The file itself stays.
 
 use super::wal_fetch;
 use crate::compress::Compression;
 use crate::storage::Storage;
+use crate::wal::header::{check_segment_start, LONG_HEADER_LEN};
 use crate::wal::{is_valid_segment_size, WalFileKind, WalFileName};
 use crate::{Error, ErrorKind, Result};
 use futures::StreamExt;
@@ -27,7 +30,7 @@ use std::time::{Duration, SystemTime};
 pub const PREFETCH_DIR: &str = ".walrs/prefetch";
 /// Segments fetched at once by one prefetcher.
 const PARALLEL: usize = 4;
-/// A lock or temporary file this old belongs to a prefetcher that died.
+/// A temporary file or fetching marker this old belongs to a writer that died.
 pub const STALE: Duration = Duration::from_secs(600);
 
 const SOURCE_FILE: &str = ".source";
@@ -57,6 +60,10 @@ pub fn take(dir: &Path, name: &WalFileName, source: &str, dest: &Path) -> Result
     let file = dir.join(name.as_str());
     let taken = match std::fs::metadata(&file) {
         Ok(m) if m.is_file() && is_valid_segment_size(m.len()) => {
+            if let Err(e) = check_prefetched(&file, name, m.len()) {
+                remove(&file)?;
+                return Err(e);
+            }
             std::fs::rename(&file, dest)
                 .map_err(|e| Error::local_io(format!("cannot move {} to {}", file.display(), dest.display()), &e))?;
             Some(m.len())
@@ -67,20 +74,30 @@ pub fn take(dir: &Path, name: &WalFileName, source: &str, dest: &Path) -> Result
     Ok(taken)
 }
 
+/// The last look before a prefetched file becomes PostgreSQL's: its first page must be its own.
+fn check_prefetched(file: &Path, name: &WalFileName, len: u64) -> Result<()> {
+    use std::io::Read;
+    let mut first = vec![0u8; LONG_HEADER_LEN];
+    std::fs::File::open(file)
+        .and_then(|mut f| f.read_exact(&mut first))
+        .map_err(|e| Error::local_io(format!("cannot read {}", file.display()), &e))?;
+    check_segment_start(&first, name, len, None)
+        .map_err(|e| e.context(format!("the prefetched copy {} was dropped", file.display())))
+}
+
 /// If a prefetcher is fetching `name` right now (its marker exists), or one has just
 /// started (a fresh lock, no file yet), wait for it rather than fetch the same segment twice.
 /// True once `name` is there to [`take`]; false when nobody is bringing it, or after `limit`.
 pub fn wait_for(dir: &Path, name: &WalFileName, limit: Duration) -> bool {
     const STARTING: Duration = Duration::from_millis(25);
     let (file, tmp) = (dir.join(name.as_str()), fetching_marker(dir, name));
-    let lock = dir.join(LOCK_FILE);
     let started = std::time::Instant::now();
     loop {
         if file.is_file() {
             return true;
         }
         let waited = started.elapsed();
-        let coming = tmp.exists() || (waited < STARTING && lock.exists() && !is_stale(&lock, SystemTime::now()));
+        let coming = tmp.exists() || (waited < STARTING && Lock::is_held(dir));
         if !coming || waited >= limit {
             return false;
         }
@@ -107,6 +124,7 @@ pub async fn wal_prefetch(
     dir: &Path,
     count: usize,
     preferred: Compression,
+    system_id: Option<u64>,
 ) -> Result<PrefetchReport> {
     std::fs::create_dir_all(dir).map_err(|e| Error::local_io(format!("cannot create {}", dir.display()), &e))?;
     let Some(_lock) = Lock::take(dir)? else {
@@ -126,7 +144,7 @@ pub async fn wal_prefetch(
         tidy(dir, &from, SystemTime::now())?;
         let wanted: Vec<WalFileName> =
             plan(&from, segment_size, count).into_iter().filter(|n| !dir.join(n.as_str()).exists()).collect();
-        if let Some(stopped) = fetch_all(storage, dir, wanted, preferred, &mut report.fetched).await {
+        if let Some(stopped) = fetch_all(storage, dir, wanted, preferred, system_id, &mut report.fetched).await {
             report.stopped = Some(stopped);
             break;
         }
@@ -144,13 +162,14 @@ async fn fetch_all(
     dir: &Path,
     wanted: Vec<WalFileName>,
     preferred: Compression,
+    system_id: Option<u64>,
     fetched: &mut Vec<String>,
 ) -> Option<String> {
     let mut results = futures::stream::iter(wanted.into_iter().map(|n| async move {
         // The marker tells a wal-fetch asking for this segment meanwhile to wait for it.
         let marker = fetching_marker(dir, &n);
         let _ = std::fs::File::create(&marker);
-        let got = wal_fetch(storage, &n, &dir.join(n.as_str()), preferred).await;
+        let got = wal_fetch(storage, &n, &dir.join(n.as_str()), preferred, system_id).await;
         let _ = std::fs::remove_file(&marker);
         (n, got)
     }))
@@ -240,38 +259,43 @@ fn remove(path: &Path) -> Result<()> {
     }
 }
 
-/// `.lock`, created exclusively and removed on drop.
-struct Lock(PathBuf);
+/// `.lock`, held with an exclusive `flock` for as long as this value lives. The file is never
+/// removed: removing it would let a newcomer lock a new file while the owner still holds the
+/// old one.
+struct Lock(#[allow(dead_code)] std::fs::File);
 
 impl Lock {
     fn take(dir: &Path) -> Result<Option<Lock>> {
-        let path = dir.join(LOCK_FILE);
-        for _ in 0..2 {
-            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(_) => return Ok(Some(Lock(path))),
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    if !is_stale(&path, SystemTime::now()) {
-                        return Ok(None);
-                    }
-                    remove(&path)?;
-                }
-                Err(e) => return Err(Error::local_io(format!("cannot create {}", path.display()), &e)),
+        let file = Self::open(dir)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(Lock(file))),
+            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+            Err(std::fs::TryLockError::Error(e)) => {
+                Err(Error::local_io(format!("cannot lock {}/{LOCK_FILE}", dir.display()), &e))
             }
         }
-        Ok(None)
     }
-}
 
-impl Drop for Lock {
-    fn drop(&mut self) {
-        // If this fails the lock goes stale and the next prefetcher takes it over after STALE.
-        let _ = std::fs::remove_file(&self.0);
+    /// Is a prefetcher running in `dir` now?
+    fn is_held(dir: &Path) -> bool {
+        Self::open(dir).is_ok_and(|f| matches!(f.try_lock(), Err(std::fs::TryLockError::WouldBlock)))
+    }
+
+    fn open(dir: &Path) -> Result<std::fs::File> {
+        let path = dir.join(LOCK_FILE);
+        std::fs::File::options()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::local_io(format!("cannot open {}", path.display()), &e))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wal::header::SegmentHeader;
 
     const SEG: u64 = 16 << 20;
 
@@ -287,11 +311,21 @@ mod tests {
         assert!(plan(&name("000000020000000000000001"), SEG, 0).is_empty());
     }
 
+    /// A segment whose first page says it is `n`.
+    fn segment(n: &str) -> Vec<u8> {
+        let mut v = vec![7u8; SEG as usize];
+        let header = SegmentHeader::for_segment(&name(n), SEG, 1).to_bytes();
+        v[..header.len()].copy_from_slice(&header);
+        v
+    }
+
     fn setup(source: &str, files: &[&str]) -> tempfile::TempDir {
         let d = tempfile::tempdir().unwrap();
         std::fs::write(d.path().join(SOURCE_FILE), source).unwrap();
         for f in files {
-            std::fs::write(d.path().join(f), vec![7u8; SEG as usize]).unwrap();
+            let body =
+                if f.ends_with(".history") { b"1\t0/3000000\tno recovery target\n".to_vec() } else { segment(f) };
+            std::fs::write(d.path().join(f), body).unwrap();
         }
         d
     }
@@ -326,10 +360,19 @@ mod tests {
     fn never_serves_another_timeline_or_a_bad_size() {
         let d = setup("file:///repo", &["000000020000000000000005"]);
         std::fs::write(d.path().join("000000010000000000000006"), b"short").unwrap();
+        std::fs::write(d.path().join("000000010000000000000007"), vec![0u8; SEG as usize]).unwrap();
+        std::fs::write(d.path().join("000000010000000000000008"), segment("000000010000000000000009")).unwrap();
         let out = tempfile::tempdir().unwrap();
         let dest = out.path().join("RECOVERYXLOG");
         assert_eq!(take(d.path(), &name("000000010000000000000005"), "file:///repo", &dest).unwrap(), None);
         assert_eq!(take(d.path(), &name("000000010000000000000006"), "file:///repo", &dest).unwrap(), None);
+        // The right size, but zeros where the header should be, or another segment's bytes:
+        // refused, and removed so that nothing serves it later.
+        for n in ["000000010000000000000007", "000000010000000000000008"] {
+            let err = take(d.path(), &name(n), "file:///repo", &dest).unwrap_err();
+            assert!(err.message.contains(n), "{}", err.message);
+            assert!(!d.path().join(n).exists());
+        }
         assert!(!dest.exists());
         // The other timeline's file was dropped on the first call.
         assert!(!d.path().join("000000020000000000000005").exists());
@@ -395,6 +438,18 @@ mod tests {
         assert!(first.is_some());
         assert!(Lock::take(d.path()).unwrap().is_none());
         drop(first);
+        assert!(Lock::take(d.path()).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_living_prefetchers_lock_never_goes_stale() {
+        let d = tempfile::tempdir().unwrap();
+        let held = Lock::take(d.path()).unwrap().expect("free");
+        // A long recovery: the lock is older than any staleness limit, its owner still runs.
+        let old = SystemTime::now() - 2 * STALE;
+        std::fs::File::options().write(true).open(d.path().join(LOCK_FILE)).unwrap().set_modified(old).unwrap();
+        assert!(Lock::take(d.path()).unwrap().is_none(), "a second prefetcher took over a live lock");
+        drop(held);
         assert!(Lock::take(d.path()).unwrap().is_some());
     }
 }

@@ -5,6 +5,7 @@ use super::{blocking, find_archived, size_limit};
 use crate::compress::Compression;
 use crate::layout::wal_key;
 use crate::storage::Storage;
+use crate::wal::header::{check_segment_start, LONG_HEADER_LEN};
 use crate::wal::{is_valid_segment_size, WalFileKind, WalFileName};
 use crate::{Error, ErrorKind, Result};
 use bytes::Bytes;
@@ -18,12 +19,14 @@ pub enum PushOutcome {
     AlreadyArchived { key: String },
 }
 
-/// Archive the file at `path` (as PostgreSQL passes it) under its name `name`.
+/// Archive the file at `path` (as PostgreSQL passes it) under its name `name`. A segment must
+/// start with its own page header, and with `system_id` (the server's) when one is given.
 pub async fn wal_push(
     storage: &Storage,
     name: &WalFileName,
     path: &Path,
     compression: Compression,
+    system_id: Option<u64>,
 ) -> Result<PushOutcome> {
     let what = path.display().to_string();
     let len = tokio::fs::metadata(path).await.map_err(|e| Error::local_io(format!("cannot read {what}"), &e))?.len();
@@ -32,6 +35,8 @@ pub async fn wal_push(
             "{what} is {len} bytes, not a whole WAL segment: refusing to archive it"
         )));
     }
+
+    check_start(name, path, len, system_id).await?;
 
     if let Some((key, method)) = find_archived(storage, name, compression).await? {
         return same_content(storage, name, &key, method, path).await.map(|()| PushOutcome::AlreadyArchived { key });
@@ -48,6 +53,24 @@ pub async fn wal_push(
     }
     // Another pusher got there between our look-up and our write.
     same_content(storage, name, &key, compression, path).await.map(|()| PushOutcome::AlreadyArchived { key })
+}
+
+/// Refuse a segment whose first page is not its own: a damaged or foreign file archived under
+/// this name would be restored as if it were the WAL PostgreSQL wrote.
+async fn check_start(name: &WalFileName, path: &Path, len: u64, system_id: Option<u64>) -> Result<()> {
+    if !matches!(name.kind(), WalFileKind::Segment | WalFileKind::Partial) {
+        return Ok(());
+    }
+    use tokio::io::AsyncReadExt;
+    let fail = |e: std::io::Error| Error::local_io(format!("cannot read {}", path.display()), &e);
+    let mut first = vec![0u8; LONG_HEADER_LEN];
+    let mut file = tokio::fs::File::open(path).await.map_err(fail)?;
+    file.read_exact(&mut first).await.map_err(fail)?;
+    check_segment_start(&first, name, len, system_id).map_err(|e| {
+        e.context(format!("refusing to archive {}", path.display())).with_hint(
+            "the file in pg_wal is damaged or is not this cluster's; archiving stops here until it is replaced",
+        )
+    })
 }
 
 fn compress_file(path: &Path, len: u64, compression: Compression) -> Result<Vec<u8>> {

@@ -3,6 +3,8 @@
 //! PostgreSQL hands the archive module four kinds of file; anything else is refused, so a
 //! typo or a foreign file can never land under `wal_005/`.
 
+pub mod header;
+
 use crate::{Error, Result};
 use std::fmt;
 
@@ -62,6 +64,17 @@ impl WalFileName {
     /// The timeline the file belongs to (the first 8 hex digits of every kind).
     pub fn timeline(&self) -> u32 {
         u32::from_str_radix(&self.name[..8], 16).expect("validated hex")
+    }
+
+    /// The WAL position where this segment (or partial segment) begins, for segments of
+    /// `segment_size` bytes; None for other kinds or a bad size.
+    pub fn start_position(&self, segment_size: u64) -> Option<u64> {
+        if !matches!(self.kind, WalFileKind::Segment | WalFileKind::Partial) || !is_valid_segment_size(segment_size) {
+            return None;
+        }
+        let log = u64::from_str_radix(&self.name[8..16], 16).ok()?;
+        let seg = u64::from_str_radix(&self.name[16..24], 16).ok()?;
+        (seg < 0x1_0000_0000 / segment_size).then_some((log << 32) + seg * segment_size)
     }
 
     /// The segment after this one on the same timeline, for segments of `segment_size` bytes;
