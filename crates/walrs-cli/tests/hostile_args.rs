@@ -33,6 +33,7 @@ fn bad_arguments_fail_cleanly() {
     let url = format!("file://{}", repo.display());
     let out_dir = tmp.path().join("restore");
     let out = out_dir.to_str().unwrap();
+    let unmounted = format!("file://{}/unmounted/walrs", tmp.path().display());
     let huge = "18446744073709551616";
     #[rustfmt::skip]
     let cases: Vec<(Vec<&str>, i32)> = vec![
@@ -79,6 +80,9 @@ fn bad_arguments_fail_cleanly() {
         (vec!["--storage", "bogus://x", "backup-list"], 1),
         (vec!["--storage", "s3://", "wal-verify"], 1),
         (vec!["--env-dir", "/nonexistent", "backup-list"], 1),
+        (vec!["--storage", &unmounted, "wal-fetch", "000000010000000000000001", out], 1),
+        (vec!["--storage", &unmounted, "wal-push", "/nonexistent/000000010000000000000001"], 1),
+        (vec!["--storage", &unmounted, "backup-list"], 1),
         (vec![""], 1),
         (vec![], 1),
     ];
@@ -96,4 +100,22 @@ fn bad_arguments_fail_cleanly() {
     }
     assert!(!out_dir.exists(), "refused restores must write nothing");
     assert!(std::fs::read_dir(tmp.path()).unwrap().all(|e| e.unwrap().file_name() == "repo"), "nothing left behind");
+}
+
+/// In archive recovery a repository that is not there must stop recovery (128), not pass for
+/// the end of the archive (74), or PostgreSQL would open the database early.
+#[test]
+fn a_missing_repository_stops_archive_recovery() {
+    let data = tempfile::tempdir().unwrap();
+    std::fs::write(data.path().join("recovery.signal"), b"").unwrap();
+    let url = format!("file://{}/unmounted/walrs", data.path().display());
+    let out = Command::new(env!("CARGO_BIN_EXE_walrs"))
+        .args(["--storage", &url, "wal-fetch", "000000010000000000000001", "pg_wal/RECOVERYXLOG"])
+        .current_dir(data.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(128), "{stderr}");
+    assert!(stderr.contains("does not exist") && stderr.contains("hint"), "{stderr}");
+    assert!(!data.path().join("unmounted").exists());
 }

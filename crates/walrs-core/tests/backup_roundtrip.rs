@@ -82,6 +82,7 @@ async fn push(storage: &Storage, data: &Path, compression: Compression) -> Strin
 }
 
 fn storage(dir: &Path) -> Storage {
+    std::fs::create_dir_all(dir.join("repo")).unwrap();
     Storage::open(&Location::parse(&format!("file://{}/repo", dir.display())).unwrap(), &Env::default()).unwrap()
 }
 

@@ -187,6 +187,7 @@ async fn an_unfinished_put_stream_leaves_no_object(open: Open<'_>) {
 async fn file_backend() {
     let dir = tempfile::tempdir().unwrap();
     let open = |name: &str| {
+        std::fs::create_dir_all(dir.path().join(name)).unwrap();
         let url = format!("file://{}/{name}", dir.path().display());
         Storage::open(&Location::parse(&url).unwrap(), &Env::default()).unwrap()
     };

@@ -21,6 +21,7 @@ struct Fixture {
 impl Fixture {
     fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("repo")).unwrap();
         let loc = Location::parse(&format!("file://{}/repo", dir.path().display())).unwrap();
         let storage = Storage::open(&loc, &Env::default()).unwrap();
         Fixture { dir, storage }
@@ -351,4 +352,38 @@ async fn two_writers_of_one_destination_never_share_a_temporary_file() {
     wal_fetch(&f.storage, &n, &dest, Compression::Lz4, None).await.unwrap();
     assert_eq!(std::fs::read(&theirs).unwrap(), b"another writer's first bytes");
     assert_eq!(std::fs::read(&dest).unwrap(), segment(n.as_str(), 5));
+}
+
+#[test]
+fn a_missing_repository_directory_is_refused_never_created() {
+    // An unmounted file system: the mount point is there, the repository in it is not.
+    let mount = tempfile::tempdir().unwrap();
+    let root = mount.path().join("walrs");
+    let err = Storage::open(&Location::parse(&format!("file://{}", root.display())).unwrap(), &Env::default())
+        .err()
+        .expect("a missing repository directory was accepted");
+    assert_eq!(err.kind, ErrorKind::Config, "{err}");
+    assert!(err.message.contains(&root.display().to_string()), "{}", err.message);
+    assert!(err.hint.as_deref().unwrap_or("").contains("mount"), "{:?}", err.hint);
+    assert!(!root.exists(), "the repository directory was created");
+    // A file where the directory should be is refused too.
+    std::fs::write(&root, b"").unwrap();
+    let err = Storage::open(&Location::parse(&format!("file://{}", root.display())).unwrap(), &Env::default()).err();
+    assert_eq!(err.map(|e| e.kind), Some(ErrorKind::Config));
+}
+
+#[tokio::test]
+async fn a_repository_that_goes_away_is_an_error_not_an_empty_archive() {
+    let f = Fixture::new();
+    let n = name("000000010000000000000015");
+    let src = f.file(n.as_str(), &segment(n.as_str(), 1));
+    // The file system is unmounted while the handle is open (an archiver runs for months).
+    std::fs::remove_dir(f.dir.path().join("repo")).unwrap();
+    let err = wal_push(&f.storage, &n, &src, Compression::Lz4, None).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Config, "{err}");
+    assert!(!f.dir.path().join("repo").exists(), "the repository directory was created again");
+    let dest = f.dir.path().join("RECOVERYXLOG");
+    let err = wal_fetch(&f.storage, &n, &dest, Compression::Lz4, None).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Config, "a missing repository passed for a missing segment: {err}");
+    assert!(f.storage.list("basebackups_005").await.is_err());
 }

@@ -39,6 +39,7 @@ fn copy_tree(from: &Path, to: &Path) {
 async fn open(method: &str) -> (tempfile::TempDir, Storage) {
     let dir = tempfile::tempdir().unwrap();
     copy_tree(&fixtures().join(method), &dir.path().join("repo"));
+    std::fs::create_dir_all(dir.path().join("repo")).unwrap();
     let loc = Location::parse(&format!("file://{}/repo", dir.path().display())).unwrap();
     (dir, Storage::open(&loc, &Env::default()).unwrap())
 }

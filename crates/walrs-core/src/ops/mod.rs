@@ -56,12 +56,14 @@ async fn with_decoded<T: Send + 'static>(
     let key = key.to_string();
     // file:// objects are read straight from the file: one thread, large reads.
     if let Some(path) = storage.local_file(&key) {
-        return blocking(move || match std::fs::File::open(&path) {
+        let got = blocking(move || match std::fs::File::open(&path) {
             Ok(file) => decode(std::io::BufReader::with_capacity(1 << 20, file), &key, method, work).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(crate::Error::local_io(format!("cannot read {key} ({})", path.display()), &e)),
         })
-        .await;
+        .await?;
+        // Absent only if the repository itself is there.
+        return if got.is_none() { storage.check_root().map(|()| None) } else { Ok(got) };
     }
     let Some(reader) = storage.open_reader(&key).await? else { return Ok(None) };
     let bridge = tokio_util::io::SyncIoBridge::new(reader);

@@ -20,9 +20,7 @@ pub fn build(location: &Location, env: &Env, policy: &RetryPolicy) -> Result<Arc
     match location {
         Location::Memory => Ok(Arc::new(InMemory::new())),
         Location::File { root } => {
-            std::fs::create_dir_all(root).map_err(|e| {
-                Error::local_io(format!("cannot create the repository directory {}", root.display()), &e)
-            })?;
+            require_directory(root)?;
             let store = LocalFileSystem::new_with_prefix(root)
                 .map_err(|e| Error::config(format!("cannot use {} as a repository: {e}", root.display())))?
                 // Durability: sync file and directory before a write reports success.
@@ -32,6 +30,25 @@ pub fn build(location: &Location, env: &Env, policy: &RetryPolicy) -> Result<Arc
         Location::Cloud { cloud: Cloud::S3, bucket, .. } => s3(bucket, env, policy),
         Location::Cloud { cloud: Cloud::Azure, bucket, .. } => azure(bucket, env, policy),
         Location::Cloud { cloud: Cloud::Gcs, bucket, .. } => gcs(bucket, env, policy),
+    }
+}
+
+/// A file:// repository must already exist. Creating it would turn a file system that is not
+/// mounted into an empty repository on the mount point: WAL archived there, reported as
+/// stored, and missing from the real repository, with every read saying "not in the archive".
+pub(super) fn require_directory(root: &std::path::Path) -> Result<()> {
+    let hint = format!(
+        "mount the repository's file system, or create the directory (mkdir -p {0}; chown postgres {0}); \
+         walrs never creates it, so that a missing mount is never taken for an empty repository",
+        root.display()
+    );
+    match std::fs::metadata(root) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(Error::config(format!("the repository {} is not a directory", root.display())).with_hint(hint)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Err(Error::config(format!("the repository directory {} does not exist", root.display())).with_hint(hint))
+        }
+        Err(e) => Err(Error::local_io(format!("cannot use the repository directory {}", root.display()), &e)),
     }
 }
 

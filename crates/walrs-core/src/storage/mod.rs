@@ -128,6 +128,7 @@ impl Storage {
     /// "absent" from a misnamed bucket would tell PostgreSQL that the archive ends here. One
     /// listing per handle settles it.
     async fn confirm_absent(&self, key: &str) -> Result<()> {
+        self.check_root()?;
         if !matches!(self.location, Location::Cloud { .. }) || self.bucket_seen.load(Ordering::Relaxed) {
             return Ok(());
         }
@@ -142,9 +143,20 @@ impl Storage {
         }
     }
 
+    /// A file:// repository's directory must be there for every write and before anything is
+    /// reported absent: it may be a file system that was unmounted after the handle opened,
+    /// and writing would then recreate it on the mount point. A `stat`, so it is checked each time.
+    pub fn check_root(&self) -> Result<()> {
+        match &self.location {
+            Location::File { root } => backends::require_directory(root),
+            _ => Ok(()),
+        }
+    }
+
     /// Store `data` under `key` unless an object is already there. Returns false (and writes
     /// nothing) when one is. Success means the object is durable.
     pub async fn put_if_absent(&self, key: &str, data: Bytes) -> Result<bool> {
+        self.check_root()?;
         let path = self.path(key)?;
         let create = PutOptions { mode: PutMode::Create, ..Default::default() };
         let out =
@@ -166,6 +178,7 @@ impl Storage {
 
     /// Store `data` under `key`, replacing any object there.
     pub async fn put(&self, key: &str, data: Bytes) -> Result<()> {
+        self.check_root()?;
         let path = self.path(key)?;
         let out = self.policy.run(|| self.store.put(&path, PutPayload::from_bytes(data.clone()))).await;
         out.result.map(|_| ()).map_err(|e| self.error("cannot store", key, e, out.attempts))
@@ -175,6 +188,7 @@ impl Storage {
     /// object only on [`stream::Piece::Done`]; if the sender goes away first, the upload is
     /// aborted. Returns the object's size.
     pub async fn put_stream(&self, key: &str, mut rx: tokio::sync::mpsc::Receiver<stream::Piece>) -> Result<u64> {
+        self.check_root()?;
         let path = self.path(key)?;
         let out = self.policy.run(|| self.store.put_multipart(&path)).await;
         let upload = out.result.map_err(|e| self.error("cannot start uploading", key, e, out.attempts))?;
@@ -311,6 +325,7 @@ impl Storage {
 
     /// Every object under the folder `dir` (recursively), keys relative to the repository.
     pub async fn list(&self, dir: &str) -> Result<Vec<ObjectInfo>> {
+        self.check_root()?;
         let path = self.path(dir)?;
         let out = self.policy.run(|| self.store.list(Some(&path)).try_collect::<Vec<_>>()).await;
         let metas = out.result.map_err(|e| self.error("cannot list", dir, e, out.attempts))?;
@@ -350,6 +365,7 @@ mod tests {
 
     fn local() -> (tempfile::TempDir, Storage) {
         let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("repo")).unwrap();
         let loc = Location::parse(&format!("file://{}/repo", dir.path().display())).unwrap();
         let storage = Storage::open(&loc, &Env::default()).unwrap();
         (dir, storage)
