@@ -346,3 +346,34 @@ async fn page_checksums_are_verified_recorded_and_can_fail_the_backup() {
     let uploaded = upload_files(&s2, &req(false, true), &started).await.unwrap();
     assert!(uploaded.corrupt_files().is_empty());
 }
+
+#[tokio::test]
+async fn a_backup_missing_its_file_list_or_a_partition_is_not_restored() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    make_data_dir(&data);
+    let s = storage(dir.path());
+    let name = push(&s, &data, Compression::Lz4).await;
+    let backup_dir = dir.path().join("repo/basebackups_005").join(&name);
+    let b = find_backup(&s, "LATEST").await.unwrap();
+
+    // A partition gone: the restore names it, and writes nothing.
+    let part = backup_dir.join("tar_partitions/part_002.tar.lz4");
+    let saved = std::fs::read(&part).unwrap();
+    std::fs::remove_file(&part).unwrap();
+    let restored = dir.path().join("restored-1");
+    let err = backup_fetch(&s, &b, &restored, &|_| {}).await.unwrap_err();
+    assert_eq!(err.kind, walrs_core::ErrorKind::Corrupt, "{err}");
+    assert!(err.message.contains("part_002.tar"), "{}", err.message);
+    assert!(!restored.join("global/pg_control").exists());
+    std::fs::write(&part, saved).unwrap();
+
+    // files_metadata.json gone, while the sentinel says the backup wrote one: corruption,
+    // not a restore without completeness checks.
+    std::fs::remove_file(backup_dir.join("files_metadata.json")).unwrap();
+    let restored = dir.path().join("restored-2");
+    let err = backup_fetch(&s, &b, &restored, &|_| {}).await.unwrap_err();
+    assert_eq!(err.kind, walrs_core::ErrorKind::Corrupt, "{err}");
+    assert!(err.message.contains("files_metadata.json"), "{}", err.message);
+    assert!(!restored.join("global/pg_control").exists());
+}

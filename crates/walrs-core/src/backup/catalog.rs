@@ -66,7 +66,7 @@ pub(crate) async fn read_complete(
 
 pub(crate) async fn read_sentinel(storage: &Storage, name: &BackupName) -> Result<Option<Sentinel>> {
     let key = name.sentinel_key();
-    match storage.get(&key).await? {
+    match storage.get_at_most(&key, super::MAX_SENTINEL_BYTES).await? {
         Some(bytes) => Sentinel::parse(&bytes, &key).map(Some),
         None => Ok(None),
     }

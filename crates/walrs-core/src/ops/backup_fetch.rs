@@ -72,9 +72,7 @@ pub async fn backup_fetch_with(
     for (_, target) in &tablespaces {
         check_empty(target)?;
     }
-    prepare_empty(dest)?;
-    link_tablespaces(dest, &tablespaces)?;
-
+    // Everything the backup recorded must be in storage before anything is written.
     let objects = backup_objects(storage, backup).await?;
     if objects.control.is_none() {
         return Err(Error::corrupt(format!(
@@ -84,6 +82,18 @@ pub async fn backup_fetch_with(
         ))
         .with_hint("the backup is damaged or incomplete; restore another one"));
     }
+    if let Some(first) = objects.missing_parts.first() {
+        return Err(Error::corrupt(format!(
+            "{} is incomplete: {} of the partitions its files_metadata.json lists are not in storage, the first {}/tar_partitions/{first}",
+            backup.name,
+            objects.missing_parts.len(),
+            backup.name.dir()
+        ))
+        .with_hint("the backup is damaged (a partition was deleted); restore another one"));
+    }
+    prepare_empty(dest)?;
+    link_tablespaces(dest, &tablespaces)?;
+
     let expected = Arc::new(objects.listed.as_ref().map(FilesMetadata::checksums).unwrap_or_default());
     let mut report = FetchReport {
         objects: 0,
@@ -324,15 +334,21 @@ async fn extract_object(
     .ok_or_else(|| Error::corrupt(format!("{key} vanished from the repository during the restore")))
 }
 
-/// The backup's files_metadata.json, unless the backup has none.
+/// The backup's files_metadata.json; None only when its sentinel says it was written without
+/// one (`FilesMetadataDisabled`). Missing otherwise, it is damage: without it nothing can say
+/// which partitions and files the backup holds.
 pub(super) async fn files_metadata(storage: &Storage, backup: &BackupInfo) -> Result<Option<FilesMetadata>> {
     if backup.sentinel.files_metadata_disabled {
         return Ok(None);
     }
     let key = format!("{}/files_metadata.json", backup.name.dir());
-    match storage.get(&key).await? {
+    match storage.get_at_most(&key, crate::backup::files_metadata::MAX_BYTES).await? {
         Some(bytes) => FilesMetadata::parse(&bytes, &key).map(Some),
-        None => Ok(None),
+        None => Err(Error::corrupt(format!(
+            "{key} is missing, and the sentinel of {} does not say it was written without one",
+            backup.name
+        ))
+        .with_hint("the backup is damaged or incomplete; restore another one")),
     }
 }
 

@@ -39,11 +39,11 @@ pub async fn backup_mark(storage: &Storage, which: &str, permanent: bool) -> Res
         }
     }
     let metadata_key = format!("{}/metadata.json", backup.name.dir());
-    if let Some(bytes) = storage.get(&metadata_key).await? {
+    if let Some(bytes) = storage.get_at_most(&metadata_key, crate::backup::MAX_SENTINEL_BYTES).await? {
         storage.put(&metadata_key, set_flag(&bytes, "is_permanent", permanent, &metadata_key)?).await?;
     }
     let sentinel_key = backup.name.sentinel_key();
-    let bytes = storage.get(&sentinel_key).await?.ok_or_else(|| {
+    let bytes = storage.get_at_most(&sentinel_key, crate::backup::MAX_SENTINEL_BYTES).await?.ok_or_else(|| {
         Error::not_found(format!("the sentinel of {} disappeared while it was being marked", backup.name))
     })?;
     storage.put(&sentinel_key, set_flag(&bytes, "IsPermanent", permanent, &sentinel_key)?).await?;

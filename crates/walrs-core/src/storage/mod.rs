@@ -229,6 +229,25 @@ impl Storage {
         }
     }
 
+    /// The bytes of an object that must be small (a sentinel, a file list), or None if there
+    /// is no such object. Reading stops after `limit` bytes: an object larger than that is an
+    /// error, and memory never holds more than `limit` of it, whatever the object's size.
+    pub async fn get_at_most(&self, key: &str, limit: usize) -> Result<Option<Bytes>> {
+        use tokio::io::AsyncReadExt;
+        let Some(reader) = self.open_reader(key).await? else { return Ok(None) };
+        let mut out = Vec::new();
+        let mut capped = reader.take(limit as u64 + 1);
+        capped
+            .read_to_end(&mut out)
+            .await
+            .map_err(|e| Error::new(ErrorKind::Storage, redact(&e.to_string(), &self.secrets)).retryable(true))?;
+        if out.len() > limit {
+            return Err(Error::corrupt(format!("{key} is larger than {limit} bytes, more than such an object can be"))
+                .with_hint("the object is damaged or is not what its name says; it was not read further"));
+        }
+        Ok(Some(Bytes::from(out)))
+    }
+
     /// A streaming reader of the object, or None if there is no such object. Opening is
     /// retried; a failure mid-stream surfaces as a read error naming the key.
     pub async fn open_reader(&self, key: &str) -> Result<Option<impl tokio::io::AsyncRead + Send + Unpin + 'static>> {
@@ -369,6 +388,17 @@ mod tests {
         let loc = Location::parse(&format!("file://{}/repo", dir.path().display())).unwrap();
         let storage = Storage::open(&loc, &Env::default()).unwrap();
         (dir, storage)
+    }
+
+    #[tokio::test]
+    async fn small_objects_are_read_up_to_their_limit_only() {
+        let (_dir, s) = local();
+        s.put("a", Bytes::from(vec![1u8; 1000])).await.unwrap();
+        assert_eq!(s.get_at_most("a", 1000).await.unwrap().map(|b| b.len()), Some(1000));
+        let err = s.get_at_most("a", 999).await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Corrupt);
+        assert!(err.message.contains("larger than 999 bytes"), "{}", err.message);
+        assert_eq!(s.get_at_most("missing", 10).await.unwrap(), None);
     }
 
     #[tokio::test]
