@@ -126,6 +126,11 @@ pub struct BackupFetchArgs {
     /// Recover to the end of the archive (writes recovery.signal and restore_command).
     #[arg(long)]
     pub recovery: bool,
+    /// `off` (default): the restored server does not archive (archive_mode = 'off' in its
+    /// postgresql.auto.conf), so a copy never writes into this repository. `preserve`: keep
+    /// the backup's archiving settings, for a server that replaces the original.
+    #[arg(long, value_name = "off|preserve", default_value = "off")]
+    pub archive_mode: String,
     /// Recover up to this time (a timestamp PostgreSQL accepts, e.g. '2026-11-21 12:00:00+00').
     #[arg(long, value_name = "TIME", conflicts_with_all = ["target_lsn", "target_name", "target"])]
     pub target_time: Option<String>,

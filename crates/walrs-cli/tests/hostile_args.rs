@@ -54,6 +54,7 @@ fn bad_arguments_fail_cleanly() {
         (vec!["backup-fetch", out, "LATEST", "--target-lsn", "zzz"], 1),
         (vec!["backup-fetch", out, "LATEST", "--target-lsn", "FFFFFFFFF/0"], 1),
         (vec!["backup-fetch", out, "LATEST", "--target-action", "bogus"], 1),
+        (vec!["backup-fetch", out, "LATEST", "--archive-mode", "bogus"], 1),
         (vec!["backup-fetch", out, "LATEST", "--tablespace-mapping", "nonsense"], 1),
         (vec!["backup-fetch", out, "LATEST", "--owner", ""], 1),
         (vec!["backup-verify", "base_../../etc"], 1),

@@ -4,7 +4,7 @@ use std::io::IsTerminal;
 use std::time::Instant;
 use walrs_core::backup::find_backup;
 use walrs_core::ops::{backup_fetch_with, TablespaceMapping};
-use walrs_core::restore::recovery::{Mode, RecoverySettings, Target};
+use walrs_core::restore::recovery::{ArchiveMode, Mode, RecoverySettings, Target};
 use walrs_core::restore::{owner, untar};
 use walrs_core::Error;
 
@@ -29,6 +29,7 @@ pub fn run(global: &Global, args: &BackupFetchArgs) -> Result<(), Error> {
     };
     let action =
         args.target_action.as_deref().map(str::parse).transpose().map_err(|e: Error| e.context("--target-action"))?;
+    let archive_mode: ArchiveMode = args.archive_mode.parse().map_err(|e: Error| e.context("--archive-mode"))?;
     let mut mapping = TablespaceMapping::new();
     for m in &args.tablespace_mapping {
         let (old, new) = m.split_once('=').filter(|(o, n)| !o.is_empty() && n.starts_with('/')).ok_or_else(|| {
@@ -63,6 +64,7 @@ pub fn run(global: &Global, args: &BackupFetchArgs) -> Result<(), Error> {
         let mode = if args.standby { Mode::Standby } else { Mode::Recovery };
         RecoverySettings { mode, target, action, restore_command }.write(&args.dir)?;
     }
+    archive_mode.write(&args.dir)?;
     for dir in std::iter::once(&args.dir).chain(&report.tablespaces) {
         if let Some(ids) = ownership {
             owner::chown_tree(dir, ids)?;
@@ -78,5 +80,11 @@ pub fn run(global: &Global, args: &BackupFetchArgs) -> Result<(), Error> {
         started.elapsed().as_secs_f64(),
         if recovery_wanted { "; recovery is set up: start the server with pg_ctl start" } else { "" }
     );
+    if archive_mode == ArchiveMode::Off {
+        eprintln!(
+            "walrs: archiving is off in the restored server (postgresql.auto.conf); restore with \
+             --archive-mode preserve for a server that replaces the original"
+        );
+    }
     Ok(())
 }

@@ -100,6 +100,59 @@ impl RecoverySettings {
     }
 }
 
+/// What a restored copy does about archiving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ArchiveMode {
+    /// `archive_mode = 'off'` and no scheduled walrs backups: a copy (an inspection, a drill,
+    /// a test) must not upload its own timeline into the repository it came from, where a
+    /// later restore that follows the latest timeline would replay the copy's branch.
+    #[default]
+    Off,
+    /// Keep the backup's settings: the copy replaces the lost server and archives as it did.
+    Preserve,
+}
+
+impl std::str::FromStr for ArchiveMode {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<ArchiveMode> {
+        match s {
+            "off" => Ok(ArchiveMode::Off),
+            "preserve" => Ok(ArchiveMode::Preserve),
+            other => Err(Error::invalid_input(format!("unknown archive mode \"{}\"", other.escape_debug()))
+                .with_hint("use off (the default) or preserve")),
+        }
+    }
+}
+
+impl ArchiveMode {
+    /// The lines appended to `postgresql.auto.conf` (read after `postgresql.conf`, so they win
+    /// wherever the server's main configuration lives).
+    pub fn conf_lines(self) -> Option<&'static str> {
+        match self {
+            ArchiveMode::Preserve => None,
+            ArchiveMode::Off => Some(
+                "# Archiving turned off by walrs backup-fetch: this copy must not write into the\n\
+                 # repository it was restored from. Restore with --archive-mode preserve, or remove\n\
+                 # these lines, for a server that replaces the original.\n\
+                 archive_mode = 'off'\n\
+                 walrs.backup_schedule = ''\n",
+            ),
+        }
+    }
+
+    /// Append [`Self::conf_lines`] to `postgresql.auto.conf` in `data_dir`, if there are any.
+    pub fn write(self, data_dir: &Path) -> Result<()> {
+        let Some(lines) = self.conf_lines() else { return Ok(()) };
+        let auto = data_dir.join("postgresql.auto.conf");
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&auto)
+            .and_then(|mut f| f.write_all(format!("\n{lines}").as_bytes()))
+            .map_err(|e| Error::local_io(format!("cannot write {}", auto.display()), &e))
+    }
+}
+
 /// `restore_command` for a restored server: `exe wal-fetch %f %p` on the storage at `storage`
 /// (a URL), with `--env-dir` when given. Every word is quoted for /bin/sh, which PostgreSQL runs
 /// it with, and its `%` doubled: PostgreSQL replaces `%f`, `%p` and `%r` anywhere in the command,
@@ -186,6 +239,22 @@ mod tests {
         assert!(!dir.path().join("recovery.signal").exists());
         let auto = std::fs::read_to_string(dir.path().join("postgresql.auto.conf")).unwrap();
         assert!(auto.starts_with("# existing\n") && auto.contains("restore_command = 'x'"), "{auto}");
+    }
+
+    #[test]
+    fn archiving_is_turned_off_unless_preserved() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("postgresql.auto.conf"), "archive_mode = 'on'\n").unwrap();
+        "off".parse::<ArchiveMode>().unwrap().write(dir.path()).unwrap();
+        let auto = std::fs::read_to_string(dir.path().join("postgresql.auto.conf")).unwrap();
+        let settings = crate::pgconf::parse(&auto);
+        let last = |name: &str| settings.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
+        assert_eq!(last("archive_mode"), Some("off"));
+        assert_eq!(last("walrs.backup_schedule"), Some(""));
+        let before = auto.clone();
+        ArchiveMode::Preserve.write(dir.path()).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.path().join("postgresql.auto.conf")).unwrap(), before);
+        assert!("bogus".parse::<ArchiveMode>().unwrap_err().hint.unwrap().contains("preserve"));
     }
 
     #[test]
