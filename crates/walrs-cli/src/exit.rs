@@ -12,6 +12,10 @@
 //! Usage errors (unknown flags, missing or malformed arguments) exit 1 like other failures,
 //! and 128 in archive recovery for the same reason. Verification verbs (`wal-verify`,
 //! `backup-verify`, `restore-test`) exit 1 when they find a problem.
+//!
+//! A panic is a failure like any other and exits the same way (128 for `wal-fetch` in archive
+//! recovery, else 1), never with Rust's 101, which PostgreSQL would read as "not in the
+//! archive"; the panic's message stays on standard error.
 
 use crate::cli::Command;
 use std::path::Path;
@@ -25,7 +29,14 @@ pub const STOP_RECOVERY: i32 = 128;
 pub fn code_for(command: &Command, err: &Error) -> i32 {
     match (command, err.kind) {
         (Command::WalFetch { .. }, ErrorKind::NotFound) => NOT_FOUND,
-        (Command::WalFetch { .. }, _) if in_archive_recovery(Path::new(".")) => STOP_RECOVERY,
+        _ => failure(command),
+    }
+}
+
+/// Any failure but "not found", a panic included.
+pub fn failure(command: &Command) -> i32 {
+    match command {
+        Command::WalFetch { .. } if in_archive_recovery(Path::new(".")) => STOP_RECOVERY,
         _ => FAILED,
     }
 }

@@ -6,6 +6,7 @@ mod config;
 mod exit;
 
 use clap::Parser;
+use std::io::Write;
 
 fn main() {
     let args = match cli::Cli::try_parse() {
@@ -18,7 +19,9 @@ fn main() {
             std::process::exit(if e.use_stderr() { exit::usage_error() } else { exit::OK });
         }
     };
-    let code = match commands::run(&args) {
+    // A panic would exit 101, which PostgreSQL reads from restore_command as "not in the
+    // archive": recovery would end early. The panic hook has printed the message already.
+    let outcome = std::panic::catch_unwind(|| match commands::run(&args) {
         Ok(()) => exit::OK,
         Err(e) => {
             eprintln!("walrs: error: {}", e.message);
@@ -27,6 +30,19 @@ fn main() {
             }
             exit::code_for(&args.command, &e)
         }
-    };
+    });
+    let code = outcome.unwrap_or_else(|panic| {
+        // Not eprintln!: it panics if standard error cannot be written, and this must exit.
+        let _ = writeln!(std::io::stderr(), "walrs: error: internal error: {}", panic_message(&*panic));
+        exit::failure(&args.command)
+    });
     std::process::exit(code);
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    match (payload.downcast_ref::<&str>(), payload.downcast_ref::<String>()) {
+        (Some(s), _) => s,
+        (_, Some(s)) => s,
+        _ => "a panic",
+    }
 }

@@ -99,14 +99,7 @@ impl Compression {
             Compression::Zstd => Box::new(zstd::stream::read::Decoder::new(inner)?),
             Compression::Brotli => Box::new(brotli::Decompressor::new(inner, BUF)),
             Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(inner)),
-            Compression::Lzma => {
-                // lzma-rs has no pull reader; LZMA is a rare legacy method, so decode whole.
-                let mut input = io::BufReader::new(inner);
-                let mut out = Vec::new();
-                lzma_rs::lzma_decompress(&mut input, &mut out)
-                    .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
-                Box::new(io::Cursor::new(out))
-            }
+            Compression::Lzma => lzma_reader(inner, MAX_LZMA_WINDOW)?,
         })
     }
 
@@ -154,6 +147,102 @@ impl FromStr for Compression {
             }
         };
         Ok(c)
+    }
+}
+
+/// The most memory an LZMA object's dictionary window may take while it is decoded. The
+/// window grows with the output, up to the dictionary size the object's header names (as much
+/// as 4 GiB). WAL-G writes 8 MiB dictionaries and xz's largest preset 64 MiB, so only an object
+/// that is damaged, hostile or made by hand for the purpose asks for more.
+const MAX_LZMA_WINDOW: usize = 256 << 20;
+/// Compressed bytes handed to the LZMA decoder at a time. LZMA expands at most some 7000 to 1,
+/// so the output of one step stays under 30 MiB.
+const LZMA_STEP: usize = 4096;
+
+/// A reader of the LZMA "alone" stream `inner`, decoding as it is read so that memory stays at
+/// one window (at most `window` bytes) and one step's output, and a caller's size limit stops
+/// the decoding as soon as the output passes it, whatever the header claims.
+fn lzma_reader<'a, R: Read + 'a>(inner: R, window: usize) -> io::Result<Box<dyn Read + 'a>> {
+    let options = lzma_rs::decompress::Options { memlimit: Some(window), ..Default::default() };
+    Ok(Box::new(LzmaReader {
+        inner,
+        stream: Some(lzma_rs::decompress::Stream::new_with_options(&options, Vec::new())),
+        out: Vec::new(),
+        at: 0,
+        head: Vec::with_capacity(5),
+        window,
+    }))
+}
+
+struct LzmaReader<R> {
+    inner: R,
+    /// None once the stream has ended or failed.
+    stream: Option<lzma_rs::decompress::Stream<Vec<u8>>>,
+    /// Decoded bytes not yet read, from `at` on.
+    out: Vec<u8>,
+    at: usize,
+    /// The first five bytes of the object: the properties and the dictionary size.
+    head: Vec<u8>,
+    window: usize,
+}
+
+impl<R> LzmaReader<R> {
+    fn failed(&mut self, e: impl std::fmt::Display) -> io::Error {
+        self.stream = None;
+        let dict = self.head.get(1..5).map(|d| u32::from_le_bytes([d[0], d[1], d[2], d[3]]));
+        let text = e.to_string();
+        let message = match dict {
+            // lzma-rs reports only "exceeded memory limit"; say which limit and why.
+            Some(d) if d as usize > self.window && text.contains("memory limit") => format!(
+                "the object asks for a {d}-byte dictionary and needs more of it than the {} bytes walrs allows",
+                self.window
+            ),
+            _ => format!("LZMA data is damaged: {text}"),
+        };
+        io::Error::new(io::ErrorKind::InvalidData, message)
+    }
+}
+
+impl<R: Read> Read for LzmaReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if self.at < self.out.len() {
+                let n = buf.len().min(self.out.len() - self.at);
+                buf[..n].copy_from_slice(&self.out[self.at..self.at + n]);
+                self.at += n;
+                return Ok(n);
+            }
+            if self.stream.is_none() {
+                return Ok(0);
+            }
+            self.out.clear();
+            self.at = 0;
+            let mut step = [0u8; LZMA_STEP];
+            let n = match self.inner.read(&mut step) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            if n == 0 {
+                // lzma-rs takes an empty input for an empty stream; an object has a header.
+                if self.head.is_empty() {
+                    return Err(self.failed("the object is empty"));
+                }
+                let stream = self.stream.take().expect("checked above");
+                self.out = stream.finish().map_err(|e| self.failed(e))?;
+                continue;
+            }
+            let missing = 5 - self.head.len().min(5);
+            self.head.extend_from_slice(&step[..n.min(missing)]);
+            let stream = self.stream.as_mut().expect("checked above");
+            if let Err(e) = stream.write_all(&step[..n]) {
+                return Err(self.failed(e));
+            }
+            // The decoded bytes of this step, leaving the emptied buffer to the decoder.
+            if let Some(decoded) = stream.get_output_mut() {
+                std::mem::swap(decoded, &mut self.out);
+            }
+        }
     }
 }
 
@@ -281,6 +370,99 @@ mod tests {
         }
         assert_eq!(Compression::from_extension("lzo"), None);
         assert!(Compression::Gzip.encoder(Vec::new()).is_err());
+    }
+
+    const PG_CLASS: &[u8] = include_bytes!("../tests/data/pg15_pg_class_blocks_0-3.bin");
+    /// PG_CLASS as `xz --format=lzma -6` writes it: 8 MiB dictionary, size left open, end
+    /// marker; WAL-G's lzma objects have the same form.
+    const PG_CLASS_LZMA: &[u8] = include_bytes!("../tests/data/pg15_pg_class_blocks_0-3.bin.lzma");
+    /// 16 MiB of zeros as `xz --format=lzma -0` writes it: 2454 bytes, 256 KiB dictionary.
+    const ZEROS_LZMA: &[u8] = include_bytes!("../tests/data/zeros_16MiB.lzma");
+
+    /// An LZMA object with its header's dictionary size or unpacked size replaced.
+    fn lzma_with_header(object: &[u8], dict: Option<u32>, size: Option<u64>) -> Vec<u8> {
+        let mut v = object.to_vec();
+        if let Some(d) = dict {
+            v[1..5].copy_from_slice(&d.to_le_bytes());
+        }
+        if let Some(n) = size {
+            v[5..13].copy_from_slice(&n.to_le_bytes());
+        }
+        v
+    }
+
+    /// Hands out at most 64 bytes a call and counts what it handed out, so a test sees how much
+    /// of an object a decoder took in.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        taken: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(64).min(self.data.len() - self.taken);
+            buf[..n].copy_from_slice(&self.data[self.taken..self.taken + n]);
+            self.taken += n;
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn reads_lzma_as_xz_and_wal_g_write_it() {
+        let got = Compression::Lzma.decompress(PG_CLASS_LZMA, PG_CLASS.len() as u64, "x").unwrap();
+        assert!(got == PG_CLASS, "decoded {} bytes, expected {}", got.len(), PG_CLASS.len());
+        // A dictionary far larger than the content costs only the content's size.
+        let huge_dict = lzma_with_header(PG_CLASS_LZMA, Some(u32::MAX), None);
+        let got = Compression::Lzma.decompress(&huge_dict, PG_CLASS.len() as u64, "x").unwrap();
+        assert!(got == PG_CLASS, "decoded {} bytes, expected {}", got.len(), PG_CLASS.len());
+        // Many windows' worth: the decoder's window wraps around 64 times.
+        let zeros = Compression::Lzma.decompress(ZEROS_LZMA, 16 << 20, "x").unwrap();
+        assert!(zeros.len() == 16 << 20 && zeros.iter().all(|&b| b == 0), "{} bytes", zeros.len());
+        for broken in [&PG_CLASS_LZMA[..PG_CLASS_LZMA.len() - 9], &PG_CLASS_LZMA[..7], b"\xffnot lzma at all", b""] {
+            let err = Compression::Lzma.decompress(broken, PG_CLASS.len() as u64, "wal_005/X.lzma").unwrap_err();
+            assert_eq!(err.kind, crate::ErrorKind::Corrupt, "{}", err.message);
+            assert!(err.message.contains("wal_005/X.lzma"), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn lzma_is_decoded_as_it_is_read_so_a_limit_stops_it_early() {
+        const LIMIT: u64 = 64 << 10;
+        // As written (size left open), and with a header that claims 1 TiB.
+        for object in [ZEROS_LZMA.to_vec(), lzma_with_header(ZEROS_LZMA, None, Some(1 << 40))] {
+            let mut input = Trickle { data: &object, taken: 0 };
+            let mut out = Vec::new();
+            let read = Compression::Lzma.decoder(&mut input).and_then(|d| d.take(LIMIT + 1).read_to_end(&mut out));
+            assert_eq!(read.unwrap(), LIMIT as usize + 1);
+            assert!(out.iter().all(|&b| b == 0));
+            assert!(
+                input.taken < object.len() / 4,
+                "took in {} of {} bytes to give {} bytes out: the object was decoded whole",
+                input.taken,
+                object.len(),
+                LIMIT + 1
+            );
+            let err = Compression::Lzma.decompress(&object, LIMIT, "bomb").unwrap_err();
+            assert_eq!(err.kind, crate::ErrorKind::Corrupt);
+            assert!(err.message.contains("more than 65536 bytes"), "{}", err.message);
+        }
+    }
+
+    #[test]
+    fn an_lzma_window_beyond_the_cap_is_refused() {
+        // The header asks for a 4 GiB dictionary; the window may grow only to 1 MiB here.
+        let object = lzma_with_header(ZEROS_LZMA, Some(u32::MAX), None);
+        let mut input = Trickle { data: &object, taken: 0 };
+        let started = std::time::Instant::now();
+        let mut out = Vec::new();
+        let err = lzma_reader(&mut input, 1 << 20)
+            .and_then(|d| d.take(32 << 20).read_to_end(&mut out))
+            .expect_err("a window beyond the cap must be refused");
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData, "{err}");
+        let text = err.to_string();
+        assert!(text.contains("4294967295-byte dictionary") && text.contains("1048576"), "{text}");
+        assert!(input.taken < object.len() / 4, "took in {} of {} bytes", input.taken, object.len());
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "{:?}", started.elapsed());
     }
 
     #[test]

@@ -5,7 +5,8 @@
 //!   something to do about it. The cause is folded into the message when the error is made,
 //!   so nothing is dropped on the way to a log line.
 //! - No secret ever enters a message: errors from storage pass through
-//!   [`crate::storage::Storage`], which redacts known secret values.
+//!   [`crate::storage::Storage`], which keeps only the service's code and message of a
+//!   response body and redacts known secret values.
 //! - `retryable` says whether trying the same thing again later may succeed. Adapters use it to
 //!   choose words ("will retry") and exit codes, never to retry by themselves.
 //! - Adapters map kinds to SQLSTATEs (extension) and exit codes (CLI) in one place each.

@@ -19,6 +19,8 @@ use walrs_core::storage::Storage;
 use walrs_core::Error;
 
 pub fn run(cli: &Cli) -> Result<(), Error> {
+    #[cfg(debug_assertions)]
+    fault_point(verb(&cli.command));
     match &cli.command {
         Command::BackupList { detail, json } => backup_list::run(&cli.global, *detail, *json),
         Command::BackupFetch(args) => backup_fetch::run(&cli.global, args),
@@ -61,9 +63,38 @@ where
         .build()
         .map_err(|e| Error::local_io("cannot start the I/O runtime", &e))?;
     rt.block_on(async {
+        #[cfg(debug_assertions)]
+        fault_point("runtime");
         let storage = Storage::open(&cfg.repo.location, &cfg.repo.env)?;
         op(storage, cfg).await
     })
+}
+
+/// Test-only fault injection, compiled into debug builds alone: panic here when
+/// `WALRS_FAULT_PANIC` names this point (a verb, when the verb starts; `runtime`, inside the
+/// I/O runtime), so the CLI tests can check what a panic exits with.
+#[cfg(debug_assertions)]
+fn fault_point(point: &str) {
+    if std::env::var_os("WALRS_FAULT_PANIC").is_some_and(|v| v == point) {
+        panic!("fault injected by WALRS_FAULT_PANIC={point}");
+    }
+}
+
+#[cfg(debug_assertions)]
+fn verb(command: &Command) -> &'static str {
+    match command {
+        Command::BackupList { .. } => "backup-list",
+        Command::BackupFetch(_) => "backup-fetch",
+        Command::Delete(_) => "delete",
+        Command::BackupMark { .. } => "backup-mark",
+        Command::WalVerify { .. } => "wal-verify",
+        Command::WalShow { .. } => "wal-show",
+        Command::BackupVerify { .. } => "backup-verify",
+        Command::RestoreTest(_) => "restore-test",
+        Command::WalFetch { .. } => "wal-fetch",
+        Command::WalPrefetch { .. } => "wal-prefetch",
+        Command::WalPush { .. } => "wal-push",
+    }
 }
 
 /// `restore_command` for a restored server: this walrs, on the same repository.

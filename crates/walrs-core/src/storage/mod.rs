@@ -2,6 +2,7 @@
 //! bounded in time, errors classified and stripped of secrets.
 
 mod backends;
+mod error_text;
 mod http_status;
 mod location;
 mod retry;
@@ -106,7 +107,9 @@ impl Storage {
             _ => (ErrorKind::Storage, local_hint(&e)),
         };
         let tries = if attempts > 1 { format!(" (after {attempts} attempts)") } else { String::new() };
-        let message = redact(&format!("{op} {key} in {}{tries}: {e}", self.location), &self.secrets);
+        // A refused request's response body can quote the request, credentials and all.
+        let shown = error_text::safe(&e.to_string());
+        let message = redact(&format!("{op} {key} in {}{tries}: {shown}", self.location), &self.secrets);
         let mut err = Error::new(kind, message).retryable(retry::is_transient(&e));
         if let Some(h) = hint {
             err = err.with_hint(h);
@@ -256,9 +259,10 @@ impl Storage {
         match out.result {
             Ok(got) => {
                 let (key, secrets) = (key.to_string(), self.secrets.clone());
-                let stream = got
-                    .into_stream()
-                    .map_err(move |e| std::io::Error::other(redact(&format!("reading {key} failed: {e}"), &secrets)));
+                let stream = got.into_stream().map_err(move |e| {
+                    let shown = error_text::safe(&e.to_string());
+                    std::io::Error::other(redact(&format!("reading {key} failed: {shown}"), &secrets))
+                });
                 Ok(Some(tokio_util::io::StreamReader::new(stream)))
             }
             Err(e @ object_store::Error::NotFound { .. }) if !http_status::is_missing_bucket(&e) => {

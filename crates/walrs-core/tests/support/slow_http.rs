@@ -1,7 +1,7 @@
 //! A tiny HTTP server on 127.0.0.1 that answers every request for an object the way a slow or
-//! broken network would: in small pieces with pauses, stopping halfway, or not at all. It
-//! speaks just enough S3 (path-style GET with the headers object_store requires) for
-//! `s3://bucket/key` reads to reach it.
+//! broken network would: in small pieces with pauses, stopping halfway, or not at all; or the
+//! way a store that refuses the request does. It speaks just enough S3 (path-style GET with the
+//! headers object_store requires) for `s3://bucket/key` reads to reach it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,6 +16,8 @@ pub enum Behaviour {
     StallHalfway,
     /// Read the request and never answer.
     Silent,
+    /// Answer with this status (e.g. "403 Forbidden") and the body as an XML error document.
+    Refuse { status: &'static str },
 }
 
 pub struct SlowServer {
@@ -52,6 +54,13 @@ async fn serve(mut conn: TcpStream, body: Arc<Vec<u8>>, behaviour: Behaviour, se
     if matches!(behaviour, Behaviour::Silent) {
         return std::future::pending().await;
     }
+    if let Behaviour::Refuse { status } = behaviour {
+        let head =
+            format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/xml\r\n\r\n", body.len());
+        let _ = conn.write_all(head.as_bytes()).await;
+        let _ = conn.write_all(&body).await;
+        return;
+    }
     // A resumed read asks for the rest: "Range: bytes=N-".
     let from = head
         .lines()
@@ -86,7 +95,7 @@ async fn serve(mut conn: TcpStream, body: Arc<Vec<u8>>, behaviour: Behaviour, se
             let _ = conn.write_all(&part[..part.len() / 2]).await;
             std::future::pending::<()>().await;
         }
-        Behaviour::Silent => unreachable!(),
+        Behaviour::Silent | Behaviour::Refuse { .. } => unreachable!(),
     }
 }
 
