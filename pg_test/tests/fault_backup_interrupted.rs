@@ -6,37 +6,6 @@
 use std::time::Duration;
 use walrs_pg_test::*;
 
-/// Start a backup in the background and wait until it has uploaded a partition; return the
-/// caller's thread (which gets the backup's error) and the folder being written.
-fn backup_in_flight(pg: &Cluster, repo: &Repo) -> (std::thread::JoinHandle<Result<String, String>>, String) {
-    let before: Vec<String> = repo.files();
-    let caller = {
-        let (bindir, sock, port) = (pg_bindir(), pg.socket_dir.clone(), pg.port);
-        std::thread::spawn(move || {
-            let out = std::process::Command::new(bindir.join("psql"))
-                .args(["-X", "-At", "-U", "postgres", "-h"])
-                .arg(&sock)
-                .args(["-p", &port.to_string(), "-c", "SELECT walrs_backup_push()", "postgres"])
-                .output()
-                .unwrap();
-            match out.status.success() {
-                true => Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()),
-                false => Err(String::from_utf8_lossy(&out.stderr).into_owned()),
-            }
-        })
-    };
-    let mut folder = String::new();
-    wait_for("a partition of the backup in the repository", Duration::from_secs(60), || {
-        let new: Vec<String> =
-            repo.files().into_iter().filter(|f| !before.contains(f) && f.contains("part_")).collect();
-        if let Some(f) = new.first() {
-            folder = f.split('/').nth(1).unwrap().to_string();
-        }
-        !new.is_empty()
-    });
-    (caller, folder)
-}
-
 fn assert_left_alone(pg: &Cluster, repo: &Repo, folder: &str, how: &str) {
     assert!(
         !repo.dir.join(format!("basebackups_005/{folder}_backup_stop_sentinel.json")).exists(),

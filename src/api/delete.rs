@@ -45,12 +45,10 @@ pub fn summary(what: &str, report: &DeleteReport) -> String {
     )
 }
 
-/// Whether a walrs backup worker runs in this cluster now (any database): if none does, a
-/// folder without a sentinel is a leftover, however recent.
+/// Whether a walrs backup worker runs in this cluster now (any database, whatever the
+/// caller's role): if none does, a folder without a sentinel is a leftover, however recent.
 fn backup_running() -> Option<bool> {
-    Spi::get_one::<bool>("SELECT EXISTS (SELECT 1 FROM pg_stat_activity WHERE backend_type = 'walrs backup')")
-        .ok()
-        .flatten()
+    Spi::get_one::<bool>(&crate::worker::backup_running_sql()).ok().flatten()
 }
 
 fn rows(

@@ -60,9 +60,9 @@ fn sql_error(what: &str, e: impl std::fmt::Display) -> Error {
 fn take_backup(permanent: bool) -> Result<String, Error> {
     let (cfg, warnings) = gucs::repo_config()?;
     let storage = repo::storage(&cfg, &warnings)?;
-    let locked =
-        BackgroundWorker::transaction(|| Spi::get_one::<bool>("SELECT pg_try_advisory_lock(hashtext('walrs backup'))"))
-            .map_err(|e| sql_error("cannot take the backup lock", e))?;
+    let take_lock = format!("SELECT pg_try_advisory_lock({})", super::BACKUP_LOCK_KEY);
+    let locked = BackgroundWorker::transaction(|| Spi::get_one::<bool>(&take_lock))
+        .map_err(|e| sql_error("cannot take the backup lock", e))?;
     if locked != Some(true) {
         return Err(Error::new(ErrorKind::Busy, "another walrs backup is running")
             .with_hint("wait for it to finish; walrs takes one base backup at a time"));

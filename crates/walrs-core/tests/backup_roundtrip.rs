@@ -377,3 +377,39 @@ async fn a_backup_missing_its_file_list_or_a_partition_is_not_restored() {
     assert!(err.message.contains("files_metadata.json"), "{}", err.message);
     assert!(!restored.join("global/pg_control").exists());
 }
+
+#[tokio::test]
+async fn no_sentinel_is_written_while_a_partition_it_records_is_missing() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    make_data_dir(&data);
+    let s = storage(dir.path());
+    let req = BackupRequest {
+        data_dir: data.clone(),
+        compression: Compression::Lz4,
+        partition_size: 1 << 20,
+        concurrency: 2,
+        data_checksums: false,
+        fail_on_corrupt_pages: false,
+    };
+    let start_lsn = Lsn(0x2000028);
+    let started =
+        Started { name: backup_name(1, start_lsn, DEFAULT_SEGMENT_SIZE), start_lsn, start_time: SystemTime::now() };
+    let uploaded = upload_files(&s, &req, &started).await.unwrap();
+    // Removed meanwhile (a retention run that took the folder for a leftover).
+    let parts = dir.path().join("repo/basebackups_005/base_000000010000000000000002/tar_partitions");
+    std::fs::remove_file(parts.join("part_001.tar.lz4")).unwrap();
+    let stopped = Stopped {
+        finish_lsn: Lsn(0x2000100),
+        backup_label: "START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\n".into(),
+        tablespace_map: String::new(),
+        finish_time: SystemTime::now(),
+    };
+    let facts =
+        ServerFacts { pg_version: 150020, system_identifier: Some(42), hostname: "test".into(), is_permanent: false };
+    let err = complete(&s, &req, &started, &uploaded, &stopped, &facts).await.unwrap_err();
+    assert_eq!(err.kind, walrs_core::ErrorKind::Corrupt, "{err}");
+    assert!(err.message.contains("part_001.tar.lz4"), "{}", err.message);
+    assert!(!dir.path().join("repo/basebackups_005/base_000000010000000000000002_backup_stop_sentinel.json").exists());
+    assert!(list_backups(&s).await.unwrap().0.is_empty());
+}

@@ -272,8 +272,33 @@ pub async fn complete(
         spec: tablespace_spec(&req.data_dir, &uploaded.tablespaces),
         ..Default::default()
     };
+    confirm_objects(storage, name, uploaded, c).await?;
     storage.put(&name.sentinel_key(), json(&sentinel)?).await?;
     Ok(sentinel)
+}
+
+/// The sentinel says "complete": every partition it records, `backup_label` and `pg_control`
+/// must still be in storage when it is written. Something may have removed them since their
+/// upload (a retention run that took the folder for a leftover, an operator).
+async fn confirm_objects(storage: &Storage, name: &BackupName, uploaded: &Uploaded, c: Compression) -> Result<()> {
+    let dir = format!("{}/tar_partitions", name.dir());
+    let stored: std::collections::BTreeSet<String> = storage.list(&dir).await?.into_iter().map(|o| o.key).collect();
+    let label = tar_file("backup_label", c);
+    let missing: Vec<&String> = uploaded
+        .parts
+        .iter()
+        .map(|(part, _)| part)
+        .chain(std::iter::once(&label))
+        .filter(|part| !stored.contains(&format!("{dir}/{part}")))
+        .collect();
+    match missing.first() {
+        None => Ok(()),
+        Some(first) => Err(Error::corrupt(format!(
+            "backup {name} is not complete: {} of its objects vanished from storage after their upload, the first {dir}/{first}",
+            missing.len()
+        ))
+        .with_hint("no sentinel was written; something deleted objects of a running backup (check retention jobs), then take the backup again")),
+    }
 }
 
 /// WAL-G's `TablespaceSpec`: base prefix, the OIDs, and for each its location and link.
