@@ -17,6 +17,7 @@ pub fn sqlstate(kind: ErrorKind) -> PgSqlErrorCode {
         ErrorKind::Busy => PgSqlErrorCode::ERRCODE_OBJECT_IN_USE,
         ErrorKind::Timeout => PgSqlErrorCode::ERRCODE_QUERY_CANCELED,
         ErrorKind::WrongState => PgSqlErrorCode::ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+        ErrorKind::Cancelled => PgSqlErrorCode::ERRCODE_ADMIN_SHUTDOWN,
     }
 }
 

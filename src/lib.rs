@@ -139,6 +139,22 @@ mod tests {
         Spi::run("SET walrs.no_such_setting = 'x'").unwrap();
     }
 
+    #[pg_test]
+    fn a_backup_result_is_read_only_by_the_request_it_answers() {
+        use crate::worker::{result, Request};
+        let (first, second) = (result::new_key(4242), result::new_key(4242));
+        assert_ne!(first, second, "two requests of one caller share a key");
+        result::write(&first, &Ok("base_000000010000000000000002".into())).unwrap();
+        // Another request (the same caller, even a worker with the same PID) never sees it.
+        assert!(result::take(&second).is_err());
+        assert_eq!(result::take(&first).unwrap(), "base_000000010000000000000002");
+        assert!(result::take(&first).is_err(), "a result is taken once");
+        assert!(result::take("../../postgresql.conf").is_err());
+        let r = Request::from_extra(&format!("{first} permanent"));
+        assert_eq!((r.result_key.as_str(), r.permanent), (first.as_str(), true));
+        assert!(!Request::from_extra(&second).permanent);
+    }
+
     #[pg_test(error = "walrs: walrs.storage is not set")]
     fn a_backup_without_a_repository_fails_with_what_to_set() {
         // The worker runs, fails, and its error comes back as this session's ERROR.

@@ -8,6 +8,7 @@
 use pgrx::pg_sys;
 use std::future::Future;
 use std::sync::OnceLock;
+use std::time::Duration;
 use tokio::runtime::Runtime;
 use walrs_core::{Error, ErrorKind};
 
@@ -16,11 +17,38 @@ static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 const IO_THREADS: usize = 2;
 
 /// Run `fut` to completion on the walrs runtime. PostgreSQL signals stay pending meanwhile
-/// and are handled on return: every wait inside is bounded by the storage retry budget.
+/// and are handled on return: every wait inside is bounded by the storage retry budget. Work
+/// that takes longer goes through [`block_on_interruptible`].
 pub fn block_on<F: Future>(fut: F) -> Result<F::Output, Error> {
     let rt = runtime()?;
     let _blocked = SignalsBlocked::new();
     Ok(rt.block_on(fut))
+}
+
+/// How long the main thread runs the runtime before it looks at PostgreSQL again.
+const SLICE: Duration = Duration::from_millis(200);
+
+/// As [`block_on`], for long work (a backup's upload): the main thread runs `fut` in slices of
+/// [`SLICE`], and between two slices unblocks signals (so pending ones are handled) and calls
+/// `check`. `check` runs PostgreSQL's interrupt processing (a signal barrier from
+/// `DROP DATABASE`, a config reload) and returns an error to give up, which drops `fut`.
+pub fn block_on_interruptible<F: Future>(
+    fut: F,
+    mut check: impl FnMut() -> Result<(), Error>,
+) -> Result<F::Output, Error> {
+    let rt = runtime()?;
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        let slice = {
+            let _blocked = SignalsBlocked::new();
+            // The timer is made inside the runtime: tokio's timers need its context.
+            rt.block_on(async { tokio::time::timeout(SLICE, fut.as_mut()).await })
+        };
+        match slice {
+            Ok(out) => return Ok(out),
+            Err(_elapsed) => check()?,
+        }
+    }
 }
 
 /// Start `fut` on the walrs runtime and return at once; its result is collected later with

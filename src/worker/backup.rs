@@ -21,19 +21,19 @@ use walrs_core::storage::Storage;
 use walrs_core::wal::WalFileName;
 use walrs_core::{Error, ErrorKind};
 
-/// Entry point of the dynamic backup worker. `bgw_extra` is "permanent" or empty.
+/// Entry point of the dynamic backup worker. `bgw_extra` holds its [`super::Request`].
 #[pg_guard]
 #[unsafe(no_mangle)]
 pub extern "C-unwind" fn walrs_backup_worker_main(_arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
-    let permanent = BackgroundWorker::get_extra() == "permanent";
+    let request = super::Request::from_extra(BackgroundWorker::get_extra());
     BackgroundWorker::connect_worker_to_spi(Some(&gucs::backup_database()), None);
-    let outcome = PgTryBuilder::new(|| take_backup(permanent)).catch_others(|e| Err(caught(e))).execute();
+    let outcome = PgTryBuilder::new(|| take_backup(request.permanent)).catch_others(|e| Err(caught(e))).execute();
     match &outcome {
         Ok(name) => log!("walrs: backup {name} is complete"),
         Err(e) => log_error(PgLogLevel::LOG, "backup failed", e),
     }
-    if let Err(e) = super::result::write(&outcome) {
+    if let Err(e) = super::result::write(&request.result_key, &outcome) {
         log!("walrs: could not hand the backup result to its caller: {e}");
     }
 }
@@ -109,7 +109,7 @@ fn take_backup(permanent: bool) -> Result<String, Error> {
         fail_on_corrupt_pages: gucs::backup_fail_on_checksum_error(),
     };
     let started = Started { name: name.clone(), start_lsn, start_time };
-    let uploaded = runtime::block_on(upload_files(&storage, &req, &started))??;
+    let uploaded = runtime::block_on_interruptible(upload_files(&storage, &req, &started), still_wanted)??;
     for note in &uploaded.notes {
         log!("walrs: backup {name}: {note}");
     }
@@ -150,8 +150,23 @@ fn take_backup(permanent: bool) -> Result<String, Error> {
             .unwrap_or_default(),
         is_permanent: permanent,
     };
-    runtime::block_on(complete(&storage, &req, &started, &uploaded, &stopped, &facts))??;
+    runtime::block_on_interruptible(complete(&storage, &req, &started, &uploaded, &stopped, &facts), still_wanted)??;
     Ok(name.to_string())
+}
+
+/// Between two slices of a long wait: absorb signal barriers and other interrupts (so
+/// `DROP DATABASE` and `DROP TABLESPACE` do not wait for the upload), and give up when the
+/// worker was terminated or the server is shutting down. Giving up drops the upload; the
+/// session's exit then aborts the backup, and no sentinel is written.
+fn still_wanted() -> Result<(), Error> {
+    pgrx::check_for_interrupts!();
+    if BackgroundWorker::sigterm_received() {
+        return Err(Error::new(
+            ErrorKind::Cancelled,
+            "the backup was cancelled: its worker was terminated or the server is shutting down; no sentinel was written",
+        ));
+    }
+    Ok(())
 }
 
 /// "16MB" or "16777216" (PostgreSQL shows the unit) → bytes.
@@ -201,7 +216,8 @@ fn wait_for_wal(
         if missing.is_empty() {
             break;
         }
-        if started.elapsed() >= timeout || BackgroundWorker::sigterm_received() {
+        still_wanted()?;
+        if started.elapsed() >= timeout {
             return Err(Error::new(
                 ErrorKind::Timeout,
                 format!(

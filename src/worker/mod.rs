@@ -8,7 +8,6 @@ use pgrx::bgworkers::BackgroundWorkerBuilder;
 use pgrx::pg_sys;
 use walrs_core::{Error, ErrorKind};
 
-/// Start a backup worker, wait for it, and return the backup's name or its error.
 /// The session advisory lock a backup worker holds for as long as its backup runs, as SQL (a
 /// bigint). One key for the whole cluster: walrs takes one base backup at a time.
 pub const BACKUP_LOCK_KEY: &str = "hashtext('walrs backup')::bigint";
@@ -25,15 +24,35 @@ pub fn backup_running_sql() -> String {
     )
 }
 
+/// What the caller tells its backup worker, in `bgw_extra`: the key of its result file, then
+/// ` permanent` for a permanent backup.
+pub struct Request {
+    pub result_key: String,
+    pub permanent: bool,
+}
+
+impl Request {
+    fn extra(&self) -> String {
+        format!("{}{}", self.result_key, if self.permanent { " permanent" } else { "" })
+    }
+
+    pub fn from_extra(extra: &str) -> Request {
+        let (key, flag) = extra.split_once(' ').unwrap_or((extra, ""));
+        Request { result_key: key.to_string(), permanent: flag == "permanent" }
+    }
+}
+
+/// Start a backup worker, wait for it, and return the backup's name or its error.
 pub fn run_backup(permanent: bool) -> Result<String, Error> {
     refuse_during_recovery()?;
     // SAFETY: reading this process's PID.
     let me = unsafe { pg_sys::MyProcPid };
+    let request = Request { result_key: result::new_key(me), permanent };
     let worker = BackgroundWorkerBuilder::new("walrs backup")
         .set_type("walrs backup")
         .set_library("walrs")
         .set_function("walrs_backup_worker_main")
-        .set_extra(if permanent { "permanent" } else { "" })
+        .set_extra(&request.extra())
         .enable_spi_access()
         .set_notify_pid(me)
         .load_dynamic()
@@ -41,13 +60,13 @@ pub fn run_backup(permanent: bool) -> Result<String, Error> {
             Error::new(ErrorKind::Busy, "cannot start a background worker for the backup")
                 .with_hint("raise max_worker_processes, or wait for other background workers to finish")
         })?;
-    let pid = worker
+    worker
         .wait_for_startup()
         .map_err(|s| Error::new(ErrorKind::LocalIo, format!("the backup worker did not start: {s:?}")))?;
     worker
         .wait_for_shutdown()
         .map_err(|s| Error::new(ErrorKind::LocalIo, format!("lost track of the backup worker: {s:?}")))?;
-    result::take(pid)
+    result::take(&request.result_key)
 }
 
 /// The backup worker uses SPI, so PostgreSQL starts it only once recovery has finished: on a

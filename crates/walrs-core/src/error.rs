@@ -35,6 +35,8 @@ pub enum ErrorKind {
     Timeout,
     /// The server is not in the state the operation needs (a base backup asked of a standby).
     WrongState,
+    /// Stopped on request: the process was terminated or the server is shutting down.
+    Cancelled,
 }
 
 /// Serializable, so a background worker can hand an error to the session that started it.
