@@ -65,7 +65,10 @@ pub fn run(global: &Global, args: &BackupFetchArgs) -> Result<(), Error> {
         RecoverySettings { mode, target, action, restore_command }.write(&args.dir)?;
     }
     archive_mode.write(&args.dir)?;
-    for dir in std::iter::once(&args.dir).chain(&report.tablespaces) {
+    for (oid, dir) in &report.tablespaces {
+        eprintln!("walrs: tablespace {oid} restored into {}", dir.display());
+    }
+    for dir in std::iter::once(&args.dir).chain(report.tablespaces.iter().map(|(_, dir)| dir)) {
         if let Some(ids) = ownership {
             owner::chown_tree(dir, ids)?;
         }

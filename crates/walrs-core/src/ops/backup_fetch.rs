@@ -38,8 +38,8 @@ pub struct FetchReport {
     pub objects: u32,
     pub files: u64,
     pub bytes: u64,
-    /// Directories tablespaces were restored into.
-    pub tablespaces: Vec<PathBuf>,
+    /// Each tablespace's OID and the directory it was restored into.
+    pub tablespaces: Vec<(String, PathBuf)>,
 }
 
 /// Fetch `backup` into `dest`, which must be missing or empty. `progress` hears one line per
@@ -95,12 +95,7 @@ pub async fn backup_fetch_with(
     link_tablespaces(dest, &tablespaces)?;
 
     let expected = Arc::new(objects.listed.as_ref().map(FilesMetadata::checksums).unwrap_or_default());
-    let mut report = FetchReport {
-        objects: 0,
-        files: 0,
-        bytes: 0,
-        tablespaces: tablespaces.iter().map(|(_, t)| t.clone()).collect(),
-    };
+    let mut report = FetchReport { objects: 0, files: 0, bytes: 0, tablespaces: tablespaces.clone() };
     // Partitions several at a time (each streams with bounded memory), then backup_label,
     // then pg_control last.
     // Large files are synced as soon as they are written, so the disk works while the rest
@@ -254,12 +249,18 @@ fn place_tablespaces(backup: &BackupInfo, mapping: &TablespaceMapping) -> Result
                 .or_else(|| mapping.iter().find(|(k, _)| k.trim_end_matches('/') == t.location).map(|(_, v)| v))
                 .cloned()
                 .unwrap_or_else(|| PathBuf::from(&t.location));
-            if !target.is_absolute() {
+            // The location comes from the sentinel, which anyone who can write the repository
+            // can write: a relative or `..` path could put files anywhere.
+            // (Path::components hides a `.` in the middle, so the words are looked at.)
+            let plain =
+                target.is_absolute() && target.to_string_lossy().split('/').all(|word| word != "." && word != "..");
+            if !plain {
                 return Err(Error::invalid_input(format!(
-                    "tablespace {} would go to {}, which is not an absolute path",
+                    "tablespace {} would go to {}, which is not a plain absolute path (no . or ..)",
                     t.oid,
                     target.display()
-                )));
+                ))
+                .with_hint("give it a place with --tablespace-mapping OID=/absolute/path"));
             }
             Ok((t.oid, target))
         })
@@ -388,6 +389,33 @@ mod tests {
         }
         b.sentinel.pg_version = 140010;
         assert!(check_version(&b).unwrap_err().message.contains("PostgreSQL 14"));
+    }
+
+    fn with_tablespace(location: &str) -> BackupInfo {
+        let mut b = BackupInfo {
+            name: crate::backup::BackupName::parse("base_000000010000000000000002").unwrap(),
+            sentinel: Default::default(),
+            sentinel_modified: None,
+        };
+        b.sentinel.spec = Some(serde_json::json!({
+            "base_prefix": "/data", "tablespaces": ["16384"],
+            "16384": { "loc": location, "link": "pg_tblspc/16384" }
+        }));
+        b
+    }
+
+    #[test]
+    fn tablespace_locations_from_the_sentinel_must_be_plain_absolute_paths() {
+        let none = TablespaceMapping::new();
+        let placed = place_tablespaces(&with_tablespace("/srv/ts1/"), &none).unwrap();
+        assert_eq!(placed, vec![("16384".to_string(), PathBuf::from("/srv/ts1"))]);
+        for bad in ["srv/ts1/", "/srv/../etc/", "/srv/./ts1/", "../../etc/"] {
+            let err = place_tablespaces(&with_tablespace(bad), &none).unwrap_err();
+            assert!(err.message.contains("16384"), "{bad}: {}", err.message);
+        }
+        // A mapping to a path with `..` is refused as well.
+        let mapping: TablespaceMapping = [("16384".to_string(), PathBuf::from("/restore/../etc"))].into();
+        assert!(place_tablespaces(&with_tablespace("/srv/ts1/"), &mapping).is_err());
     }
 
     #[test]

@@ -73,8 +73,10 @@ fn check_bindir(dir: &Path, major: u32) -> Result<(), String> {
 /// Settings appended to the restored `postgresql.auto.conf`, after the recovery settings: the
 /// drill listens only on a socket in its own directory, trusts only that socket, never
 /// archives (it would write a new timeline into the production repository), and keeps walrs's
-/// scheduled backups and logical replication workers from acting on a copy of production.
-pub fn drill_settings(work: &Path, port: u16) -> String {
+/// scheduled backups, pg_cron's jobs and logical replication workers from acting on a copy of
+/// production. `restored` are the texts of the restored configuration files, in the order
+/// PostgreSQL reads them.
+pub fn drill_settings(work: &Path, port: u16, restored: &[&str]) -> String {
     let q = |v: &str| format!("'{}'", v.replace('\'', "''"));
     let dir = work.display().to_string();
     [
@@ -93,9 +95,29 @@ pub fn drill_settings(work: &Path, port: u16) -> String {
         "max_logical_replication_workers = 0".into(),
         "walrs.storage = ''".into(),
         "walrs.backup_schedule = ''".into(),
+        // pg_cron 1.5 and later: its launcher starts no job.
+        "cron.launch_active_jobs = off".into(),
     ]
+    .into_iter()
+    .chain(without_pg_cron(restored).map(|libs| format!("shared_preload_libraries = {}", q(&libs))))
+    .collect::<Vec<_>>()
     .join("\n")
         + "\n"
+}
+
+/// The restored `shared_preload_libraries` without pg_cron, if pg_cron is in it: without its
+/// library loaded at start, pg_cron starts no launcher, so no job of the backup runs on the
+/// copy (older pg_cron has no setting that stops jobs). Its tables stay readable.
+fn without_pg_cron(restored: &[&str]) -> Option<String> {
+    let value = restored
+        .iter()
+        .flat_map(|text| walrs_core::pgconf::parse(text))
+        .filter(|(name, _)| name == "shared_preload_libraries")
+        .last()?
+        .1;
+    let libs: Vec<&str> = value.split(',').map(str::trim).filter(|l| !l.is_empty()).collect();
+    let kept: Vec<&str> = libs.iter().copied().filter(|l| l.trim_matches('"') != "pg_cron").collect();
+    (kept.len() != libs.len()).then(|| kept.join(","))
 }
 
 /// Prepare the configuration files a drill needs in `data` (Debian keeps postgresql.conf
@@ -112,8 +134,10 @@ pub fn configure(data: &Path, work: &Path, port: u16) -> Result<(), Error> {
     std::fs::write(&hba, "# only the drill's private socket\nlocal all all trust\n").map_err(|e| io(&hba, e))?;
     let auto = data.join("postgresql.auto.conf");
     let mut text = std::fs::read_to_string(&auto).unwrap_or_default();
+    let main = std::fs::read_to_string(data.join("postgresql.conf")).unwrap_or_default();
+    let settings = drill_settings(work, port, &[&main, &text]);
     text.push('\n');
-    text.push_str(&drill_settings(work, port));
+    text.push_str(&settings);
     std::fs::write(&auto, text).map_err(|e| io(&auto, e))
 }
 
@@ -231,5 +255,32 @@ impl Server {
 impl Drop for Server {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setting(text: &str, name: &str) -> Option<String> {
+        walrs_core::pgconf::parse(text).into_iter().rev().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    #[test]
+    fn the_drill_starts_without_pg_cron_and_keeps_other_libraries() {
+        let restored = ["shared_preload_libraries = 'pg_stat_statements, pg_cron,walrs'\n", "# nothing here\n"];
+        let drill = drill_settings(Path::new("/w"), 42001, &restored);
+        assert_eq!(setting(&drill, "shared_preload_libraries").as_deref(), Some("pg_stat_statements,walrs"));
+        assert_eq!(setting(&drill, "cron.launch_active_jobs").as_deref(), Some("off"));
+        // Nothing preloaded, or no pg_cron: the libraries are left as they are.
+        let plain = drill_settings(Path::new("/w"), 42001, &["shared_preload_libraries = 'walrs'\n"]);
+        assert_eq!(setting(&plain, "shared_preload_libraries"), None);
+        assert_eq!(setting(&drill_settings(Path::new("/w"), 42001, &[]), "shared_preload_libraries"), None);
+        // The last assignment wins, as in PostgreSQL (postgresql.auto.conf after postgresql.conf).
+        let later = ["shared_preload_libraries = 'walrs'\n", "shared_preload_libraries = '\"pg_cron\"'\n"];
+        assert_eq!(
+            setting(&drill_settings(Path::new("/w"), 42001, &later), "shared_preload_libraries").as_deref(),
+            Some("")
+        );
     }
 }
