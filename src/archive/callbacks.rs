@@ -96,8 +96,7 @@ fn archive(file: &str, path: &str) -> Result<PushOutcome, Error> {
 fn finish_uploads_of_other_settings(target: &(Location, Env, Compression)) {
     let stale: Vec<(String, InFlight)> = {
         let mut in_flight = IN_FLIGHT.lock();
-        let names: Vec<String> =
-            in_flight.iter().filter(|(_, f)| &f.target != target).map(|(n, _)| n.clone()).collect();
+        let names = lookahead::started_with_other_settings(in_flight.iter().map(|(n, f)| (n, &f.target)), target);
         names.into_iter().filter_map(|n| in_flight.remove(&n).map(|f| (n, f))).collect()
     };
     for (name, upload) in stale {

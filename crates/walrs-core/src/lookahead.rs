@@ -52,6 +52,18 @@ where
         .collect()
 }
 
+/// The uploads started ahead under settings other than `current` (a reload changed the
+/// repository, its credentials or the compression): the adapter waits for them before it
+/// pushes anything, because pushing their segment now could store it a second time under
+/// another compression suffix while the first upload is still running. `in_flight` pairs each
+/// upload's file name with the settings it was started with.
+pub fn started_with_other_settings<'a, S: PartialEq + 'a>(
+    in_flight: impl IntoIterator<Item = (&'a String, &'a S)>,
+    current: &S,
+) -> Vec<String> {
+    in_flight.into_iter().filter(|(_, started)| *started != current).map(|(name, _)| name.clone()).collect()
+}
+
 /// The names of the files marked `.ready` in `pg_wal/archive_status` (suffix removed).
 pub fn ready_files(pg_wal: &Path) -> std::io::Result<Vec<String>> {
     let mut names = Vec::new();
@@ -159,5 +171,18 @@ mod tests {
         let mut got = ready_files(dir.path()).unwrap();
         got.sort();
         assert_eq!(got, ["00000001.history".to_string(), seg(1)]);
+    }
+
+    #[test]
+    fn uploads_under_settings_a_reload_replaced_are_awaited() {
+        let in_flight: std::collections::BTreeMap<String, &str> = [
+            ("000000010000000000000004".to_string(), "lz4 to file:///a"),
+            ("000000010000000000000005".to_string(), "zstd to file:///a"),
+            ("000000010000000000000006".to_string(), "lz4 to file:///b"),
+        ]
+        .into();
+        let stale = started_with_other_settings(in_flight.iter(), &"zstd to file:///a");
+        assert_eq!(stale, ["000000010000000000000004", "000000010000000000000006"]);
+        assert!(started_with_other_settings(in_flight.iter().take(1), &"lz4 to file:///a").is_empty());
     }
 }
