@@ -6,6 +6,16 @@ use crate::wal::WalFileName;
 /// Folder of archived WAL, timeline history and backup history files.
 pub const WAL_DIR: &str = "wal_005";
 
+/// Folder of walrs's own checksums of archived WAL files stored in a format without one
+/// (uncompressed, brotli). WAL-G never looks here: the objects in `wal_005/` stay exactly
+/// WAL-G's, and WAL-G reads them as ever.
+pub const WAL_CHECKSUM_DIR: &str = "walrs_wal_checksums";
+
+/// The key of the checksum of WAL file `name`: `walrs_wal_checksums/<name>.json`.
+pub fn wal_checksum_key(name: &WalFileName) -> String {
+    format!("{WAL_CHECKSUM_DIR}/{name}.json")
+}
+
 /// The key of an archived WAL file: `wal_005/<name>.<ext>` (no suffix when uncompressed).
 pub fn wal_key(name: &WalFileName, compression: Compression) -> String {
     with_extension(&format!("{WAL_DIR}/{name}"), compression)

@@ -96,3 +96,21 @@ async fn garbage_removes_uploads_a_crash_cut_short() {
     assert!(!dir.path().join("basebackups_005/base_000000010000000000000005").exists(), "the folder is gone");
     assert!(dir.path().join(format!("basebackups_005/{kept}_backup_stop_sentinel.json")).exists());
 }
+
+#[tokio::test]
+async fn deleted_wal_takes_its_checksum_with_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let s =
+        Storage::open(&Location::parse(&format!("file://{}", dir.path().display())).unwrap(), &Env::default()).unwrap();
+    put_backup(&s, 2, 1).await;
+    put_backup(&s, 5, 2).await;
+    // Brotli WAL, each with the checksum walrs keeps beside it.
+    for n in 1..7 {
+        s.put(&format!("wal_005/{}.br", seg(n)), Bytes::from_static(b"wal")).await.unwrap();
+        s.put(&format!("walrs_wal_checksums/{}.json", seg(n)), Bytes::from_static(b"{}")).await.unwrap();
+    }
+    delete(&s, &Policy::RetainFull(1), chrono::Utc::now(), false, None).await.unwrap();
+    let left: Vec<String> = keys(&s, "walrs_wal_checksums").await;
+    let expected: Vec<String> = (5..7).map(|n| format!("walrs_wal_checksums/{}.json", seg(n))).collect();
+    assert_eq!(left, expected);
+}

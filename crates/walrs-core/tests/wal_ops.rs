@@ -387,3 +387,28 @@ async fn a_repository_that_goes_away_is_an_error_not_an_empty_archive() {
     assert_eq!(err.kind, ErrorKind::Config, "a missing repository passed for a missing segment: {err}");
     assert!(f.storage.list("basebackups_005").await.is_err());
 }
+
+/// brotli and uncompressed objects carry no checksum of their own: a wrong object that decodes
+/// cleanly (here, a valid encoding of other bytes) is caught by the checksum walrs stores
+/// beside it when it archives.
+#[tokio::test]
+async fn a_wrong_brotli_or_uncompressed_object_is_caught_by_its_stored_checksum() {
+    let f = Fixture::new();
+    for (n, method) in
+        [("000000010000000000000016", Compression::None), ("000000010000000000000017", Compression::Brotli)]
+    {
+        let original = segment(n, 1);
+        wal_push(&f.storage, &name(n), &f.file(n, &original), method, None).await.unwrap();
+        let mut other = original.clone();
+        other[SEG / 2] ^= 0x01;
+        let key = walrs_core::layout::wal_key(&name(n), method);
+        let mut encoder = method.encoder(Vec::new()).unwrap();
+        std::io::Write::write_all(&mut encoder, &other).unwrap();
+        std::fs::write(f.repo(&key), encoder.finish().unwrap()).unwrap();
+        let dest = f.dir.path().join("RECOVERYXLOG");
+        let err = wal_fetch(&f.storage, &name(n), &dest, Compression::Lz4, None).await.unwrap_err();
+        assert_eq!(err.kind, ErrorKind::Corrupt, "{method:?}: {err}");
+        assert!(err.message.contains("checksum"), "{method:?}: {}", err.message);
+        assert!(!dest.exists());
+    }
+}

@@ -57,7 +57,20 @@ async fn execute(storage: &Storage, plan: &Plan) -> Result<()> {
         }
         storage.remove_leftover_folder(&format!("{}/{}", crate::backup::BACKUP_DIR, backup.name));
     }
-    delete_all(storage, wal.iter().flat_map(|d| d.keys.iter())).await
+    let checksums: Vec<String> = wal.iter().filter_map(|d| checksum_of(d)).collect();
+    delete_all(storage, wal.iter().flat_map(|d| d.keys.iter()).chain(&checksums)).await
+}
+
+/// The checksum walrs keeps beside a WAL object stored uncompressed or with brotli (see
+/// `wal_checksum`): it goes with the object. Deleting one that is not there is no error.
+fn checksum_of(wal: &Decision) -> Option<String> {
+    let name = crate::wal::WalFileName::parse(&wal.name).ok()?;
+    let base = crate::layout::wal_key(&name, crate::compress::Compression::None);
+    let has_one = wal.keys.iter().filter_map(|k| k.strip_prefix(base.as_str())).any(|suffix| {
+        let ext = suffix.strip_prefix('.').unwrap_or(suffix);
+        crate::compress::Compression::from_extension(ext).is_some_and(super::wal_checksum::needed)
+    });
+    has_one.then(|| crate::layout::wal_checksum_key(&name))
 }
 
 async fn delete_all(storage: &Storage, keys: impl Iterator<Item = &String>) -> Result<()> {

@@ -6,6 +6,7 @@ mod backup_mark;
 pub mod backup_push;
 mod backup_verify;
 mod delete;
+mod wal_checksum;
 mod wal_fetch;
 pub mod wal_prefetch;
 mod wal_push;

@@ -1,5 +1,6 @@
 //! Restore one WAL file from the repository to a local path, as `restore_command` does.
 
+use super::wal_checksum::{self, Recorded};
 use super::{candidate_keys, size_limit, with_decoded};
 use crate::compress::Compression;
 use crate::storage::Storage;
@@ -16,8 +17,11 @@ pub struct FetchOutcome {
     pub bytes: u64,
 }
 
-/// Fetch `name` into `dest`. `dest` appears whole or not at all, and a segment only if its
-/// first page says it is that segment (of the cluster `system_id`, when given). A missing file
+/// Fetch `name` into `dest`. `dest` appears whole or not at all (written under a temporary name,
+/// then renamed; no fsync: PostgreSQL fetches the file again if it crashes before using it),
+/// and a segment only if its first page says it is that segment (of the cluster `system_id`,
+/// when given) and, for uncompressed and brotli objects, it matches the checksum recorded when
+/// walrs archived it. A missing file
 /// is an error of kind [`ErrorKind::NotFound`]. The object is decompressed straight into the
 /// file (memory stays small whatever the segment size).
 pub async fn wal_fetch(
@@ -28,46 +32,50 @@ pub async fn wal_fetch(
     system_id: Option<u64>,
 ) -> Result<FetchOutcome> {
     for (key, method) in candidate_keys(name, preferred) {
-        let (limit, kind, dest, what) = (size_limit(name), name.kind(), dest.to_path_buf(), key.clone());
-        let checked = name.clone();
+        let (limit, kind, tmp, what) = (size_limit(name), name.kind(), temporary_name(dest), key.clone());
+        let (checked, into) = (name.clone(), tmp.clone());
         let written = with_decoded(storage, &key, method, move |decoded| {
-            write_atomically(&dest, decoded, &what, method, limit, |len, first| {
-                if matches!(kind, WalFileKind::Segment | WalFileKind::Partial) && !is_valid_segment_size(len) {
-                    return Err(Error::corrupt(format!("{what} holds {len} bytes, which is not a WAL segment size")));
-                }
-                check_segment_start(first, &checked, len, system_id)
-                    .map_err(|e| e.context(format!("{what} cannot be restored")))
-            })
+            let (len, first, crc32) = copy_to(&into, decoded, &what, method, limit)?;
+            if matches!(kind, WalFileKind::Segment | WalFileKind::Partial) && !is_valid_segment_size(len) {
+                return Err(Error::corrupt(format!("{what} holds {len} bytes, which is not a WAL segment size")));
+            }
+            check_segment_start(&first, &checked, len, system_id)
+                .map_err(|e| e.context(format!("{what} cannot be restored")))?;
+            Ok(Recorded { crc32, size: len })
         })
-        .await?;
-        if let Some(bytes) = written {
-            return Ok(FetchOutcome { key, bytes });
+        .await;
+        let Some(got) = written.transpose() else { continue };
+        let placed = match got {
+            Ok(got) => checksum_matches(storage, name, &key, method, got).await.and_then(|()| {
+                std::fs::rename(&tmp, dest)
+                    .map_err(|e| Error::local_io(format!("cannot write {}", dest.display()), &e))?;
+                Ok(got.size)
+            }),
+            Err(e) => Err(e),
+        };
+        if placed.is_err() {
+            let _ = std::fs::remove_file(&tmp); // best effort; the original error is what matters
         }
+        return placed.map(|bytes| FetchOutcome { key, bytes });
     }
     Err(Error::not_found(format!("{name} is not in the repository {}", storage.location())))
 }
 
-/// Copy `decoded` (at most `limit` bytes) to a temporary name beside `dest`, let `check` judge
-/// the length and the first bytes, then rename, so PostgreSQL never sees a partial or wrong
-/// file. No fsync: PostgreSQL fetches the file again if it crashes before using it.
-fn write_atomically(
-    dest: &Path,
-    decoded: &mut dyn Read,
-    what: &str,
+/// For formats without a checksum of their own, the one walrs recorded at archiving, if any.
+async fn checksum_matches(
+    storage: &Storage,
+    name: &WalFileName,
+    key: &str,
     method: Compression,
-    limit: u64,
-    check: impl Fn(u64, &[u8]) -> Result<()>,
-) -> Result<u64> {
-    let tmp = temporary_name(dest);
-    let written = copy_to(&tmp, decoded, what, method, limit).and_then(|(len, first)| check(len, &first).map(|()| len));
-    let renamed = written.and_then(|len| {
-        std::fs::rename(&tmp, dest).map_err(|e| Error::local_io(format!("cannot write {}", dest.display()), &e))?;
-        Ok(len)
-    });
-    if renamed.is_err() {
-        let _ = std::fs::remove_file(&tmp); // best effort; the original error is what matters
+    got: Recorded,
+) -> Result<()> {
+    if !wal_checksum::needed(method) {
+        return Ok(());
     }
-    renamed
+    match wal_checksum::load(storage, name).await? {
+        Some(recorded) => wal_checksum::check(key, recorded, got),
+        None => Ok(()),
+    }
 }
 
 /// A temporary name beside `dest` that no other writer uses: two writers of one destination
@@ -82,17 +90,24 @@ fn temporary_name(dest: &Path) -> PathBuf {
 }
 
 /// Read errors are the object's fault (it does not decompress); write errors the disk's. The
-/// length and the first bytes (for the page header check) come back.
-fn copy_to(tmp: &Path, decoded: &mut dyn Read, what: &str, method: Compression, limit: u64) -> Result<(u64, Vec<u8>)> {
+/// length, the first bytes (for the page header check) and the CRC-32 come back.
+fn copy_to(
+    tmp: &Path,
+    decoded: &mut dyn Read,
+    what: &str,
+    method: Compression,
+    limit: u64,
+) -> Result<(u64, Vec<u8>, u32)> {
     let write_err = |e: std::io::Error| Error::local_io(format!("cannot write {}", tmp.display()), &e);
     // create_new: a name that exists belongs to someone else; never truncate it.
     let mut file = std::fs::File::options().write(true).create_new(true).open(tmp).map_err(write_err)?;
     let mut buf = vec![0u8; 1 << 20];
     let mut len = 0u64;
     let mut first = Vec::with_capacity(LONG_HEADER_LEN);
+    let mut crc = crc32fast::Hasher::new();
     loop {
         let n = match decoded.read(&mut buf) {
-            Ok(0) => return Ok((len, first)),
+            Ok(0) => return Ok((len, first, crc.finalize())),
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => {
@@ -106,6 +121,7 @@ fn copy_to(tmp: &Path, decoded: &mut dyn Read, what: &str, method: Compression, 
         if len > limit {
             return Err(Error::corrupt(format!("{what} decompresses to more than {limit} bytes")));
         }
+        crc.update(&buf[..n]);
         file.write_all(&buf[..n]).map_err(write_err)?;
     }
 }

@@ -1,6 +1,7 @@
 //! Archive one WAL file: compress, store create-only, and treat an existing copy as success
 //! only if its content is identical.
 
+use super::wal_checksum::{self, Recorded};
 use super::{blocking, find_archived, size_limit};
 use crate::compress::Compression;
 use crate::layout::wal_key;
@@ -46,9 +47,15 @@ pub async fn wal_push(
     // Compressed straight from the file: only the compressed copy is held in memory, which
     // keeps look-ahead uploads (several segments at once) small.
     let source = path.to_path_buf();
-    let packed = blocking(move || compress_file(&source, len, compression)).await?;
+    let (packed, crc32) = blocking(move || compress_file(&source, len, compression)).await?;
     let stored_bytes = packed.len() as u64;
     if storage.put_if_absent(&key, Bytes::from(packed)).await? {
+        // After the object, never before: a checksum must only ever describe a stored object.
+        // If this fails, PostgreSQL pushes the segment again, and the identical copy found
+        // then gets its checksum.
+        if wal_checksum::needed(compression) {
+            wal_checksum::store(storage, name, Recorded { crc32, size: len }).await?;
+        }
         return Ok(PushOutcome::Stored { key, original_bytes: len, stored_bytes });
     }
     // Another pusher got there between our look-up and our write.
@@ -73,16 +80,32 @@ async fn check_start(name: &WalFileName, path: &Path, len: u64, system_id: Optio
     })
 }
 
-fn compress_file(path: &Path, len: u64, compression: Compression) -> Result<Vec<u8>> {
+/// The compressed file and the CRC-32 of what was compressed.
+fn compress_file(path: &Path, len: u64, compression: Compression) -> Result<(Vec<u8>, u32)> {
     let fail = |e: std::io::Error| Error::local_io(format!("cannot compress {}", path.display()), &e);
     let file = std::fs::File::open(path).map_err(fail)?;
     let mut encoder = compression.encoder(Vec::with_capacity(len as usize / 4 + 64))?;
-    let copied = std::io::copy(&mut std::io::BufReader::with_capacity(1 << 20, file), &mut encoder).map_err(fail)?;
+    let mut summed = Crc32Reader { inner: std::io::BufReader::with_capacity(1 << 20, file), crc: Default::default() };
+    let copied = std::io::copy(&mut summed, &mut encoder).map_err(fail)?;
     if copied != len {
         let what = format!("{} changed size while it was being archived ({len}, then {copied} bytes)", path.display());
         return Err(Error::new(ErrorKind::LocalIo, what).retryable(true));
     }
-    encoder.finish().map_err(fail)
+    Ok((encoder.finish().map_err(fail)?, summed.crc.finalize()))
+}
+
+/// A reader that sums what passes through it.
+struct Crc32Reader<R> {
+    inner: R,
+    crc: crc32fast::Hasher,
+}
+
+impl<R: std::io::Read> std::io::Read for Crc32Reader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.crc.update(&buf[..n]);
+        Ok(n)
+    }
 }
 
 /// Succeeds if the object at `key` decompresses to exactly the file at `path`; refuses loudly
@@ -108,6 +131,11 @@ async fn same_content(
             .with_hint("inspect the object; if it is damaged, delete it and archiving will store it again")
     })?;
     if existing == data {
+        // An object stored by an earlier push that ended before its checksum did.
+        if wal_checksum::needed(method) && wal_checksum::load(storage, name).await?.is_none() {
+            let recorded = Recorded { crc32: crc32fast::hash(&data), size: data.len() as u64 };
+            wal_checksum::store(storage, name, recorded).await?;
+        }
         return Ok(());
     }
     Err(Error::new(
