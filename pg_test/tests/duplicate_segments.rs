@@ -31,7 +31,13 @@ fn identical_content_succeeds_and_different_content_is_refused() {
     let foreign_dir = work.path.join("foreign");
     std::fs::create_dir_all(&foreign_dir).unwrap();
     let foreign = foreign_dir.join(&upcoming);
-    std::fs::write(&foreign, vec![0x5Au8; 16 << 20]).unwrap();
+    // A segment of that name (its first page as PostgreSQL wrote it, so it passes the page
+    // header check), with other bytes after it.
+    let mut other = vec![0x5Au8; 16 << 20];
+    pg.sql("CREATE TABLE flushes_the_first_page ()"); // a commit flushes WAL to disk
+    let first_page = std::fs::read(pg.pg_wal().join(&upcoming)).unwrap();
+    other[..8192].copy_from_slice(&first_page[..8192]);
+    std::fs::write(&foreign, other).unwrap();
     let out = walrs(&["--storage", &repo.url(), "wal-push", foreign.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let foreign_key = repo.wal_dir().join(format!("{upcoming}.lz4"));

@@ -45,10 +45,14 @@ pub fn summary(what: &str, report: &DeleteReport) -> String {
     )
 }
 
-/// Whether a walrs backup worker runs in this cluster now (any database, whatever the
-/// caller's role): if none does, a folder without a sentinel is a leftover, however recent.
+/// Whether a walrs backup runs in this cluster now (any database, whatever the caller's role):
+/// if none does, a folder without a sentinel is a leftover, however recent. The answer holds
+/// for the rest of the caller's transaction: a backup holds the backup lock exclusively for as
+/// long as it runs, and this takes it shared until the transaction ends, so no backup can
+/// start between this answer and the deletes (it fails as busy instead).
 fn backup_running() -> Option<bool> {
-    Spi::get_one::<bool>(&crate::worker::backup_running_sql()).ok().flatten()
+    let sql = format!("SELECT pg_try_advisory_xact_lock_shared({})", crate::worker::BACKUP_LOCK_KEY);
+    Spi::get_one::<bool>(&sql).ok().flatten().map(|locked| !locked)
 }
 
 fn rows(

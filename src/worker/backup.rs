@@ -13,6 +13,7 @@ use crate::{gucs, repo, runtime};
 use pgrx::bgworkers::{BackgroundWorker, SignalWakeFlags};
 use pgrx::pg_sys::panic::CaughtError;
 use pgrx::prelude::*;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 use walrs_core::lsn::Lsn;
 use walrs_core::ops::backup_push::{backup_name, complete, upload_files, BackupRequest, ServerFacts, Started, Stopped};
@@ -60,13 +61,7 @@ fn sql_error(what: &str, e: impl std::fmt::Display) -> Error {
 fn take_backup(permanent: bool) -> Result<String, Error> {
     let (cfg, warnings) = gucs::repo_config()?;
     let storage = repo::storage(&cfg, &warnings)?;
-    let take_lock = format!("SELECT pg_try_advisory_lock({})", super::BACKUP_LOCK_KEY);
-    let locked = BackgroundWorker::transaction(|| Spi::get_one::<bool>(&take_lock))
-        .map_err(|e| sql_error("cannot take the backup lock", e))?;
-    if locked != Some(true) {
-        return Err(Error::new(ErrorKind::Busy, "another walrs backup is running")
-            .with_hint("wait for it to finish; walrs takes one base backup at a time"));
-    }
+    take_backup_lock()?;
 
     let start_time = SystemTime::now();
     let (lsn, timeline, segment_size, pg_version, system_identifier, data_dir, checksums) =
@@ -150,7 +145,9 @@ fn take_backup(permanent: bool) -> Result<String, Error> {
             .unwrap_or_default(),
         is_permanent: permanent,
     };
-    runtime::block_on_interruptible(complete(&storage, &req, &started, &uploaded, &stopped, &facts), still_wanted)??;
+    // A few small objects, the sentinel last: not cut short, so a backup whose sentinel was
+    // sent is never reported as cancelled.
+    runtime::block_on(complete(&storage, &req, &started, &uploaded, &stopped, &facts))??;
     Ok(name.to_string())
 }
 
@@ -160,7 +157,11 @@ fn take_backup(permanent: bool) -> Result<String, Error> {
 /// session's exit then aborts the backup, and no sentinel is written.
 fn still_wanted() -> Result<(), Error> {
     pgrx::check_for_interrupts!();
+    // pgrx clears its SIGTERM flag when it is read (by wait_latch too): keep it once seen.
     if BackgroundWorker::sigterm_received() {
+        TERMINATED.store(true, Ordering::Relaxed);
+    }
+    if TERMINATED.load(Ordering::Relaxed) {
         return Err(Error::new(
             ErrorKind::Cancelled,
             "the backup was cancelled: its worker was terminated or the server is shutting down; no sentinel was written",
@@ -168,6 +169,52 @@ fn still_wanted() -> Result<(), Error> {
     }
     Ok(())
 }
+
+/// Longest wait for retention (which holds the backup lock shared while it deletes) to finish.
+const RETENTION_WAIT: Duration = Duration::from_secs(120);
+
+/// Take the backup lock for this session. Another backup holding it is refused at once;
+/// retention holding it (shared, for a few seconds) is waited for, so a backup and a retention
+/// job scheduled at the same minute both succeed.
+fn take_backup_lock() -> Result<(), Error> {
+    let key = super::BACKUP_LOCK_KEY;
+    let take = format!("SELECT pg_try_advisory_lock({key})");
+    // The worker runs as a superuser: it sees every lock. A bigint key shows as its high half
+    // in classid, its low half in objid, and objsubid 1.
+    let backup_holds = format!(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted \
+         AND mode = 'ExclusiveLock' AND objsubid = 1 AND classid = (({key} >> 32) & 4294967295)::oid \
+         AND objid = ({key} & 4294967295)::oid)"
+    );
+    let started = Instant::now();
+    loop {
+        let locked = BackgroundWorker::transaction(|| Spi::get_one::<bool>(&take))
+            .map_err(|e| sql_error("cannot take the backup lock", e))?;
+        if locked == Some(true) {
+            return Ok(());
+        }
+        let other_backup = BackgroundWorker::transaction(|| Spi::get_one::<bool>(&backup_holds))
+            .map_err(|e| sql_error("cannot read pg_locks", e))?;
+        if other_backup != Some(false) {
+            return Err(Error::new(ErrorKind::Busy, "another walrs backup is running")
+                .with_hint("wait for it to finish; walrs takes one base backup at a time"));
+        }
+        if started.elapsed() >= RETENTION_WAIT {
+            return Err(Error::new(
+                ErrorKind::Busy,
+                format!("retention (walrs_delete_*()) held the backup lock for {} s", RETENTION_WAIT.as_secs()),
+            )
+            .with_hint("a transaction that called walrs_delete_*() is still open; end it, then take the backup"));
+        }
+        if !BackgroundWorker::wait_latch(Some(Duration::from_millis(200))) {
+            TERMINATED.store(true, Ordering::Relaxed);
+        }
+        still_wanted()?;
+    }
+}
+
+/// Set once this worker has been asked to stop; never cleared.
+static TERMINATED: AtomicBool = AtomicBool::new(false);
 
 /// "16MB" or "16777216" (PostgreSQL shows the unit) → bytes.
 fn parse_size(shown: &str) -> Result<u64, Error> {
@@ -228,7 +275,10 @@ fn wait_for_wal(
             )
             .with_hint("check pg_stat_archiver and the server log for archiving failures; walrs.backup_wal_timeout sets the wait"));
         }
-        BackgroundWorker::wait_latch(Some(Duration::from_millis(500)));
+        // False when SIGTERM arrived (and pgrx has cleared its flag in saying so).
+        if !BackgroundWorker::wait_latch(Some(Duration::from_millis(500))) {
+            TERMINATED.store(true, Ordering::Relaxed);
+        }
     }
     Ok(())
 }

@@ -8,21 +8,10 @@ use pgrx::bgworkers::BackgroundWorkerBuilder;
 use pgrx::pg_sys;
 use walrs_core::{Error, ErrorKind};
 
-/// The session advisory lock a backup worker holds for as long as its backup runs, as SQL (a
-/// bigint). One key for the whole cluster: walrs takes one base backup at a time.
+/// The advisory lock a backup worker holds (exclusive, for its session) for as long as its
+/// backup runs, as SQL (a bigint). One key for the whole cluster: walrs takes one base backup
+/// at a time, and retention from SQL holds it shared while it deletes.
 pub const BACKUP_LOCK_KEY: &str = "hashtext('walrs backup')::bigint";
-
-/// SQL that is true while a backup worker holds [`BACKUP_LOCK_KEY`], in any database. `pg_locks`
-/// shows every role every lock; `pg_stat_activity` hides other roles' processes' types from a
-/// role without `pg_read_all_stats`, so a backup seen there is not a backup seen by all. A
-/// bigint key shows as its high half in `classid`, its low half in `objid`, and `objsubid` 1.
-pub fn backup_running_sql() -> String {
-    format!(
-        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND granted \
-         AND objsubid = 1 AND classid = (({BACKUP_LOCK_KEY} >> 32) & 4294967295)::oid \
-         AND objid = ({BACKUP_LOCK_KEY} & 4294967295)::oid)"
-    )
-}
 
 /// What the caller tells its backup worker, in `bgw_extra`: the key of its result file, then
 /// ` permanent` for a permanent backup.

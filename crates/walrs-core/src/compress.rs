@@ -155,13 +155,13 @@ impl FromStr for Compression {
 /// as 4 GiB). WAL-G writes 8 MiB dictionaries and xz's largest preset 64 MiB, so only an object
 /// that is damaged, hostile or made by hand for the purpose asks for more.
 const MAX_LZMA_WINDOW: usize = 256 << 20;
-/// Compressed bytes handed to the LZMA decoder at a time. LZMA expands at most some 7000 to 1,
-/// so the output of one step stays under 30 MiB.
+/// Compressed bytes handed to the LZMA decoder at a time.
 const LZMA_STEP: usize = 4096;
 
-/// A reader of the LZMA "alone" stream `inner`, decoding as it is read so that memory stays at
-/// one window (at most `window` bytes) and one step's output, and a caller's size limit stops
-/// the decoding as soon as the output passes it, whatever the header claims.
+/// A reader of the LZMA "alone" stream `inner`, decoding as it is read. lzma-rs hands out its
+/// output when its window wraps (and at the end), so one step can yield up to a whole window:
+/// memory stays at about two windows (at most `window` bytes each), and a caller's size limit
+/// stops the decoding within a window of passing it, whatever the header claims.
 fn lzma_reader<'a, R: Read + 'a>(inner: R, window: usize) -> io::Result<Box<dyn Read + 'a>> {
     let options = lzma_rs::decompress::Options { memlimit: Some(window), ..Default::default() };
     Ok(Box::new(LzmaReader {

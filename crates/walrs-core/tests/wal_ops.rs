@@ -349,7 +349,14 @@ async fn two_writers_of_one_destination_never_share_a_temporary_file() {
     // What another writer has half written under the name a single shared temporary file had.
     let theirs = f.dir.path().join("000000010000000000000014.walrs-tmp");
     std::fs::write(&theirs, b"another writer's first bytes").unwrap();
+    // A dead writer's leftover goes; a live writer's file stays.
+    let dead = f.dir.path().join("000000010000000000000014.walrs-tmp.4294967.0");
+    let live = f.dir.path().join(format!("000000010000000000000014.walrs-tmp.{}.{}", std::process::id(), u64::MAX));
+    std::fs::write(&dead, b"left by a killed fetch").unwrap();
+    std::fs::write(&live, b"being written").unwrap();
     wal_fetch(&f.storage, &n, &dest, Compression::Lz4, None).await.unwrap();
+    assert!(!dead.exists(), "a dead writer's temporary file stays for ever");
+    assert_eq!(std::fs::read(&live).unwrap(), b"being written");
     assert_eq!(std::fs::read(&theirs).unwrap(), b"another writer's first bytes");
     assert_eq!(std::fs::read(&dest).unwrap(), segment(n.as_str(), 5));
 }

@@ -29,7 +29,12 @@ pub fn run(global: &Global, args: &BackupFetchArgs) -> Result<(), Error> {
     };
     let action =
         args.target_action.as_deref().map(str::parse).transpose().map_err(|e: Error| e.context("--target-action"))?;
-    let archive_mode: ArchiveMode = args.archive_mode.parse().map_err(|e: Error| e.context("--archive-mode"))?;
+    // A standby is a failover target: once promoted it must archive as the primary did.
+    let archive_mode = match &args.archive_mode {
+        Some(mode) => mode.parse().map_err(|e: Error| e.context("--archive-mode"))?,
+        None if args.standby => ArchiveMode::Preserve,
+        None => ArchiveMode::Off,
+    };
     let mut mapping = TablespaceMapping::new();
     for m in &args.tablespace_mapping {
         let (old, new) = m.split_once('=').filter(|(o, n)| !o.is_empty() && n.starts_with('/')).ok_or_else(|| {
@@ -85,8 +90,8 @@ pub fn run(global: &Global, args: &BackupFetchArgs) -> Result<(), Error> {
     );
     if archive_mode == ArchiveMode::Off {
         eprintln!(
-            "walrs: archiving is off in the restored server (postgresql.auto.conf); restore with \
-             --archive-mode preserve for a server that replaces the original"
+            "walrs: archiving and walrs.storage are off in the restored server (postgresql.auto.conf); \
+             restore with --archive-mode preserve for a server that replaces the original"
         );
     }
     Ok(())

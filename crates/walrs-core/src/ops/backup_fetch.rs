@@ -336,10 +336,11 @@ async fn extract_object(
 }
 
 /// The backup's files_metadata.json; None only when its sentinel says it was written without
-/// one (`FilesMetadataDisabled`). Missing otherwise, it is damage: without it nothing can say
+/// one (`FilesMetadataDisabled`), or by a tool that wrote none (sentinels before `Version` 2:
+/// WAL-E and WAL-G before 2.0). Missing otherwise, it is damage: without it nothing can say
 /// which partitions and files the backup holds.
 pub(super) async fn files_metadata(storage: &Storage, backup: &BackupInfo) -> Result<Option<FilesMetadata>> {
-    if backup.sentinel.files_metadata_disabled {
+    if backup.sentinel.files_metadata_disabled || backup.sentinel.version < 2 {
         return Ok(None);
     }
     let key = format!("{}/files_metadata.json", backup.name.dir());

@@ -281,6 +281,13 @@ pub async fn complete(
 /// must still be in storage when it is written. Something may have removed them since their
 /// upload (a retention run that took the folder for a leftover, an operator).
 async fn confirm_objects(storage: &Storage, name: &BackupName, uploaded: &Uploaded, c: Compression) -> Result<()> {
+    let metadata = format!("{}/files_metadata.json", name.dir());
+    if !storage.exists(&metadata).await? {
+        return Err(Error::corrupt(format!("backup {name} is not complete: {metadata} vanished after its upload"))
+            .with_hint(
+                "no sentinel was written; something deleted objects of a running backup, then take the backup again",
+            ));
+    }
     let dir = format!("{}/tar_partitions", name.dir());
     let stored: std::collections::BTreeSet<String> = storage.list(&dir).await?.into_iter().map(|o| o.key).collect();
     let label = tar_file("backup_label", c);

@@ -31,6 +31,7 @@ pub async fn wal_fetch(
     preferred: Compression,
     system_id: Option<u64>,
 ) -> Result<FetchOutcome> {
+    remove_dead_writers_files(dest);
     for (key, method) in candidate_keys(name, preferred) {
         let (limit, kind, tmp, what) = (size_limit(name), name.kind(), temporary_name(dest), key.clone());
         let (checked, into) = (name.clone(), tmp.clone());
@@ -75,6 +76,28 @@ async fn checksum_matches(
     match wal_checksum::load(storage, name).await? {
         Some(recorded) => wal_checksum::check(key, recorded, got),
         None => Ok(()),
+    }
+}
+
+/// Temporary files beside `dest` left by writers that died (killed by a fast shutdown of the
+/// standby they fetched for, or by the OOM killer): PostgreSQL never removes names that are
+/// not WAL names, and each can be a whole segment. Files of live writers stay.
+fn remove_dead_writers_files(dest: &Path) {
+    let (Some(dir), Some(base)) = (dest.parent(), dest.file_name().and_then(|n| n.to_str())) else { return };
+    let prefix = format!("{base}.walrs-tmp.");
+    let Ok(entries) = std::fs::read_dir(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(pid) = file.to_str().and_then(|f| f.strip_prefix(&prefix)).and_then(|rest| rest.split('.').next())
+        else {
+            continue;
+        };
+        let dead = pid.parse::<u32>().is_ok_and(|pid| !Path::new("/proc").join(pid.to_string()).exists());
+        if dead {
+            let _ = std::fs::remove_file(entry.path()); // best effort: another fetch may remove it too
+        }
     }
 }
 

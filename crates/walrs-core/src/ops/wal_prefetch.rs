@@ -267,13 +267,17 @@ struct Lock(#[allow(dead_code)] std::fs::File);
 impl Lock {
     fn take(dir: &Path) -> Result<Option<Lock>> {
         let file = Self::open(dir)?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(Lock(file))),
-            Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-            Err(std::fs::TryLockError::Error(e)) => {
-                Err(Error::local_io(format!("cannot lock {}/{LOCK_FILE}", dir.display()), &e))
+        // A few tries: `is_held` takes the lock for an instant to look at it.
+        for _ in 0..5 {
+            match file.try_lock() {
+                Ok(()) => return Ok(Some(Lock(file))),
+                Err(std::fs::TryLockError::WouldBlock) => std::thread::sleep(Duration::from_millis(2)),
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(Error::local_io(format!("cannot lock {}/{LOCK_FILE}", dir.display()), &e))
+                }
             }
         }
+        Ok(None)
     }
 
     /// Is a prefetcher running in `dir` now?

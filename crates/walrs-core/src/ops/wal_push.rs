@@ -131,10 +131,14 @@ async fn same_content(
             .with_hint("inspect the object; if it is damaged, delete it and archiving will store it again")
     })?;
     if existing == data {
-        // An object stored by an earlier push that ended before its checksum did.
-        if wal_checksum::needed(method) && wal_checksum::load(storage, name).await?.is_none() {
+        // The stored object is this segment: its checksum must say so. It may be missing (an
+        // earlier push ended before writing it) or describe another object (one stored under
+        // this name by another tool after walrs wrote the checksum).
+        if wal_checksum::needed(method) {
             let recorded = Recorded { crc32: crc32fast::hash(&data), size: data.len() as u64 };
-            wal_checksum::store(storage, name, recorded).await?;
+            if wal_checksum::load(storage, name).await.ok().flatten() != Some(recorded) {
+                wal_checksum::store(storage, name, recorded).await?;
+            }
         }
         return Ok(());
     }
