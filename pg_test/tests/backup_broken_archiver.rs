@@ -1,6 +1,7 @@
 //! With archiving broken, `walrs_backup_push()` fails with a clear error within
 //! `walrs.backup_wal_timeout`, writes no sentinel, and lists nothing; once archiving works again,
-//! the next backup succeeds. A second backup while one runs is refused.
+//! the next backup succeeds. A second backup while one runs is refused. A backup terminated
+//! while it waits for its WAL ends at once.
 
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
@@ -56,5 +57,37 @@ fn a_backup_fails_in_bounded_time_when_its_wal_cannot_be_archived() {
     let name = pg.sql("SELECT walrs_backup_push()");
     assert_eq!(pg.sql("SELECT string_agg(backup_name, ',') FROM walrs_backup_list()"), name);
     println!("failed in {took:?} with: {}", err.lines().next().unwrap_or(""));
+
+    // Terminated while it waits for its WAL (a long wait this time): it stops within seconds.
+    pg.sql("ALTER SYSTEM SET walrs.backup_wal_timeout = '300s'");
+    pg.reload();
+    std::fs::set_permissions(repo.wal_dir(), std::fs::Permissions::from_mode(0o555)).unwrap();
+    let waiting = {
+        let (bindir, sock) = (pg_bindir(), work.path.clone());
+        std::thread::spawn(move || {
+            let out = std::process::Command::new(bindir.join("psql"))
+                .args(["-X", "-At", "-U", "postgres", "-h"])
+                .arg(&sock)
+                .args(["-c", "SELECT walrs_backup_push()"])
+                .output()
+                .unwrap();
+            String::from_utf8_lossy(&out.stderr).into_owned()
+        })
+    };
+    wait_for("the backup to wait for its WAL", Duration::from_secs(60), || {
+        pg.server_log().matches("started at").count() >= 3
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    let t = Instant::now();
+    pg.sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE backend_type = 'walrs backup'");
+    wait_for("the terminated backup to end", Duration::from_secs(320), || {
+        pg.sql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walrs backup'") == "0"
+    });
+    let stopped_in = t.elapsed();
+    let err = waiting.join().unwrap();
+    println!("terminated while waiting for WAL: ended after {stopped_in:?}: {}", err.lines().next().unwrap_or(""));
+    assert!(stopped_in < Duration::from_secs(10), "the terminated backup waited {stopped_in:?} for its WAL");
+    assert!(err.contains("cancelled"), "{err}");
+    std::fs::set_permissions(repo.wal_dir(), std::fs::Permissions::from_mode(0o755)).unwrap();
     pg.stop();
 }
