@@ -1,7 +1,7 @@
 //! Network robustness with no storage server needed: a refused connection, a server that
 //! never answers, one that stalls mid-object, and one that is slow but steady. Each failure
 //! must come as a Storage error within a bounded time, naming the store and no secret; a slow
-//! but steady read must not be cut off.
+//! but steady read or listing must not be cut off, however long it takes in all.
 
 mod support;
 
@@ -30,17 +30,26 @@ fn quick() -> RetryPolicy {
     }
 }
 
+/// A one-second try timeout, for work that takes longer than that in all but never stalls.
+fn paced() -> RetryPolicy {
+    RetryPolicy { attempt_timeout: Duration::from_secs(1), ..quick() }
+}
+
 fn env(pairs: &[(&str, &str)]) -> Env {
     Env::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
 }
 
 fn s3_at(port: u16) -> Storage {
+    s3_with(port, quick())
+}
+
+fn s3_with(port: u16, policy: RetryPolicy) -> Storage {
     let env = env(&[
         ("AWS_ENDPOINT", &format!("http://127.0.0.1:{port}")),
         ("AWS_ACCESS_KEY_ID", "walrs-test-key-id"),
         ("AWS_SECRET_ACCESS_KEY", S3_SECRET),
     ]);
-    Storage::open_with_policy(&Location::parse("s3://walrs-test/pg").unwrap(), &env, quick()).unwrap()
+    Storage::open_with_policy(&Location::parse("s3://walrs-test/pg").unwrap(), &env, policy).unwrap()
 }
 
 fn azure_at(port: u16) -> Storage {
@@ -125,4 +134,32 @@ async fn a_read_that_stalls_fails_in_bounded_time() {
     // The client resumed from where the answer stopped before giving up.
     let requests = server.requests.lock().unwrap().clone();
     assert!(requests.len() >= 2 && requests[1..].iter().all(|&from| from == 100_000), "{requests:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_of_many_pages_is_not_cut_off() {
+    // 8 pages of 1000 objects, 300 ms each: 2.4 s in all, far beyond the 1 s try timeout, but
+    // no page takes that long, as in a repository with hundreds of thousands of WAL segments.
+    let behaviour = Behaviour::Pages { pages: 8, keys: 1000, pause: Duration::from_millis(300) };
+    let server = SlowServer::start(Vec::new(), behaviour).await;
+    let storage = s3_with(server.port, paced());
+    let started = Instant::now();
+    let listed = storage.list("wal_005").await.unwrap();
+    assert!(started.elapsed() > paced().attempt_timeout, "the test must outlast the try timeout");
+    assert_eq!(listed.len(), 8000);
+    assert!(listed.iter().all(|o| o.key.starts_with("wal_005/")), "{:?}", listed.first());
+    assert_eq!(*server.requests.lock().unwrap(), (0..8).collect::<Vec<_>>(), "each page once, never restarted");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_page_that_does_not_come_fails_in_bounded_time() {
+    let behaviour = Behaviour::Pages { pages: 3, keys: 10, pause: Duration::from_secs(30) };
+    let server = SlowServer::start(Vec::new(), behaviour).await;
+    let storage = s3_with(server.port, paced());
+    let started = Instant::now();
+    let err = storage.list("wal_005").await.unwrap_err();
+    let took = started.elapsed();
+    assert_storage_error(&err, "s3://walrs-test/pg", "wal_005");
+    assert!(err.retryable, "{}", err.message);
+    assert!(took < Duration::from_secs(10), "took {took:?}");
 }

@@ -14,7 +14,7 @@ pub use retry::{is_transient, RetryPolicy};
 use crate::config::{redact, Env};
 use crate::{Error, ErrorKind, Result};
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -347,10 +347,17 @@ impl Storage {
     }
 
     /// Every object under the folder `dir` (recursively), keys relative to the repository.
+    ///
+    /// A large repository lists in hundreds of pages (1000 objects each on S3), minutes in all:
+    /// each page is bounded, the whole listing is not. One that fails midway starts again
+    /// from the beginning rather than going on after the last key seen: going on would trust
+    /// the store to list in key order, which S3 directory buckets and the local file system do
+    /// not, and a key missed here is a WAL segment retention or wal-verify would not see. The
+    /// client has already retried the page that failed, so starting again is rare.
     pub async fn list(&self, dir: &str) -> Result<Vec<ObjectInfo>> {
         self.check_root()?;
         let path = self.path(dir)?;
-        let out = self.policy.run(|| self.store.list(Some(&path)).try_collect::<Vec<_>>()).await;
+        let out = self.policy.run_within(None, || self.list_by_page(&path)).await;
         let metas = out.result.map_err(|e| self.error("cannot list", dir, e, out.attempts))?;
         let mut objects: Vec<ObjectInfo> = metas
             .into_iter()
@@ -358,6 +365,24 @@ impl Storage {
             .collect();
         objects.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(objects)
+    }
+
+    /// One listing from the start, each page bounded by `attempt_timeout`. The stream hands
+    /// out a page's objects one by one: only the first of each page waits for the store.
+    async fn list_by_page(&self, path: &Path) -> object_store::Result<Vec<object_store::ObjectMeta>> {
+        let limit = self.policy.attempt_timeout;
+        let mut pages = self.store.list(Some(path));
+        let mut metas = Vec::new();
+        loop {
+            match tokio::time::timeout(limit, pages.next()).await {
+                Ok(Some(meta)) => metas.push(meta?),
+                Ok(None) => return Ok(metas),
+                Err(_) => {
+                    let what = format!("a page of the listing took more than {}", retry::seconds(limit));
+                    return Err(retry::timed_out_with(what));
+                }
+            }
+        }
     }
 }
 

@@ -1,7 +1,8 @@
 //! A tiny HTTP server on 127.0.0.1 that answers every request for an object the way a slow or
 //! broken network would: in small pieces with pauses, stopping halfway, or not at all; or the
 //! way a store that refuses the request does. It speaks just enough S3 (path-style GET with the
-//! headers object_store requires) for `s3://bucket/key` reads to reach it.
+//! headers object_store requires, ListObjectsV2 pages) for `s3://bucket/key` reads and
+//! listings to reach it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -18,11 +19,15 @@ pub enum Behaviour {
     Silent,
     /// Answer with this status (e.g. "403 Forbidden") and the body as an XML error document.
     Refuse { status: &'static str },
+    /// Answer listings in `pages` pages of `keys` objects under the listed prefix, each page
+    /// after `pause`, as a store with a large repository does.
+    Pages { pages: usize, keys: usize, pause: Duration },
 }
 
 pub struct SlowServer {
     pub port: u16,
-    /// The first byte each request asked for (0 unless it resumed with a Range).
+    /// The first byte each request asked for (0 unless it resumed with a Range); for
+    /// listings, the page each request asked for.
     pub requests: Arc<Mutex<Vec<usize>>>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -39,21 +44,30 @@ impl SlowServer {
         let port = listener.local_addr().unwrap().port();
         let body = Arc::new(body);
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let seen = requests.clone();
+        let log = Log { requests: requests.clone() };
         let task = tokio::spawn(async move {
             while let Ok((conn, _)) = listener.accept().await {
-                tokio::spawn(serve(conn, body.clone(), behaviour, seen.clone()));
+                tokio::spawn(serve(conn, body.clone(), behaviour, log.clone()));
             }
         });
         SlowServer { port, requests, task }
     }
 }
 
-async fn serve(mut conn: TcpStream, body: Arc<Vec<u8>>, behaviour: Behaviour, seen: Arc<Mutex<Vec<usize>>>) {
-    let Some(head) = read_head(&mut conn).await else { return };
+#[derive(Clone)]
+struct Log {
+    requests: Arc<Mutex<Vec<usize>>>,
+}
+
+async fn serve(mut conn: TcpStream, body: Arc<Vec<u8>>, behaviour: Behaviour, log: Log) {
+    let Some((head, _)) = read_head(&mut conn).await else { return };
     if matches!(behaviour, Behaviour::Silent) {
         return std::future::pending().await;
     }
+    if let Behaviour::Pages { pages, keys, pause } = behaviour {
+        return list_page(conn, &head, pages, keys, pause, &log).await;
+    }
+    let seen = log.requests;
     if let Behaviour::Refuse { status } = behaviour {
         let head =
             format!("HTTP/1.1 {status}\r\nContent-Length: {}\r\nContent-Type: application/xml\r\n\r\n", body.len());
@@ -95,19 +109,57 @@ async fn serve(mut conn: TcpStream, body: Arc<Vec<u8>>, behaviour: Behaviour, se
             let _ = conn.write_all(&part[..part.len() / 2]).await;
             std::future::pending::<()>().await;
         }
-        Behaviour::Silent | Behaviour::Refuse { .. } => unreachable!(),
+        _ => unreachable!(),
     }
 }
 
-async fn read_head(conn: &mut TcpStream) -> Option<String> {
+/// One page of a ListObjectsV2 answer; the continuation token is the number of the next page.
+async fn list_page(mut conn: TcpStream, head: &str, pages: usize, keys: usize, pause: Duration, log: &Log) {
+    let target = head.split_whitespace().nth(1).unwrap_or("");
+    let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let param = |name: &str| query.split('&').find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='));
+    let page = param("continuation-token").and_then(|t| t.parse::<usize>().ok()).unwrap_or(0);
+    let prefix = param("prefix").unwrap_or("").replace("%2F", "/");
+    log.requests.lock().unwrap().push(page);
+    tokio::time::sleep(pause).await;
+    let mut xml = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\
+         <ListBucketResult xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">\
+         <Name>walrs-test</Name><Prefix>{prefix}</Prefix><KeyCount>{keys}</KeyCount><MaxKeys>{keys}</MaxKeys>\
+         <IsTruncated>{}</IsTruncated>",
+        page + 1 < pages
+    );
+    for i in 0..keys {
+        xml.push_str(&format!(
+            "<Contents><Key>{prefix}00000001{:016X}</Key><LastModified>2015-10-21T07:28:00.000Z</LastModified>\
+             <ETag>\"e\"</ETag><Size>16</Size><StorageClass>STANDARD</StorageClass></Contents>",
+            page * keys + i
+        ));
+    }
+    if page + 1 < pages {
+        xml.push_str(&format!("<NextContinuationToken>{}</NextContinuationToken>", page + 1));
+    }
+    xml.push_str("</ListBucketResult>");
+    let reply = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/xml\r\nConnection: close\r\n\r\n{xml}",
+        xml.len()
+    );
+    let _ = conn.write_all(reply.as_bytes()).await;
+}
+
+/// The request's head, and what came after it in the same reads (the start of its body).
+async fn read_head(conn: &mut TcpStream) -> Option<(String, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut byte = [0u8; 1024];
-    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+    loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let rest = buf.split_off(end + 4);
+            return Some((String::from_utf8_lossy(&buf).into_owned(), rest));
+        }
         let n = conn.read(&mut byte).await.ok()?;
         if n == 0 {
             return None;
         }
         buf.extend_from_slice(&byte[..n]);
     }
-    Some(String::from_utf8_lossy(&buf).into_owned())
 }
