@@ -1,6 +1,9 @@
 //! Bounded retries: every storage request is bounded in time, transient failures are retried
 //! with backoff, and an operation stops retrying after a fixed budget, so a caller (the
 //! archiver above all) never waits forever on a broken network.
+//!
+//! What is bounded is the absence of progress, never the amount of work: a listing of a large
+//! repository and a WAL segment on a slow link take as long as they need while they move.
 
 use std::future::Future;
 use std::time::Duration;
@@ -8,15 +11,17 @@ use tokio::time::Instant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Longest one request may take, reading its whole answer included. Streaming reads
-    /// ([`super::Storage::open_reader`]) are bounded by `stall_timeout` instead, so a large
-    /// object on a slow link is not cut off while it still moves, and a listing is bounded
-    /// page by page, so a listing of many pages is not cut off either.
+    /// Longest one request whose work does not grow with the data may take, its answer
+    /// included: a lookup, a delete, opening a read, starting an upload, one page of a listing.
+    /// Uploads and reads of whole objects are bounded by `stall_timeout` instead (on a local
+    /// file system, by a time that grows with their size), and a listing page by page, so a
+    /// large object on a slow link or a listing of many pages is not cut off while it moves.
     pub attempt_timeout: Duration,
     /// Longest wait for a connection to a cloud store.
     pub connect_timeout: Duration,
-    /// Longest a cloud request may go without progress: from sending it to the first byte of
-    /// the answer (so it also bounds sending one upload part), and then between two reads.
+    /// Longest a cloud request may go without progress: while it is sent, between two pieces
+    /// of its body the connection takes; then until its answer starts; then between two reads
+    /// of the answer.
     pub stall_timeout: Duration,
     /// How long an operation keeps retrying after its first failure. It never cuts a try in
     /// progress: only the decision to try again looks at it, so a long listing or upload that

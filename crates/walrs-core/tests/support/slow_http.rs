@@ -1,13 +1,13 @@
 //! A tiny HTTP server on 127.0.0.1 that answers every request for an object the way a slow or
 //! broken network would: in small pieces with pauses, stopping halfway, or not at all; or the
 //! way a store that refuses the request does. It speaks just enough S3 (path-style GET with the
-//! headers object_store requires, ListObjectsV2 pages) for `s3://bucket/key` reads and
-//! listings to reach it.
+//! headers object_store requires, ListObjectsV2 pages, PUT) for `s3://bucket/key` reads,
+//! listings and uploads to reach it.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::{TcpSocket, TcpStream};
 
 #[derive(Clone, Copy, Debug)]
 pub enum Behaviour {
@@ -22,6 +22,11 @@ pub enum Behaviour {
     /// Answer listings in `pages` pages of `keys` objects under the listed prefix, each page
     /// after `pause`, as a store with a large repository does.
     Pages { pages: usize, keys: usize, pause: Duration },
+    /// Take an upload's body at `bytes_per_s` at most, as a slow link does, then answer that it
+    /// is stored.
+    SlowUpload { bytes_per_s: usize },
+    /// Take the first `after` bytes of an upload's body, then neither read nor answer.
+    StopReading { after: usize },
 }
 
 pub struct SlowServer {
@@ -29,6 +34,8 @@ pub struct SlowServer {
     /// The first byte each request asked for (0 unless it resumed with a Range); for
     /// listings, the page each request asked for.
     pub requests: Arc<Mutex<Vec<usize>>>,
+    /// The bytes of the body of each upload that came in whole.
+    pub uploads: Arc<Mutex<Vec<usize>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -40,32 +47,42 @@ impl Drop for SlowServer {
 
 impl SlowServer {
     pub async fn start(body: Vec<u8>, behaviour: Behaviour) -> SlowServer {
-        let listener = TcpListener::bind(("127.0.0.1", super::servers::free_port())).await.unwrap();
+        let socket = TcpSocket::new_v4().unwrap();
+        // A small receive buffer, so that what the server has not read yet stays with the
+        // client, as on a slow link, instead of in a large loopback buffer here.
+        socket.set_recv_buffer_size(64 << 10).unwrap();
+        socket.bind(std::net::SocketAddr::from(([127, 0, 0, 1], super::servers::free_port()))).unwrap();
+        let listener = socket.listen(16).unwrap();
         let port = listener.local_addr().unwrap().port();
         let body = Arc::new(body);
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let log = Log { requests: requests.clone() };
+        let uploads = Arc::new(Mutex::new(Vec::new()));
+        let log = Log { requests: requests.clone(), uploads: uploads.clone() };
         let task = tokio::spawn(async move {
             while let Ok((conn, _)) = listener.accept().await {
                 tokio::spawn(serve(conn, body.clone(), behaviour, log.clone()));
             }
         });
-        SlowServer { port, requests, task }
+        SlowServer { port, requests, uploads, task }
     }
 }
 
 #[derive(Clone)]
 struct Log {
     requests: Arc<Mutex<Vec<usize>>>,
+    uploads: Arc<Mutex<Vec<usize>>>,
 }
 
 async fn serve(mut conn: TcpStream, body: Arc<Vec<u8>>, behaviour: Behaviour, log: Log) {
-    let Some((head, _)) = read_head(&mut conn).await else { return };
+    let Some((head, early)) = read_head(&mut conn).await else { return };
     if matches!(behaviour, Behaviour::Silent) {
         return std::future::pending().await;
     }
     if let Behaviour::Pages { pages, keys, pause } = behaviour {
         return list_page(conn, &head, pages, keys, pause, &log).await;
+    }
+    if matches!(behaviour, Behaviour::SlowUpload { .. } | Behaviour::StopReading { .. }) {
+        return upload(conn, &head, early, behaviour, &log).await;
     }
     let seen = log.requests;
     if let Behaviour::Refuse { status } = behaviour {
@@ -144,6 +161,37 @@ async fn list_page(mut conn: TcpStream, head: &str, pages: usize, keys: usize, p
         "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nContent-Type: application/xml\r\nConnection: close\r\n\r\n{xml}",
         xml.len()
     );
+    let _ = conn.write_all(reply.as_bytes()).await;
+}
+
+/// Take a PUT's body as `behaviour` says; answer "stored" once all of it came in.
+async fn upload(mut conn: TcpStream, head: &str, early: Vec<u8>, behaviour: Behaviour, log: &Log) {
+    let length = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().to_string()))
+        .and_then(|v| v.parse::<usize>().ok())
+        .expect("uploads come with a Content-Length");
+    let (bytes_per_s, stop) = match behaviour {
+        Behaviour::SlowUpload { bytes_per_s } => (bytes_per_s, usize::MAX),
+        Behaviour::StopReading { after } => (usize::MAX, after),
+        _ => unreachable!(),
+    };
+    let started = tokio::time::Instant::now();
+    let mut got = early.len();
+    let mut buf = vec![0u8; 64 << 10];
+    while got < length {
+        if got >= stop {
+            return std::future::pending().await;
+        }
+        // Wait until what came so far is due at the rate: a late wake-up is caught up on.
+        tokio::time::sleep_until(started + Duration::from_secs_f64(got as f64 / bytes_per_s as f64)).await;
+        match conn.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => got += n,
+        }
+    }
+    log.uploads.lock().unwrap().push(got);
+    let reply = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nETag: \"slow-etag\"\r\nConnection: close\r\n\r\n";
     let _ = conn.write_all(reply.as_bytes()).await;
 }
 
