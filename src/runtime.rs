@@ -17,8 +17,10 @@ static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 const IO_THREADS: usize = 2;
 
 /// Run `fut` to completion on the walrs runtime. PostgreSQL signals stay pending meanwhile
-/// and are handled on return: every wait inside is bounded by the storage retry budget. Work
-/// that takes longer goes through [`block_on_interruptible`].
+/// and are handled on return: every storage wait inside ends once the store stops making
+/// progress for the stall timeout, and retries end with the retry budget. Work that keeps
+/// moving (a WAL segment on a slow link) runs to its end.
+/// Long work (a backup's upload) goes through [`block_on_interruptible`].
 pub fn block_on<F: Future>(fut: F) -> Result<F::Output, Error> {
     let rt = runtime()?;
     let _blocked = SignalsBlocked::new();

@@ -3,6 +3,7 @@
 //! Variable names follow WAL-G's and the clouds' own, so an existing `/etc/wal-g.d/env`
 //! works unchanged. `docs/configuration.md` lists them.
 
+use super::http::StallBounded;
 use super::location::{Cloud, Location};
 use super::retry::RetryPolicy;
 use crate::config::Env;
@@ -52,16 +53,12 @@ pub(super) fn require_directory(root: &std::path::Path) -> Result<()> {
     }
 }
 
-/// HTTP behaviour shared by the clouds. No whole-request timeout: it would cut a large
-/// streamed GET (a 1 GB tar partition on a slow link) that is still making progress. Instead a
-/// connection must open within `connect_timeout`, and a request must not stall for longer than
-/// `stall_timeout` (sending it and getting the answer's head, then each read of the body).
-/// Requests that are not streamed are also bounded as a whole by [`RetryPolicy::run`].
+/// HTTP behaviour shared by the clouds. No whole-request timeout: it would cut a large upload
+/// or streamed GET (a WAL segment or a 1 GB tar partition on a slow link) that is still making
+/// progress. Instead a connection must open within `connect_timeout`, and a request must not
+/// stall for longer than `stall_timeout`, which [`connector`] watches.
 fn client_options(env: &Env, endpoint: Option<&str>, policy: &RetryPolicy) -> ClientOptions {
-    let mut opts = ClientOptions::new()
-        .with_timeout_disabled()
-        .with_connect_timeout(policy.connect_timeout)
-        .with_read_timeout(policy.stall_timeout);
+    let mut opts = ClientOptions::new().with_timeout_disabled().with_connect_timeout(policy.connect_timeout);
     if endpoint.is_some_and(|e| e.starts_with("http://")) {
         opts = opts.with_allow_http(true);
     }
@@ -69,6 +66,11 @@ fn client_options(env: &Env, endpoint: Option<&str>, policy: &RetryPolicy) -> Cl
         opts = opts.with_allow_invalid_certificates(true);
     }
     opts
+}
+
+/// The stores' HTTP client, bounded by stall; see [`super::http`].
+fn connector(policy: &RetryPolicy) -> StallBounded {
+    StallBounded { stall: policy.stall_timeout }
 }
 
 /// The client's own retries, kept short because [`RetryPolicy`] bounds the whole operation
@@ -99,7 +101,8 @@ fn s3(bucket: &str, env: &Env, policy: &RetryPolicy) -> Result<Arc<dyn ObjectSto
         .with_bucket_name(bucket)
         .with_region(region)
         .with_client_options(client_options(env, endpoint, policy))
-        .with_retry(http_retry(policy));
+        .with_retry(http_retry(policy))
+        .with_http_connector(connector(policy));
     if let Some(endpoint) = endpoint {
         // Custom endpoints (MinIO, B2, Ceph) mostly want path-style URLs unless told otherwise.
         let path_style = env.get("AWS_S3_FORCE_PATH_STYLE").is_none_or(|_| env.flag("AWS_S3_FORCE_PATH_STYLE"));
@@ -142,7 +145,8 @@ fn azure(container: &str, env: &Env, policy: &RetryPolicy) -> Result<Arc<dyn Obj
         .with_account(account)
         .with_container_name(container)
         .with_client_options(client_options(env, endpoint, policy))
-        .with_retry(http_retry(policy));
+        .with_retry(http_retry(policy))
+        .with_http_connector(connector(policy));
     if let Some(endpoint) = endpoint {
         b = b.with_endpoint(endpoint.to_string()).with_allow_http(endpoint.starts_with("http://"));
     }
@@ -159,7 +163,8 @@ fn gcs(bucket: &str, env: &Env, policy: &RetryPolicy) -> Result<Arc<dyn ObjectSt
     let mut b = GoogleCloudStorageBuilder::new()
         .with_bucket_name(bucket)
         .with_client_options(client_options(env, env.get("GCS_ENDPOINT"), policy))
-        .with_retry(http_retry(policy));
+        .with_retry(http_retry(policy))
+        .with_http_connector(connector(policy));
     let credentials_file = env.get("GOOGLE_APPLICATION_CREDENTIALS");
     if let Some(path) = credentials_file {
         readable_file("GOOGLE_APPLICATION_CREDENTIALS", path)?;

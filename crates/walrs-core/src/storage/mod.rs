@@ -3,6 +3,7 @@
 
 mod backends;
 mod error_text;
+mod http;
 mod http_status;
 mod location;
 mod retry;
@@ -14,11 +15,12 @@ pub use retry::{is_transient, RetryPolicy};
 use crate::config::{redact, Env};
 use crate::{Error, ErrorKind, Result};
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Clone)]
 pub struct Storage {
@@ -162,8 +164,11 @@ impl Storage {
         self.check_root()?;
         let path = self.path(key)?;
         let create = PutOptions { mode: PutMode::Create, ..Default::default() };
-        let out =
-            self.policy.run(|| self.store.put_opts(&path, PutPayload::from_bytes(data.clone()), create.clone())).await;
+        let limit = self.transfer_limit(data.len() as u64);
+        let out = self
+            .policy
+            .run_within(limit, || self.store.put_opts(&path, PutPayload::from_bytes(data.clone()), create.clone()))
+            .await;
         match out.result {
             Ok(_) => Ok(true),
             Err(object_store::Error::AlreadyExists { .. }) => Ok(false),
@@ -183,8 +188,25 @@ impl Storage {
     pub async fn put(&self, key: &str, data: Bytes) -> Result<()> {
         self.check_root()?;
         let path = self.path(key)?;
-        let out = self.policy.run(|| self.store.put(&path, PutPayload::from_bytes(data.clone()))).await;
+        let limit = self.transfer_limit(data.len() as u64);
+        let out = self.policy.run_within(limit, || self.store.put(&path, PutPayload::from_bytes(data.clone()))).await;
         out.result.map(|_| ()).map_err(|e| self.error("cannot store", key, e, out.attempts))
+    }
+
+    /// How long moving `size` bytes to or from the store may take in one try, as a whole.
+    /// None for a cloud store: its HTTP client fails a request that stalls (see `http.rs`), so
+    /// a WAL segment on a slow link takes as long as it needs while it moves. object_store
+    /// reads and writes a local file in one blocking call, with no progress to watch: there a
+    /// try may take `attempt_timeout` plus the time `size` takes at 1 MiB/s, so a mount that
+    /// hangs (an NFS server gone) still fails, and a large segment on a slow disk is not cut off.
+    fn transfer_limit(&self, size: u64) -> Option<Duration> {
+        const SLOWEST_LOCAL_BYTES_PER_S: f64 = (1 << 20) as f64;
+        match self.location {
+            Location::Cloud { .. } => None,
+            Location::File { .. } | Location::Memory => {
+                Some(self.policy.attempt_timeout + Duration::from_secs_f64(size as f64 / SLOWEST_LOCAL_BYTES_PER_S))
+            }
+        }
     }
 
     /// Store what arrives on `rx` as one object at `key`, by multipart upload. Completes the
@@ -222,7 +244,21 @@ impl Storage {
     /// The object's bytes, or None if there is no such object.
     pub async fn get(&self, key: &str) -> Result<Option<Bytes>> {
         let path = self.path(key)?;
-        let out = self.policy.run(|| async { self.store.get(&path).await?.bytes().await }).await;
+        let out = self
+            .policy
+            .run_within(None, || async {
+                // Opening is a lookup; reading the answer grows with the object.
+                let limit = self.policy.attempt_timeout;
+                let got =
+                    tokio::time::timeout(limit, self.store.get(&path)).await.map_err(|_| retry::timed_out(limit))??;
+                match self.transfer_limit(got.meta.size) {
+                    None => got.bytes().await,
+                    Some(limit) => {
+                        tokio::time::timeout(limit, got.bytes()).await.map_err(|_| retry::timed_out(limit))?
+                    }
+                }
+            })
+            .await;
         match out.result {
             Ok(bytes) => Ok(Some(bytes)),
             Err(e @ object_store::Error::NotFound { .. }) if !http_status::is_missing_bucket(&e) => {
@@ -347,10 +383,17 @@ impl Storage {
     }
 
     /// Every object under the folder `dir` (recursively), keys relative to the repository.
+    ///
+    /// A large repository lists in hundreds of pages (1000 objects each on S3), minutes in all:
+    /// each page is bounded, the whole listing is not. One that fails midway starts again
+    /// from the beginning rather than going on after the last key seen: going on would trust
+    /// the store to list in key order, which S3 directory buckets and the local file system do
+    /// not, and a key missed here is a WAL segment retention or wal-verify would not see. The
+    /// client has already retried the page that failed, so starting again is rare.
     pub async fn list(&self, dir: &str) -> Result<Vec<ObjectInfo>> {
         self.check_root()?;
         let path = self.path(dir)?;
-        let out = self.policy.run(|| self.store.list(Some(&path)).try_collect::<Vec<_>>()).await;
+        let out = self.policy.run_within(None, || self.list_by_page(&path)).await;
         let metas = out.result.map_err(|e| self.error("cannot list", dir, e, out.attempts))?;
         let mut objects: Vec<ObjectInfo> = metas
             .into_iter()
@@ -358,6 +401,24 @@ impl Storage {
             .collect();
         objects.sort_by(|a, b| a.key.cmp(&b.key));
         Ok(objects)
+    }
+
+    /// One listing from the start, each page bounded by `attempt_timeout`. The stream hands
+    /// out a page's objects one by one: only the first of each page waits for the store.
+    async fn list_by_page(&self, path: &Path) -> object_store::Result<Vec<object_store::ObjectMeta>> {
+        let limit = self.policy.attempt_timeout;
+        let mut pages = self.store.list(Some(path));
+        let mut metas = Vec::new();
+        loop {
+            match tokio::time::timeout(limit, pages.next()).await {
+                Ok(Some(meta)) => metas.push(meta?),
+                Ok(None) => return Ok(metas),
+                Err(_) => {
+                    let what = format!("a page of the listing took more than {}", retry::seconds(limit));
+                    return Err(retry::timed_out_with(what));
+                }
+            }
+        }
     }
 }
 
@@ -477,6 +538,16 @@ mod tests {
         prefixed.location = Location::parse("s3://bucket/pg/main").unwrap();
         assert_eq!(prefixed.path("wal_005/x").unwrap().as_ref(), "pg/main/wal_005/x");
         assert_eq!(prefixed.relative(&Path::from("pg/main/wal_005/x")), "wal_005/x");
+    }
+
+    #[test]
+    fn transfers_are_bounded_by_their_size_only_on_a_local_file_system() {
+        let s = Storage::open(&Location::Memory, &Env::default()).unwrap();
+        assert_eq!(s.transfer_limit(0), Some(Duration::from_secs(60)));
+        assert_eq!(s.transfer_limit(16 << 20), Some(Duration::from_secs(60 + 16)));
+        let mut cloud = s.clone();
+        cloud.location = Location::parse("s3://bucket/pg").unwrap();
+        assert_eq!(cloud.transfer_limit(1 << 30), None, "the HTTP client bounds stalls instead");
     }
 
     #[test]
