@@ -488,25 +488,33 @@ impl Drop for Cluster {
     }
 }
 
+/// Settings that make a base backup slow enough to act on while it uploads: small partitions,
+/// one upload at a time, brotli.
+pub const SLOW_BACKUPS: &str =
+    "walrs.backup_partition_size = '8MB'\nwalrs.upload_concurrency = 1\nwalrs.compression = 'brotli'";
+
+/// `SELECT walrs_backup_push()` from another thread: the backup's name, or psql's error output.
+pub fn backup_push_in_background(pg: &Cluster) -> std::thread::JoinHandle<Result<String, String>> {
+    let (bindir, sock, port) = (pg_bindir(), pg.socket_dir.clone(), pg.port);
+    std::thread::spawn(move || {
+        let out = std::process::Command::new(bindir.join("psql"))
+            .args(["-X", "-At", "-U", "postgres", "-h"])
+            .arg(&sock)
+            .args(["-p", &port.to_string(), "-c", "SELECT walrs_backup_push()", "postgres"])
+            .output()
+            .unwrap();
+        match out.status.success() {
+            true => Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()),
+            false => Err(String::from_utf8_lossy(&out.stderr).into_owned()),
+        }
+    })
+}
+
 /// Start a backup in the background and wait until it has uploaded a partition; return the
 /// caller's thread (which gets the backup's error) and the folder being written.
 pub fn backup_in_flight(pg: &Cluster, repo: &Repo) -> (std::thread::JoinHandle<Result<String, String>>, String) {
     let before: Vec<String> = repo.files();
-    let caller = {
-        let (bindir, sock, port) = (pg_bindir(), pg.socket_dir.clone(), pg.port);
-        std::thread::spawn(move || {
-            let out = std::process::Command::new(bindir.join("psql"))
-                .args(["-X", "-At", "-U", "postgres", "-h"])
-                .arg(&sock)
-                .args(["-p", &port.to_string(), "-c", "SELECT walrs_backup_push()", "postgres"])
-                .output()
-                .unwrap();
-            match out.status.success() {
-                true => Ok(String::from_utf8_lossy(&out.stdout).trim().to_string()),
-                false => Err(String::from_utf8_lossy(&out.stderr).into_owned()),
-            }
-        })
-    };
+    let caller = backup_push_in_background(pg);
     let mut folder = String::new();
     wait_for("a partition of the backup in the repository", Duration::from_secs(60), || {
         let new: Vec<String> =

@@ -19,18 +19,7 @@ fn a_backup_fails_in_bounded_time_when_its_wal_cannot_be_archived() {
 
     std::fs::set_permissions(repo.wal_dir(), std::fs::Permissions::from_mode(0o555)).unwrap();
     let started = Instant::now();
-    let first = {
-        let (bindir, sock) = (pg_bindir(), work.path.clone());
-        std::thread::spawn(move || {
-            let out = std::process::Command::new(bindir.join("psql"))
-                .args(["-X", "-At", "-U", "postgres", "-h"])
-                .arg(&sock)
-                .args(["-c", "SELECT walrs_backup_push()"])
-                .output()
-                .unwrap();
-            (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
-        })
-    };
+    let first = backup_push_in_background(&pg);
     // While that one waits for its WAL, a second backup is refused.
     wait_for("the first backup to run", Duration::from_secs(30), || {
         pg.sql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walrs backup'") == "1"
@@ -38,8 +27,7 @@ fn a_backup_fails_in_bounded_time_when_its_wal_cannot_be_archived() {
     std::thread::sleep(Duration::from_millis(500));
     let busy = pg.try_sql("SELECT walrs_backup_push()").expect_err("a second backup must be refused");
     assert!(busy.contains("another walrs backup is running"), "{busy}");
-    let (ok, err) = first.join().unwrap();
-    assert!(!ok, "the backup must fail");
+    let err = first.join().unwrap().expect_err("the backup must fail");
     let took = started.elapsed();
     assert!(err.contains("was not archived within 10 s") && err.contains("no sentinel was written"), "{err}");
     assert!(err.contains("HINT:") && err.contains("pg_stat_archiver"), "{err}");
@@ -62,18 +50,7 @@ fn a_backup_fails_in_bounded_time_when_its_wal_cannot_be_archived() {
     pg.sql("ALTER SYSTEM SET walrs.backup_wal_timeout = '300s'");
     pg.reload();
     std::fs::set_permissions(repo.wal_dir(), std::fs::Permissions::from_mode(0o555)).unwrap();
-    let waiting = {
-        let (bindir, sock) = (pg_bindir(), work.path.clone());
-        std::thread::spawn(move || {
-            let out = std::process::Command::new(bindir.join("psql"))
-                .args(["-X", "-At", "-U", "postgres", "-h"])
-                .arg(&sock)
-                .args(["-c", "SELECT walrs_backup_push()"])
-                .output()
-                .unwrap();
-            String::from_utf8_lossy(&out.stderr).into_owned()
-        })
-    };
+    let waiting = backup_push_in_background(&pg);
     wait_for("the backup to wait for its WAL", Duration::from_secs(60), || {
         pg.server_log().matches("started at").count() >= 3
     });
@@ -84,7 +61,7 @@ fn a_backup_fails_in_bounded_time_when_its_wal_cannot_be_archived() {
         pg.sql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'walrs backup'") == "0"
     });
     let stopped_in = t.elapsed();
-    let err = waiting.join().unwrap();
+    let err = waiting.join().unwrap().expect_err("a terminated backup fails its caller");
     println!("terminated while waiting for WAL: ended after {stopped_in:?}: {}", err.lines().next().unwrap_or(""));
     assert!(stopped_in < Duration::from_secs(10), "the terminated backup waited {stopped_in:?} for its WAL");
     assert!(err.contains("cancelled"), "{err}");

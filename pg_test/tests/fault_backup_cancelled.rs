@@ -21,11 +21,7 @@ fn no_sentinel(repo: &Repo, folder: &str) -> bool {
 fn a_running_backup_stops_or_yields_within_seconds() {
     let work = Workdir::new("fault-backup-cancelled");
     let repo = Repo::new(&work);
-    let pg = archiving_cluster(
-        &work,
-        &repo,
-        "walrs.backup_partition_size = '4MB'\nwalrs.upload_concurrency = 1\nwalrs.compression = 'brotli'",
-    );
+    let pg = archiving_cluster(&work, &repo, SLOW_BACKUPS);
     pg.start();
     pg.sql("CREATE EXTENSION walrs");
     pg.pgbench(&["-i", "-s", "20", "-q"]);

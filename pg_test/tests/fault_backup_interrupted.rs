@@ -22,11 +22,7 @@ fn assert_left_alone(pg: &Cluster, repo: &Repo, folder: &str, how: &str) {
 fn interrupted_backups_are_never_listed_and_are_cleaned_up() {
     let work = Workdir::new("fault-backup-interrupted");
     let repo = Repo::new(&work);
-    let pg = archiving_cluster(
-        &work,
-        &repo,
-        "walrs.backup_partition_size = '8MB'\nwalrs.upload_concurrency = 1\nwalrs.compression = 'brotli'",
-    );
+    let pg = archiving_cluster(&work, &repo, SLOW_BACKUPS);
     pg.start();
     pg.sql("CREATE EXTENSION walrs");
     pg.pgbench(&["-i", "-s", "10", "-q"]);

@@ -8,11 +8,7 @@ use walrs_pg_test::*;
 fn retention_by_a_plain_role_never_removes_a_running_backup() {
     let work = Workdir::new("retention-running-backup");
     let repo = Repo::new(&work);
-    let pg = archiving_cluster(
-        &work,
-        &repo,
-        "walrs.backup_partition_size = '8MB'\nwalrs.upload_concurrency = 1\nwalrs.compression = 'brotli'",
-    );
+    let pg = archiving_cluster(&work, &repo, SLOW_BACKUPS);
     pg.start();
     pg.sql("CREATE EXTENSION walrs");
     pg.psql_script(

@@ -53,22 +53,24 @@ fn make_data_dir(root: &Path) -> Vec<(&'static str, Vec<u8>)> {
     files
 }
 
-async fn push(storage: &Storage, data: &Path, compression: Compression) -> String {
-    let req = BackupRequest {
+fn request(data: &Path, compression: Compression) -> BackupRequest {
+    BackupRequest {
         data_dir: data.to_path_buf(),
         compression,
         partition_size: 1 << 20,
         concurrency: 3,
         data_checksums: false,
         fail_on_corrupt_pages: false,
-    };
+    }
+}
+
+/// The backup that starts at 0/2000028, and how it stops and on which server.
+fn started() -> Started {
     let start_lsn = Lsn(0x2000028);
-    let started =
-        Started { name: backup_name(1, start_lsn, DEFAULT_SEGMENT_SIZE), start_lsn, start_time: SystemTime::now() };
-    let uploaded = upload_files(storage, &req, &started).await.unwrap();
-    assert!(uploaded.uncompressed_bytes > 4 << 20);
-    let (listed, _) = list_backups(storage).await.unwrap();
-    assert!(listed.is_empty(), "a backup must be invisible before its sentinel");
+    Started { name: backup_name(1, start_lsn, DEFAULT_SEGMENT_SIZE), start_lsn, start_time: SystemTime::now() }
+}
+
+fn stopped() -> (Stopped, ServerFacts) {
     let stopped = Stopped {
         finish_lsn: Lsn(0x2000100),
         backup_label: "START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\n".into(),
@@ -77,6 +79,16 @@ async fn push(storage: &Storage, data: &Path, compression: Compression) -> Strin
     };
     let facts =
         ServerFacts { pg_version: 150020, system_identifier: Some(42), hostname: "test".into(), is_permanent: false };
+    (stopped, facts)
+}
+
+async fn push(storage: &Storage, data: &Path, compression: Compression) -> String {
+    let (req, started) = (request(data, compression), started());
+    let uploaded = upload_files(storage, &req, &started).await.unwrap();
+    assert!(uploaded.uncompressed_bytes > 4 << 20);
+    let (listed, _) = list_backups(storage).await.unwrap();
+    assert!(listed.is_empty(), "a backup must be invisible before its sentinel");
+    let (stopped, facts) = stopped();
     complete(storage, &req, &started, &uploaded, &stopped, &facts).await.unwrap();
     started.name.to_string()
 }
@@ -384,29 +396,12 @@ async fn no_sentinel_is_written_while_a_partition_it_records_is_missing() {
     let data = dir.path().join("data");
     make_data_dir(&data);
     let s = storage(dir.path());
-    let req = BackupRequest {
-        data_dir: data.clone(),
-        compression: Compression::Lz4,
-        partition_size: 1 << 20,
-        concurrency: 2,
-        data_checksums: false,
-        fail_on_corrupt_pages: false,
-    };
-    let start_lsn = Lsn(0x2000028);
-    let started =
-        Started { name: backup_name(1, start_lsn, DEFAULT_SEGMENT_SIZE), start_lsn, start_time: SystemTime::now() };
+    let (req, started) = (request(&data, Compression::Lz4), started());
     let uploaded = upload_files(&s, &req, &started).await.unwrap();
     // Removed meanwhile (a retention run that took the folder for a leftover).
     let parts = dir.path().join("repo/basebackups_005/base_000000010000000000000002/tar_partitions");
     std::fs::remove_file(parts.join("part_001.tar.lz4")).unwrap();
-    let stopped = Stopped {
-        finish_lsn: Lsn(0x2000100),
-        backup_label: "START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\n".into(),
-        tablespace_map: String::new(),
-        finish_time: SystemTime::now(),
-    };
-    let facts =
-        ServerFacts { pg_version: 150020, system_identifier: Some(42), hostname: "test".into(), is_permanent: false };
+    let (stopped, facts) = stopped();
     let err = complete(&s, &req, &started, &uploaded, &stopped, &facts).await.unwrap_err();
     assert_eq!(err.kind, walrs_core::ErrorKind::Corrupt, "{err}");
     assert!(err.message.contains("part_001.tar.lz4"), "{}", err.message);

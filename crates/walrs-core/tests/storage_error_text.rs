@@ -4,26 +4,16 @@
 
 mod support;
 
-use std::time::Duration;
 use support::slow_http::{Behaviour, SlowServer};
 use walrs_core::config::Env;
-use walrs_core::storage::{Location, RetryPolicy, Storage};
+use walrs_core::storage::{Location, Storage};
 
 /// A session token walrs was never given: instance roles and web identity hand it to the client
 /// inside the process, so no variable holds it and redacting known values cannot find it.
 const TOKEN: &str = "IQoJb3JpZ2luX2VjEHoaCWV1LXdlc3QtMSJHMEUCIQDx7uJ3Yk+Lz9Gm0bq2w3T/8aVbF5kPd0nR1yQbT1sW4AIgZ3mNpQ==";
 const KEY_ID: &str = "ASIAZ3EXAMPLE7QK5XYZ";
 
-fn quick() -> RetryPolicy {
-    RetryPolicy {
-        attempt_timeout: Duration::from_secs(2),
-        connect_timeout: Duration::from_secs(1),
-        stall_timeout: Duration::from_secs(1),
-        budget: Duration::from_millis(1500),
-        first_backoff: Duration::from_millis(100),
-        max_backoff: Duration::from_millis(400),
-    }
-}
+use support::quick_policy as quick;
 
 fn hex_bytes(s: &str) -> String {
     s.bytes().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")

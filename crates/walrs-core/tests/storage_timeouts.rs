@@ -18,17 +18,7 @@ const S3_SECRET: &str = "s3-secret-that-must-not-leak";
 const SAS_TOKEN: &str =
     "sv=2021-08-06&ss=b&srt=co&sp=rwdlac&se=2099-01-01T00:00:00Z&spr=http&sig=SasSignatureMustNotLeak%2Bx%3D";
 
-/// Short timeouts so failures show within seconds.
-fn quick() -> RetryPolicy {
-    RetryPolicy {
-        attempt_timeout: Duration::from_secs(2),
-        connect_timeout: Duration::from_secs(1),
-        stall_timeout: Duration::from_secs(1),
-        budget: Duration::from_millis(1500),
-        first_backoff: Duration::from_millis(100),
-        max_backoff: Duration::from_millis(400),
-    }
-}
+use support::quick_policy as quick;
 
 /// A one-second try timeout, for work that takes longer than that in all but never stalls.
 fn paced() -> RetryPolicy {
