@@ -126,10 +126,10 @@ pub struct BackupFetchArgs {
     /// Recover to the end of the archive (writes recovery.signal and restore_command).
     #[arg(long)]
     pub recovery: bool,
-    /// `off` (the default, except with --standby): the restored server does not archive and
-    /// has no walrs repository (archive_mode = 'off', walrs.storage = '' in its
-    /// postgresql.auto.conf), so a copy never writes into this repository. `preserve` (the
-    /// default with --standby, a failover target): keep the backup's settings.
+    /// `off` (the default, except with --standby): the restored server does not archive
+    /// (archive_mode = 'off' and no scheduled walrs backups in its postgresql.auto.conf), so a
+    /// copy never writes its timeline into this repository. `preserve` (the default with
+    /// --standby, a failover target): keep the backup's settings.
     #[arg(long, value_name = "off|preserve")]
     pub archive_mode: Option<String>,
     /// Recover up to this time (a timestamp PostgreSQL accepts, e.g. '2026-11-21 12:00:00+00').

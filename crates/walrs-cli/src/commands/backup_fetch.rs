@@ -90,8 +90,8 @@ pub fn run(global: &Global, args: &BackupFetchArgs) -> Result<(), Error> {
     );
     if archive_mode == ArchiveMode::Off {
         eprintln!(
-            "walrs: archiving and walrs.storage are off in the restored server (postgresql.auto.conf); \
-             restore with --archive-mode preserve for a server that replaces the original"
+            "walrs: archiving is off in the restored server (postgresql.auto.conf); restore with \
+             --archive-mode preserve for a server that replaces the original"
         );
     }
     Ok(())

@@ -103,11 +103,10 @@ impl RecoverySettings {
 /// What a restored copy does about archiving.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ArchiveMode {
-    /// `archive_mode = 'off'`, no repository and no scheduled walrs backups: a copy (an
-    /// inspection, a drill, a test) must not upload its own timeline into the repository it
-    /// came from, where a later restore that follows the latest timeline would replay the
-    /// copy's branch, nor run walrs's backups or retention (from a pg_cron job) against it.
-    /// The `restore_command` walrs writes names the repository itself, so recovery still works.
+    /// `archive_mode = 'off'` and no scheduled walrs backups: a copy (an inspection, a drill,
+    /// a test) must not upload its own timeline into the repository it came from, where a
+    /// later restore that follows the latest timeline would replay the copy's branch.
+    /// `walrs.storage` stays, so `restore_command = 'walrs wal-fetch %f %p'` works in the copy.
     #[default]
     Off,
     /// Keep the backup's settings: the copy replaces the lost server and archives as it did.
@@ -137,7 +136,6 @@ impl ArchiveMode {
                  # repository it was restored from. Restore with --archive-mode preserve, or remove\n\
                  # these lines, for a server that replaces the original.\n\
                  archive_mode = 'off'\n\
-                 walrs.storage = ''\n\
                  walrs.backup_schedule = ''\n",
             ),
         }
@@ -254,7 +252,8 @@ mod tests {
         let last = |name: &str| settings.iter().rev().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
         assert_eq!(last("archive_mode"), Some("off"));
         assert_eq!(last("walrs.backup_schedule"), Some(""));
-        assert_eq!(last("walrs.storage"), Some(""));
+        // The copy still finds its WAL with a plain `walrs wal-fetch %f %p`.
+        assert_eq!(last("walrs.storage"), None);
         let before = auto.clone();
         ArchiveMode::Preserve.write(dir.path()).unwrap();
         assert_eq!(std::fs::read_to_string(dir.path().join("postgresql.auto.conf")).unwrap(), before);
