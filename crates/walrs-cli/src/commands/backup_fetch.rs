@@ -29,11 +29,9 @@ pub fn run(global: &Global, args: &BackupFetchArgs) -> Result<(), Error> {
     };
     let action =
         args.target_action.as_deref().map(str::parse).transpose().map_err(|e: Error| e.context("--target-action"))?;
-    // A standby is a failover target: once promoted it must archive as the primary did.
     let archive_mode = match &args.archive_mode {
         Some(mode) => mode.parse().map_err(|e: Error| e.context("--archive-mode"))?,
-        None if args.standby => ArchiveMode::Preserve,
-        None => ArchiveMode::Off,
+        None => ArchiveMode::default_for(args.standby),
     };
     let mut mapping = TablespaceMapping::new();
     for m in &args.tablespace_mapping {

@@ -126,6 +126,16 @@ impl std::str::FromStr for ArchiveMode {
 }
 
 impl ArchiveMode {
+    /// The mode when none is asked for: a standby is a failover target, which once promoted
+    /// must archive as the primary did; any other restore is a copy until the user says not.
+    pub fn default_for(standby: bool) -> ArchiveMode {
+        if standby {
+            ArchiveMode::Preserve
+        } else {
+            ArchiveMode::Off
+        }
+    }
+
     /// The lines appended to `postgresql.auto.conf` (read after `postgresql.conf`, so they win
     /// wherever the server's main configuration lives).
     pub fn conf_lines(self) -> Option<&'static str> {
@@ -258,6 +268,8 @@ mod tests {
         ArchiveMode::Preserve.write(dir.path()).unwrap();
         assert_eq!(std::fs::read_to_string(dir.path().join("postgresql.auto.conf")).unwrap(), before);
         assert!("bogus".parse::<ArchiveMode>().unwrap_err().hint.unwrap().contains("preserve"));
+        assert_eq!(ArchiveMode::default_for(true), ArchiveMode::Preserve);
+        assert_eq!(ArchiveMode::default_for(false), ArchiveMode::Off);
     }
 
     #[test]
