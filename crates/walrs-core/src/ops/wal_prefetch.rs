@@ -19,7 +19,7 @@
 use super::wal_fetch;
 use crate::compress::Compression;
 use crate::storage::Storage;
-use crate::wal::header::{check_segment_start, LONG_HEADER_LEN};
+use crate::wal::header::check_file_start;
 use crate::wal::{is_valid_segment_size, WalFileKind, WalFileName};
 use crate::{Error, ErrorKind, Result};
 use futures::StreamExt;
@@ -60,7 +60,10 @@ pub fn take(dir: &Path, name: &WalFileName, source: &str, dest: &Path) -> Result
     let file = dir.join(name.as_str());
     let taken = match std::fs::metadata(&file) {
         Ok(m) if m.is_file() && is_valid_segment_size(m.len()) => {
-            if let Err(e) = check_prefetched(&file, name, m.len()) {
+            // The last look before a prefetched file becomes PostgreSQL's.
+            if let Err(e) = check_file_start(&file, name, m.len(), None)
+                .map_err(|e| e.context(format!("the prefetched copy {} was dropped", file.display())))
+            {
                 remove(&file)?;
                 return Err(e);
             }
@@ -72,17 +75,6 @@ pub fn take(dir: &Path, name: &WalFileName, source: &str, dest: &Path) -> Result
     };
     tidy(dir, name, SystemTime::now())?;
     Ok(taken)
-}
-
-/// The last look before a prefetched file becomes PostgreSQL's: its first page must be its own.
-fn check_prefetched(file: &Path, name: &WalFileName, len: u64) -> Result<()> {
-    use std::io::Read;
-    let mut first = vec![0u8; LONG_HEADER_LEN];
-    std::fs::File::open(file)
-        .and_then(|mut f| f.read_exact(&mut first))
-        .map_err(|e| Error::local_io(format!("cannot read {}", file.display()), &e))?;
-    check_segment_start(&first, name, len, None)
-        .map_err(|e| e.context(format!("the prefetched copy {} was dropped", file.display())))
 }
 
 /// If a prefetcher is fetching `name` right now (its marker exists), or one has just

@@ -6,7 +6,7 @@ use super::{blocking, find_archived, size_limit};
 use crate::compress::Compression;
 use crate::layout::wal_key;
 use crate::storage::Storage;
-use crate::wal::header::{check_segment_start, LONG_HEADER_LEN};
+use crate::wal::header::check_file_start;
 use crate::wal::{is_valid_segment_size, WalFileKind, WalFileName};
 use crate::{Error, ErrorKind, Result};
 use bytes::Bytes;
@@ -37,7 +37,14 @@ pub async fn wal_push(
         )));
     }
 
-    check_start(name, path, len, system_id).await?;
+    // A damaged or foreign file archived under this name would be restored as if it were the
+    // WAL PostgreSQL wrote: refuse a segment whose first page is not its own.
+    let (checked, source) = (name.clone(), path.to_path_buf());
+    blocking(move || check_file_start(&source, &checked, len, system_id)).await.map_err(|e| {
+        e.context(format!("refusing to archive {what}")).with_hint(
+            "the file in pg_wal is damaged or is not this cluster's; archiving stops here until it is replaced",
+        )
+    })?;
 
     if let Some((key, method)) = find_archived(storage, name, compression).await? {
         return same_content(storage, name, &key, method, path).await.map(|()| PushOutcome::AlreadyArchived { key });
@@ -60,24 +67,6 @@ pub async fn wal_push(
     }
     // Another pusher got there between our look-up and our write.
     same_content(storage, name, &key, compression, path).await.map(|()| PushOutcome::AlreadyArchived { key })
-}
-
-/// Refuse a segment whose first page is not its own: a damaged or foreign file archived under
-/// this name would be restored as if it were the WAL PostgreSQL wrote.
-async fn check_start(name: &WalFileName, path: &Path, len: u64, system_id: Option<u64>) -> Result<()> {
-    if !matches!(name.kind(), WalFileKind::Segment | WalFileKind::Partial) {
-        return Ok(());
-    }
-    use tokio::io::AsyncReadExt;
-    let fail = |e: std::io::Error| Error::local_io(format!("cannot read {}", path.display()), &e);
-    let mut first = vec![0u8; LONG_HEADER_LEN];
-    let mut file = tokio::fs::File::open(path).await.map_err(fail)?;
-    file.read_exact(&mut first).await.map_err(fail)?;
-    check_segment_start(&first, name, len, system_id).map_err(|e| {
-        e.context(format!("refusing to archive {}", path.display())).with_hint(
-            "the file in pg_wal is damaged or is not this cluster's; archiving stops here until it is replaced",
-        )
-    })
 }
 
 /// The compressed file and the CRC-32 of what was compressed.

@@ -122,6 +122,20 @@ pub fn check_segment_start(first: &[u8], name: &WalFileName, len: u64, system_id
     Ok(())
 }
 
+/// [`check_segment_start`] for the file at `path`, of `len` bytes: reads only its first page
+/// header. History and backup history files are not read.
+pub fn check_file_start(path: &std::path::Path, name: &WalFileName, len: u64, system_id: Option<u64>) -> Result<()> {
+    if !matches!(name.kind(), WalFileKind::Segment | WalFileKind::Partial) {
+        return Ok(());
+    }
+    use std::io::Read;
+    let mut first = vec![0u8; LONG_HEADER_LEN];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut first))
+        .map_err(|e| Error::local_io(format!("cannot read {}", path.display()), &e))?;
+    check_segment_start(&first, name, len, system_id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
