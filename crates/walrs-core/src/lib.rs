@@ -19,6 +19,7 @@ pub mod pgcontrol;
 pub mod restore;
 pub mod retention;
 pub mod schedule;
+pub mod snapshot;
 pub mod storage;
 pub mod timefmt;
 pub mod timeline;

@@ -1,6 +1,7 @@
 //! Which backups a repository holds: those with a sentinel, and nothing else.
 
-use super::{BackupName, Sentinel, BACKUP_DIR, SENTINEL_SUFFIX};
+use super::{BackupName, Sentinel};
+use crate::layout::{parse_sentinel_key, sentinel_key, BACKUP_DIR};
 use crate::storage::Storage;
 use crate::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -47,8 +48,7 @@ pub(crate) async fn read_complete(
     objects: &[crate::storage::ObjectInfo],
 ) -> Result<(Vec<BackupInfo>, Vec<Error>)> {
     let sentinels = objects.iter().filter_map(|o| {
-        let name = o.key.strip_prefix(&format!("{BACKUP_DIR}/"))?.strip_suffix(SENTINEL_SUFFIX)?;
-        let name = BackupName::parse(name).ok()?;
+        let name = parse_sentinel_key(&o.key)?;
         Some((name, o.modified))
     });
     let mut backups = Vec::new();
@@ -65,7 +65,7 @@ pub(crate) async fn read_complete(
 }
 
 pub(crate) async fn read_sentinel(storage: &Storage, name: &BackupName) -> Result<Option<Sentinel>> {
-    let key = name.sentinel_key();
+    let key = sentinel_key(name);
     match storage.get_at_most(&key, super::MAX_SENTINEL_BYTES).await? {
         Some(bytes) => Sentinel::parse(&bytes, &key).map(Some),
         None => Ok(None),

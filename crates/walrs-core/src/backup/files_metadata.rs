@@ -122,7 +122,9 @@ mod tests {
 
     #[test]
     fn malformed_or_oversized_lists_are_corrupt() {
-        let key = "basebackups_005/base_000000010000000000000002/files_metadata.json";
+        let key = &crate::layout::files_metadata_key(
+            &crate::backup::BackupName::parse("base_000000010000000000000002").unwrap(),
+        );
         for bad in [
             &b""[..],
             b"{",

@@ -14,10 +14,6 @@ pub use sentinel::{Sentinel, TablespaceSpec};
 
 use crate::{Error, Result};
 
-/// Folder of base backups.
-pub const BACKUP_DIR: &str = "basebackups_005";
-/// Suffix of the object whose presence makes a backup complete.
-pub const SENTINEL_SUFFIX: &str = "_backup_stop_sentinel.json";
 /// Largest sentinel walrs reads: they are a few hundred bytes; more means something is wrong.
 pub const MAX_SENTINEL_BYTES: usize = 1 << 20;
 
@@ -49,15 +45,6 @@ impl BackupName {
         &self.0
     }
 
-    pub fn sentinel_key(&self) -> String {
-        format!("{BACKUP_DIR}/{}{SENTINEL_SUFFIX}", self.0)
-    }
-
-    /// The folder holding the backup's objects.
-    pub fn dir(&self) -> String {
-        format!("{BACKUP_DIR}/{}", self.0)
-    }
-
     pub fn is_delta(&self) -> bool {
         self.0.contains("_D_")
     }
@@ -76,8 +63,7 @@ mod tests {
     #[test]
     fn backup_names() {
         let n = BackupName::parse("base_000000010000000000000002").unwrap();
-        assert_eq!(n.sentinel_key(), "basebackups_005/base_000000010000000000000002_backup_stop_sentinel.json");
-        assert_eq!(n.dir(), "basebackups_005/base_000000010000000000000002");
+        assert_eq!(n.as_str(), "base_000000010000000000000002");
         assert!(!n.is_delta());
         assert!(BackupName::parse("base_000000010000000000000004_D_000000010000000000000002").unwrap().is_delta());
         for bad in [

@@ -1,4 +1,4 @@
-//! The backup sentinel, `basebackups_005/<name>_backup_stop_sentinel.json`: uploaded last, its
+//! The backup sentinel (`layout::sentinel_key`): uploaded last, its
 //! presence is what makes a backup complete. Field names are WAL-G's (PascalCase).
 
 use crate::lsn::Lsn;
@@ -106,9 +106,12 @@ mod tests {
     #[test]
     fn malformed_or_oversized_sentinels_are_corrupt() {
         for bad in [&b"{"[..], b"[]", b"{}", b"{\"LSN\":\"x\"}", b"{\"LSN\":1,\"PgVersion\":\"x\"}", b"\xff\xfe"] {
-            let err = Sentinel::parse(bad, "basebackups_005/x_backup_stop_sentinel.json").unwrap_err();
+            let key = crate::layout::sentinel_key(
+                &crate::backup::BackupName::parse("base_000000010000000000000002").unwrap(),
+            );
+            let err = Sentinel::parse(bad, &key).unwrap_err();
             assert_eq!(err.kind, crate::ErrorKind::Corrupt);
-            assert!(err.message.contains("basebackups_005/x"), "{}", err.message);
+            assert!(err.message.contains(&key), "{}", err.message);
         }
         let big = vec![b' '; super::super::MAX_SENTINEL_BYTES + 1];
         assert_eq!(Sentinel::parse(&big, "k").unwrap_err().kind, crate::ErrorKind::Corrupt);

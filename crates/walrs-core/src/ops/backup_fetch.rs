@@ -5,8 +5,10 @@
 use crate::backup::files_metadata::FilesMetadata;
 use crate::backup::BackupInfo;
 use crate::compress::Compression;
+use crate::layout::{files_metadata_key, partitions_dir};
 use crate::restore::early_sync::{EarlySync, Submitter};
 use crate::restore::untar::{self, Expected, Extracted};
+use crate::snapshot::backup_objects;
 use crate::storage::Storage;
 use crate::{Error, Result};
 use futures::StreamExt;
@@ -76,18 +78,18 @@ pub async fn backup_fetch_with(
     let objects = backup_objects(storage, backup).await?;
     if objects.control.is_none() {
         return Err(Error::corrupt(format!(
-            "{} has no pg_control archive in {}/tar_partitions",
+            "{} has no pg_control archive in {}",
             backup.name,
-            backup.name.dir()
+            partitions_dir(&backup.name)
         ))
         .with_hint("the backup is damaged or incomplete; restore another one"));
     }
     if let Some(first) = objects.missing_parts.first() {
         return Err(Error::corrupt(format!(
-            "{} is incomplete: {} of the partitions its files_metadata.json lists are not in storage, the first {}/tar_partitions/{first}",
+            "{} is incomplete: {} of the partitions its files_metadata.json lists are not in storage, the first {}/{first}",
             backup.name,
             objects.missing_parts.len(),
-            backup.name.dir()
+            partitions_dir(&backup.name)
         ))
         .with_hint("the backup is damaged (a partition was deleted); restore another one"));
     }
@@ -154,73 +156,6 @@ fn check_version(backup: &BackupInfo) -> Result<()> {
         backup.sentinel.pg_version
     ))
     .with_hint("restore it with a tool that supports that version"))
-}
-
-/// The stored objects a restore reads, and the backup's file list.
-pub(super) struct BackupObjects {
-    /// Tar partitions, in name order, with their compression.
-    pub parts: Vec<(String, Compression)>,
-    pub label: Option<(String, Compression)>,
-    /// `pg_control.tar`: a backup without it cannot be restored.
-    pub control: Option<(String, Compression)>,
-    /// files_metadata.json, unless the backup has none.
-    pub listed: Option<FilesMetadata>,
-    /// Partitions files_metadata.json lists that are not in storage (`part_003.tar`).
-    pub missing_parts: Vec<String>,
-}
-
-impl BackupObjects {
-    /// Partitions, then `backup_label`, then `pg_control` last.
-    pub fn in_restore_order(&self) -> impl Iterator<Item = (&String, &Compression)> {
-        self.parts.iter().chain(self.label.iter()).chain(self.control.iter()).map(|(k, m)| (k, m))
-    }
-}
-
-/// List `backup`'s tar objects and read its files_metadata.json.
-pub(super) async fn backup_objects(storage: &Storage, backup: &BackupInfo) -> Result<BackupObjects> {
-    let dir = backup.name.dir();
-    let objects = storage.list(&format!("{dir}/tar_partitions")).await?;
-    let mut parts = Vec::new();
-    let (mut label, mut control) = (None, None);
-    for o in &objects {
-        let file = o.key.rsplit('/').next().unwrap_or("");
-        let Some((stem, method)) = tar_name(file) else { continue };
-        match stem {
-            "pg_control" => control = Some((o.key.clone(), method)),
-            "backup_label" => label = Some((o.key.clone(), method)),
-            s if s.starts_with("part_") => parts.push((o.key.clone(), method)),
-            _ => {}
-        }
-    }
-    parts.sort_by(|a, b| a.0.cmp(&b.0));
-    let listed = files_metadata(storage, backup).await?;
-    let mut missing_parts = Vec::new();
-    // Partitions the backup recorded; anything else under its name is a failed attempt's leftover.
-    if let Some(sets) = listed.as_ref().map(|l| &l.tar_file_sets).filter(|s| !s.is_empty()) {
-        let stems: Vec<&str> = sets.keys().filter_map(|k| k.split(".tar").next()).collect();
-        let stem_of = |key: &str| tar_name(key.rsplit('/').next().unwrap_or("")).map(|(stem, _)| stem.to_string());
-        parts.retain(|(key, _)| stem_of(key).is_some_and(|stem| stems.contains(&stem.as_str())));
-        let present: Vec<String> = parts.iter().filter_map(|(key, _)| stem_of(key)).collect();
-        missing_parts = sets
-            .keys()
-            .filter(|k| {
-                let stem = k.split(".tar").next().unwrap_or("");
-                stem.starts_with("part_") && !present.iter().any(|p| p == stem)
-            })
-            .cloned()
-            .collect();
-    }
-    Ok(BackupObjects { parts, label, control, listed, missing_parts })
-}
-
-/// `part_001.tar.lz4` → (`part_001`, lz4); None for anything that is not a tar object.
-fn tar_name(file: &str) -> Option<(&str, Compression)> {
-    let (stem, ext) = match file.split_once(".tar") {
-        Some((stem, "")) => (stem, ""),
-        Some((stem, rest)) => (stem, rest.strip_prefix('.')?),
-        None => return None,
-    };
-    Some((stem, Compression::from_extension(ext)?))
 }
 
 /// Each tablespace of the backup: its OID and the directory it is restored into.
@@ -335,25 +270,6 @@ async fn extract_object(
     .ok_or_else(|| Error::corrupt(format!("{key} vanished from the repository during the restore")))
 }
 
-/// The backup's files_metadata.json; None only when its sentinel says it was written without
-/// one (`FilesMetadataDisabled`), or by a tool that wrote none (sentinels before `Version` 2:
-/// WAL-E and WAL-G before 2.0). Missing otherwise, it is damage: without it nothing can say
-/// which partitions and files the backup holds.
-pub(super) async fn files_metadata(storage: &Storage, backup: &BackupInfo) -> Result<Option<FilesMetadata>> {
-    if backup.sentinel.files_metadata_disabled || backup.sentinel.version < 2 {
-        return Ok(None);
-    }
-    let key = format!("{}/files_metadata.json", backup.name.dir());
-    match storage.get_at_most(&key, crate::backup::files_metadata::MAX_BYTES).await? {
-        Some(bytes) => FilesMetadata::parse(&bytes, &key).map(Some),
-        None => Err(Error::corrupt(format!(
-            "{key} is missing, and the sentinel of {} does not say it was written without one",
-            backup.name
-        ))
-        .with_hint("the backup is damaged or incomplete; restore another one")),
-    }
-}
-
 /// Every file the backup's files_metadata.json lists must have been restored.
 fn check_all_restored(listed: &FilesMetadata, backup: &BackupInfo, dest: &Path) -> Result<()> {
     let missing: Vec<&String> = listed
@@ -365,9 +281,9 @@ fn check_all_restored(listed: &FilesMetadata, backup: &BackupInfo, dest: &Path) 
     match missing.first() {
         None => Ok(()),
         Some(first) => Err(Error::corrupt(format!(
-            "{} files listed in {}/files_metadata.json are missing from the restore, the first {first}",
+            "{} files listed in {} are missing from the restore, the first {first}",
             missing.len(),
-            backup.name.dir()
+            files_metadata_key(&backup.name)
         ))
         .with_hint("the backup's tar partitions are incomplete; restore another backup")),
     }
@@ -417,15 +333,5 @@ mod tests {
         // A mapping to a path with `..` is refused as well.
         let mapping: TablespaceMapping = [("16384".to_string(), PathBuf::from("/restore/../etc"))].into();
         assert!(place_tablespaces(&with_tablespace("/srv/ts1/"), &mapping).is_err());
-    }
-
-    #[test]
-    fn tar_object_names() {
-        assert_eq!(tar_name("part_001.tar.lz4"), Some(("part_001", Compression::Lz4)));
-        assert_eq!(tar_name("pg_control.tar.zst"), Some(("pg_control", Compression::Zstd)));
-        assert_eq!(tar_name("backup_label.tar"), Some(("backup_label", Compression::None)));
-        assert_eq!(tar_name("part_002.tar.br"), Some(("part_002", Compression::Brotli)));
-        assert_eq!(tar_name("part_002.tar.lzo"), None);
-        assert_eq!(tar_name("metadata.json"), None);
     }
 }

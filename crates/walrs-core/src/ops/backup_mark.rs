@@ -38,11 +38,11 @@ pub async fn backup_mark(storage: &Storage, which: &str, permanent: bool) -> Res
             .with_hint("make the delta impermanent first"));
         }
     }
-    let metadata_key = format!("{}/metadata.json", backup.name.dir());
+    let metadata_key = crate::layout::metadata_key(&backup.name);
     if let Some(bytes) = storage.get_at_most(&metadata_key, crate::backup::MAX_SENTINEL_BYTES).await? {
         storage.put(&metadata_key, set_flag(&bytes, "is_permanent", permanent, &metadata_key)?).await?;
     }
-    let sentinel_key = backup.name.sentinel_key();
+    let sentinel_key = crate::layout::sentinel_key(&backup.name);
     let bytes = storage.get_at_most(&sentinel_key, crate::backup::MAX_SENTINEL_BYTES).await?.ok_or_else(|| {
         Error::not_found(format!("the sentinel of {} disappeared while it was being marked", backup.name))
     })?;

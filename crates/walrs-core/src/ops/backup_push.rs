@@ -14,6 +14,9 @@ use crate::backup::walk::{self, SourceFile, PG_CONTROL};
 use crate::backup::work_queue::WorkQueue;
 use crate::backup::{BackupName, Sentinel};
 use crate::compress::Compression;
+use crate::layout::{
+    backup_dir, files_metadata_key, metadata_key, partitions_dir, sentinel_key, tar_key, TarContent, TarFile,
+};
 use crate::lsn::Lsn;
 use crate::storage::{stream, Storage};
 use crate::timefmt::rfc3339;
@@ -67,7 +70,7 @@ pub struct ServerFacts {
 
 #[derive(Debug, Default)]
 pub struct Uploaded {
-    parts: Vec<(String, Vec<FileRecord>)>,
+    parts: Vec<(TarFile, Vec<FileRecord>)>,
     pub uncompressed_bytes: u64,
     pub compressed_bytes: u64,
     pub notes: Vec<String>,
@@ -111,17 +114,6 @@ fn describe(corrupt: &[CorruptFile]) -> String {
     text.join("; ")
 }
 
-fn part_key(name: &BackupName, file: &str) -> String {
-    format!("{}/tar_partitions/{file}", name.dir())
-}
-
-fn tar_file(stem: &str, c: Compression) -> String {
-    match c.extension() {
-        "" => format!("{stem}.tar"),
-        ext => format!("{stem}.tar.{ext}"),
-    }
-}
-
 /// Upload every file of the data directory but `backup_label`, then `pg_control`.
 pub async fn upload_files(storage: &Storage, req: &BackupRequest, started: &Started) -> Result<Uploaded> {
     let dir = req.data_dir.clone();
@@ -136,7 +128,7 @@ pub async fn upload_files(storage: &Storage, req: &BackupRequest, started: &Star
             let mut mine = vec![];
             while let Some(files) = queue.next_partition() {
                 let n = numbers.fetch_add(1, Ordering::Relaxed);
-                let file = tar_file(&format!("part_{n:03}"), req.compression);
+                let file = TarFile::new(TarContent::Part(n as u32), req.compression);
                 // The directories go into the first partition, so every other one is files only.
                 let dirs = if n == 1 { dirs.clone() } else { vec![] };
                 mine.push(upload_partition(storage, req, started, file, dirs, files).await?);
@@ -144,14 +136,15 @@ pub async fn upload_files(storage: &Storage, req: &BackupRequest, started: &Star
             Ok::<_, Error>(mine)
         }
     });
-    let mut parts: Vec<(String, Vec<FileRecord>, u64)> =
+    let mut parts: Vec<(TarFile, Vec<FileRecord>, u64)> =
         futures::future::try_join_all(writers).await?.into_iter().flatten().collect();
-    parts.sort_by(|a, b| a.0.cmp(&b.0));
+    parts.sort_by_key(|(file, _, _)| file.content);
 
     let control = inv.files.iter().find(|f| f.rel == PG_CONTROL).cloned().expect("inventory checks pg_control");
     let control = std::iter::once(control);
     let (file, records, stored) =
-        upload_partition(storage, req, started, tar_file("pg_control", req.compression), vec![], control).await?;
+        upload_partition(storage, req, started, TarFile::new(TarContent::PgControl, req.compression), vec![], control)
+            .await?;
     parts.push((file, records, stored));
 
     let mut out = Uploaded { notes: inv.notes, tablespaces: inv.tablespaces, ..Default::default() };
@@ -176,11 +169,11 @@ pub async fn upload_files(storage: &Storage, req: &BackupRequest, started: &Star
 
 /// Remove what a failed attempt under the same name left behind; refuse to touch a complete backup.
 async fn clear_leftovers(storage: &Storage, name: &BackupName) -> Result<()> {
-    if storage.exists(&name.sentinel_key()).await? {
+    if storage.exists(&sentinel_key(name)).await? {
         return Err(Error::new(ErrorKind::Conflict, format!("a complete backup named {name} already exists"))
             .with_hint("a new backup must start in a later WAL segment; run SELECT pg_switch_wal() and try again"));
     }
-    for object in storage.list(&name.dir()).await? {
+    for object in storage.list(&backup_dir(name)).await? {
         storage.delete(&object.key).await?;
     }
     Ok(())
@@ -191,10 +184,10 @@ async fn upload_partition(
     storage: &Storage,
     req: &BackupRequest,
     started: &Started,
-    file: String,
+    file: TarFile,
     dirs: Vec<String>,
     files: impl Iterator<Item = SourceFile> + Send + 'static,
-) -> Result<(String, Vec<FileRecord>, u64)> {
+) -> Result<(TarFile, Vec<FileRecord>, u64)> {
     let (writer, rx) = stream::channel();
     let (data_dir, compression) = (req.data_dir.clone(), req.compression);
     let verify_pages = req.data_checksums.then_some(started.start_lsn);
@@ -207,7 +200,7 @@ async fn upload_partition(
         encoder.finish().map_err(finish)?.finish().map_err(finish)?;
         Ok(records)
     });
-    let key = part_key(&started.name, &file);
+    let key = tar_key(&started.name, &file);
     let (records, stored) = tokio::join!(producer, storage.put_stream(&key, rx));
     let records = records?; // a producer error explains an upload error: report it first
     Ok((file, records, stored?))
@@ -225,11 +218,11 @@ pub async fn complete(
     let name = &started.name;
     let (label, map, c) = (stopped.backup_label.clone(), stopped.tablespace_map.clone(), req.compression);
     let label_tar = super::blocking(move || small_tar(&[("backup_label", label), ("tablespace_map", map)], c)).await?;
-    storage.put(&part_key(name, &tar_file("backup_label", c)), Bytes::from(label_tar)).await?;
+    storage.put(&tar_key(name, &TarFile::new(TarContent::BackupLabel, c)), Bytes::from(label_tar)).await?;
 
     let mut files = FilesMetadata::default();
     for (part, records) in &uploaded.parts {
-        files.tar_file_sets.insert(part.clone(), records.iter().map(|r| r.rel.clone()).collect());
+        files.tar_file_sets.insert(part.file_name(), records.iter().map(|r| r.rel.clone()).collect());
         for r in records {
             let meta = FileMeta {
                 mtime: r.mtime.clone(),
@@ -241,8 +234,7 @@ pub async fn complete(
             files.files.insert(r.rel.clone(), meta);
         }
     }
-    let dir = name.dir();
-    storage.put(&format!("{dir}/files_metadata.json"), json(&files)?).await?;
+    storage.put(&files_metadata_key(name), json(&files)?).await?;
 
     let (start, finish) = (rfc3339(started.start_time, true), rfc3339(stopped.finish_time, true));
     let data_dir = req.data_dir.display().to_string();
@@ -253,7 +245,7 @@ pub async fn complete(
         "system_identifier": facts.system_identifier, "uncompressed_size": uploaded.uncompressed_bytes,
         "compressed_size": uploaded.compressed_bytes, "user_data": null,
     });
-    storage.put(&format!("{dir}/metadata.json"), json(&metadata)?).await?;
+    storage.put(&metadata_key(name), json(&metadata)?).await?;
 
     let sentinel = Sentinel {
         lsn: started.start_lsn.0,
@@ -273,7 +265,7 @@ pub async fn complete(
         ..Default::default()
     };
     confirm_objects(storage, name, uploaded, c).await?;
-    storage.put(&name.sentinel_key(), json(&sentinel)?).await?;
+    storage.put(&sentinel_key(name), json(&sentinel)?).await?;
     Ok(sentinel)
 }
 
@@ -281,27 +273,28 @@ pub async fn complete(
 /// must still be in storage when it is written. Something may have removed them since their
 /// upload (a retention run that took the folder for a leftover, an operator).
 async fn confirm_objects(storage: &Storage, name: &BackupName, uploaded: &Uploaded, c: Compression) -> Result<()> {
-    let metadata = format!("{}/files_metadata.json", name.dir());
+    let metadata = files_metadata_key(name);
     if !storage.exists(&metadata).await? {
         return Err(Error::corrupt(format!("backup {name} is not complete: {metadata} vanished after its upload"))
             .with_hint(
                 "no sentinel was written; something deleted objects of a running backup, then take the backup again",
             ));
     }
-    let dir = format!("{}/tar_partitions", name.dir());
-    let stored: std::collections::BTreeSet<String> = storage.list(&dir).await?.into_iter().map(|o| o.key).collect();
-    let label = tar_file("backup_label", c);
-    let missing: Vec<&String> = uploaded
+    let stored: std::collections::BTreeSet<String> =
+        storage.list(&partitions_dir(name)).await?.into_iter().map(|o| o.key).collect();
+    let label = TarFile::new(TarContent::BackupLabel, c);
+    let missing: Vec<String> = uploaded
         .parts
         .iter()
         .map(|(part, _)| part)
         .chain(std::iter::once(&label))
-        .filter(|part| !stored.contains(&format!("{dir}/{part}")))
+        .map(|part| tar_key(name, part))
+        .filter(|key| !stored.contains(key))
         .collect();
     match missing.first() {
         None => Ok(()),
         Some(first) => Err(Error::corrupt(format!(
-            "backup {name} is not complete: {} of its objects vanished from storage after their upload, the first {dir}/{first}",
+            "backup {name} is not complete: {} of its objects vanished from storage after their upload, the first {first}",
             missing.len()
         ))
         .with_hint("no sentinel was written; something deleted objects of a running backup (check retention jobs), then take the backup again")),

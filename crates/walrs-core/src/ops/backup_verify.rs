@@ -2,19 +2,19 @@
 //! object is downloaded, decompressed and walked with the restore's own tar walker (same
 //! refusals of unsafe entries, same size and CRC-32 checks against files_metadata.json); then
 //! every file listed must have been seen, and the WAL from the backup's start to its finish
-//! must be in `wal_005`. Problems are collected, not stopped at, so one run names them all.
+//! must be in the repository. Problems are collected, not stopped at, so one run names them all.
 //!
 //! Backups written by WAL-G record no per-file checksums: for those, decompression, the tar
 //! structure and each file's length against its tar header are what can be checked.
 
-use super::backup_fetch::backup_objects;
-use super::wal_verify::segment_size;
 use super::with_decoded;
 use crate::backup::files_metadata::FilesMetadata;
 use crate::backup::walk::PG_CONTROL;
 use crate::backup::BackupInfo;
+use crate::layout::{files_metadata_key, partitions_dir, sentinel_key, WAL_DIR};
 use crate::restore::untar::{self, Sink};
-use crate::retention::{SegmentPos, Snapshot};
+use crate::retention::SegmentPos;
+use crate::snapshot::{backup_objects, segment_size, Snapshot};
 use crate::storage::Storage;
 use crate::wal::WalFileKind;
 use crate::{Error, Result};
@@ -103,14 +103,14 @@ fn check_wal(b: &BackupInfo, snap: &Snapshot, seg_size: u64) -> BackupCheck {
     if b.sentinel.finish_lsn != 0 && b.sentinel.finish_lsn < b.sentinel.lsn {
         check.problems.push(format!(
             "{}: the finish LSN {} is before the start LSN {}",
-            b.name.sentinel_key(),
+            sentinel_key(&b.name),
             b.sentinel.finish_lsn(),
             b.sentinel.start_lsn()
         ));
         return check;
     }
     if last - first > MAX_BACKUP_SEGMENTS {
-        check.problems.push(format!("{}: the backup spans {} segments", b.name.sentinel_key(), last - first + 1));
+        check.problems.push(format!("{}: the backup spans {} segments", sentinel_key(&b.name), last - first + 1));
         return check;
     }
     let stored: BTreeSet<(u32, u64)> = snap
@@ -128,7 +128,7 @@ fn check_wal(b: &BackupInfo, snap: &Snapshot, seg_size: u64) -> BackupCheck {
     }
     if let Some(m) = check.wal_missing.first() {
         check.problems.push(format!(
-            "{} WAL segment(s) needed to make the backup consistent are missing from wal_005, the first {m}",
+            "{} WAL segment(s) needed to make the backup consistent are missing from {WAL_DIR}, the first {m}",
             check.wal_missing.len()
         ));
     }
@@ -149,12 +149,11 @@ async fn check_objects(
         }
         Err(e) => return Err(e),
     };
-    let dir = b.name.dir();
     if objects.control.is_none() {
-        check.problems.push(format!("{dir}/tar_partitions has no pg_control.tar object"));
+        check.problems.push(format!("{} has no pg_control.tar object", partitions_dir(&b.name)));
     }
     for part in &objects.missing_parts {
-        check.problems.push(format!("{dir}/files_metadata.json lists {part}, which is not in storage"));
+        check.problems.push(format!("{} lists {part}, which is not in storage", files_metadata_key(&b.name)));
     }
     let expected = Arc::new(objects.listed.as_ref().map(FilesMetadata::checksums).unwrap_or_default());
     check.checksums_recorded = !expected.is_empty();
@@ -212,8 +211,9 @@ async fn check_objects(
             .collect();
         if let Some(first) = missing.first() {
             check.problems.push(format!(
-                "{} file(s) listed in {dir}/files_metadata.json are in no object, the first {first}",
-                missing.len()
+                "{} file(s) listed in {} are in no object, the first {first}",
+                missing.len(),
+                files_metadata_key(&b.name)
             ));
         }
     }

@@ -4,7 +4,9 @@
 //! a partial backup (never listed, removed by `delete garbage`), never a listed backup with
 //! missing parts. WAL goes after the backups that needed it.
 
-use crate::retention::{plan, Decision, Plan, Policy, Snapshot};
+use crate::layout::{parse_wal_key, wal_checksum_key};
+use crate::retention::{plan, Decision, Plan, Policy};
+use crate::snapshot::Snapshot;
 use crate::storage::Storage;
 use crate::Result;
 use chrono::{DateTime, Utc};
@@ -55,7 +57,10 @@ async fn execute(storage: &Storage, plan: &Plan) -> Result<()> {
             storage.delete(first).await?;
             delete_all(storage, rest.iter().copied()).await?;
         }
-        storage.remove_leftover_folder(&format!("{}/{}", crate::backup::BACKUP_DIR, backup.name));
+        // Decisions name backups the planner took from a snapshot: they always parse.
+        if let Ok(name) = crate::backup::BackupName::parse(&backup.name) {
+            storage.remove_leftover_folder(&crate::layout::backup_dir(&name));
+        }
     }
     let checksums: Vec<String> = wal.iter().filter_map(|d| checksum_of(d)).collect();
     delete_all(storage, wal.iter().flat_map(|d| d.keys.iter()).chain(&checksums)).await
@@ -64,13 +69,9 @@ async fn execute(storage: &Storage, plan: &Plan) -> Result<()> {
 /// The checksum walrs keeps beside a WAL object stored uncompressed or with brotli (see
 /// `wal_checksum`): it goes with the object. Deleting one that is not there is no error.
 fn checksum_of(wal: &Decision) -> Option<String> {
+    let has_one = wal.keys.iter().filter_map(|k| parse_wal_key(k)).any(|(_, c)| super::wal_checksum::needed(c));
     let name = crate::wal::WalFileName::parse(&wal.name).ok()?;
-    let base = crate::layout::wal_key(&name, crate::compress::Compression::None);
-    let has_one = wal.keys.iter().filter_map(|k| k.strip_prefix(base.as_str())).any(|suffix| {
-        let ext = suffix.strip_prefix('.').unwrap_or(suffix);
-        crate::compress::Compression::from_extension(ext).is_some_and(super::wal_checksum::needed)
-    });
-    has_one.then(|| crate::layout::wal_checksum_key(&name))
+    has_one.then(|| wal_checksum_key(&name))
 }
 
 async fn delete_all(storage: &Storage, keys: impl Iterator<Item = &String>) -> Result<()> {

@@ -27,7 +27,7 @@ use crate::wal::{WalFileKind, WalFileName};
 use crate::Result;
 
 /// Largest WAL segment PostgreSQL allows (`--wal-segsize=1024`).
-const MAX_SEGMENT: u64 = 1 << 30;
+pub(crate) const MAX_SEGMENT: u64 = 1 << 30;
 /// History and backup history files are a few lines; anything near this is not one.
 const MAX_SMALL_FILE: u64 = 64 << 20;
 
@@ -48,7 +48,7 @@ fn candidate_keys(name: &WalFileName, first: Compression) -> Vec<(String, Compre
 
 /// Stream the stored object `key` through `method`'s decompressor into `work`, on the blocking
 /// pool, memory bounded. None when there is no such object.
-async fn with_decoded<T: Send + 'static>(
+pub(crate) async fn with_decoded<T: Send + 'static>(
     storage: &Storage,
     key: &str,
     method: Compression,

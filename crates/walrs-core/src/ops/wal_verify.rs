@@ -17,14 +17,13 @@
 //! epoch's start, so the jump between two clusters' WAL is not reported as a gap. Two clusters
 //! whose WAL names overlap cannot be told apart: give a new cluster a new repository prefix.
 
-use super::{blocking, with_decoded, MAX_SEGMENT};
+use super::blocking;
 use crate::backup::BackupInfo;
-use crate::compress::Compression;
-use crate::layout::WAL_DIR;
-use crate::retention::{infer_segment_size, SegmentPos, Snapshot, WalObject};
+use crate::retention::SegmentPos;
+use crate::snapshot::{segment_size, Snapshot, WalObject};
 use crate::storage::Storage;
 use crate::timeline::{parse_history, HistoryEntry, MAX_HISTORY_BYTES};
-use crate::wal::{is_valid_segment_size, WalFileKind};
+use crate::wal::WalFileKind;
 use crate::Result;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -125,7 +124,7 @@ pub async fn wal_verify(storage: &Storage, now: DateTime<Utc>) -> Result<WalRepo
 }
 
 async fn read_history(storage: &Storage, w: &WalObject) -> Result<Vec<HistoryEntry>> {
-    let method = method_of(w);
+    let method = w.compression();
     let bytes = storage
         .get(&w.key)
         .await?
@@ -134,32 +133,6 @@ async fn read_history(storage: &Storage, w: &WalObject) -> Result<Vec<HistoryEnt
     let text = blocking(move || method.decompress(&bytes, MAX_HISTORY_BYTES, &key)).await?;
     let text = String::from_utf8_lossy(&text);
     parse_history(&text, w.name.timeline(), &w.key)
-}
-
-/// The compression of a WAL object, from its key's suffix.
-pub(crate) fn method_of(w: &WalObject) -> Compression {
-    let ext = w.key.strip_prefix(&format!("{WAL_DIR}/{}", w.name)).unwrap_or("").trim_start_matches('.');
-    Compression::from_extension(ext).unwrap_or(Compression::None)
-}
-
-/// The WAL segment size: the length of a stored segment, decompressed; else inferred from the
-/// backups (see [`infer_segment_size`]), with a note saying so.
-pub(crate) async fn segment_size(storage: &Storage, snap: &Snapshot) -> (u64, Option<String>) {
-    let inferred = infer_segment_size(&snap.backups);
-    let Some(sample) = snap.wal.iter().rev().find(|w| w.name.kind() == WalFileKind::Segment) else {
-        return (inferred, None);
-    };
-    let counted = with_decoded(storage, &sample.key, method_of(sample), |decoded| {
-        std::io::copy(&mut std::io::Read::take(decoded, MAX_SEGMENT + 1), &mut std::io::sink())
-            .map_err(|e| crate::Error::corrupt(format!("cannot read a WAL segment: {e}")))
-    })
-    .await;
-    match counted {
-        Ok(Some(len)) if is_valid_segment_size(len) => (len, None),
-        Ok(Some(len)) => (inferred, Some(format!("{} holds {len} bytes, not a segment size", sample.key))),
-        Ok(None) => (inferred, None),
-        Err(e) => (inferred, Some(format!("segment size inferred from the backups; measuring one failed: {e}"))),
-    }
 }
 
 /// What is stored at one segment position of a timeline.

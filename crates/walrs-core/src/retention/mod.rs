@@ -13,12 +13,11 @@
 //! - unreadable sentinels stop the planner: deciding around a backup it cannot see is unsafe.
 
 mod position;
-mod snapshot;
 #[cfg(test)]
 mod tests;
 
+use crate::snapshot::{PartialBackup, Snapshot};
 pub use position::{infer_segment_size, SegmentPos};
-pub use snapshot::{PartialBackup, Snapshot, WalObject};
 
 use crate::backup::{BackupInfo, BackupName};
 use crate::wal::WalFileKind;
@@ -270,7 +269,7 @@ fn deletion_reason(policy: &Policy) -> String {
 
 /// The objects of a complete backup: the sentinel first, so it stops being a backup at once.
 fn backup_keys(snap: &Snapshot, name: &BackupName) -> Vec<String> {
-    let mut keys = vec![name.sentinel_key()];
+    let mut keys = vec![crate::layout::sentinel_key(name)];
     keys.extend(snap.backup_objects.get(name).cloned().unwrap_or_default());
     keys
 }

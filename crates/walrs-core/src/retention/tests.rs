@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::backup::Sentinel;
+use crate::snapshot::WalObject;
 use crate::wal::WalFileName;
 use chrono::TimeZone;
 
@@ -43,8 +44,7 @@ fn segments(tli: u32, range: std::ops::Range<u64>) -> Vec<String> {
 }
 
 fn snapshot(backups: Vec<BackupInfo>, wal_names: Vec<String>) -> Snapshot {
-    let backup_objects =
-        backups.iter().map(|b| (b.name.clone(), vec![format!("{}/metadata.json", b.name.dir())])).collect();
+    let backup_objects = backups.iter().map(|b| (b.name.clone(), vec![crate::layout::metadata_key(&b.name)])).collect();
     Snapshot { backups, backup_objects, wal: wal(&wal_names), ..Default::default() }
 }
 
@@ -218,7 +218,7 @@ fn target_deletes_one_backup_and_no_wal() {
     assert_eq!(one.delete.len(), 1);
     assert_eq!(
         one.delete[0].keys,
-        vec![b[0].name.sentinel_key(), format!("{}/metadata.json", b[0].name.dir())],
+        vec![crate::layout::sentinel_key(&b[0].name), crate::layout::metadata_key(&b[0].name)],
         "the sentinel goes first"
     );
     assert_eq!(plan(&snap, &Policy::Target(b[1].name.clone()), now()).unwrap_err().kind, ErrorKind::Conflict);

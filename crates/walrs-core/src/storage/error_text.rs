@@ -154,7 +154,7 @@ mod tests {
     const TOKEN: &str =
         "IQoJb3JpZ2luX2VjEHoaCWV1LXdlc3QtMSJHMEUCIQDx7uJ3Yk+Lz9Gm0bq2w3T/8aVbF5kPd0nR1yQbT1sW4AIgZ3mNpQ==";
     const KEY_ID: &str = "ASIAZ3EXAMPLE7QK5XYZ";
-    const PATH: &str = "pg/wal_005/000000010000000000000001.lz4";
+    const PATH: &str = "pg/archive/000000010000000000000001.lz4";
 
     fn hex_bytes(s: &str) -> String {
         s.bytes().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
@@ -281,8 +281,8 @@ mod tests {
                     10:15:00 GMT\nx-ms-version:2021-08-06\n/walrsaccount/backups\ncomp:list\nrestype:container'.\
                     </AuthenticationErrorDetail></Error>";
         let text = format!(
-            "The operation lacked the necessary privileges to complete for path pg/wal_005/A: Error performing GET \
-             https://walrsaccount.blob.core.windows.net/backups/pg/wal_005/A in 80ms - Server returned non-2xx \
+            "The operation lacked the necessary privileges to complete for path pg/archive/A: Error performing GET \
+             https://walrsaccount.blob.core.windows.net/backups/pg/archive/A in 80ms - Server returned non-2xx \
              status code: 403 Forbidden: {body}"
         );
         let shown = safe(&text);

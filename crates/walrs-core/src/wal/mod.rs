@@ -1,7 +1,7 @@
 //! Names of the files PostgreSQL archives, and the facts walrs needs from them.
 //!
 //! PostgreSQL hands the archive module four kinds of file; anything else is refused, so a
-//! typo or a foreign file can never land under `wal_005/`.
+//! typo or a foreign file can never land in the repository's WAL folder.
 
 pub mod header;
 

@@ -12,7 +12,7 @@ use server::{command_as, find_bindir, free_port, Ids, Server};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use walrs_core::backup::{find_backup, BackupInfo};
-use walrs_core::layout::WAL_DIR;
+use walrs_core::layout::{parse_wal_key, WAL_DIR};
 use walrs_core::ops::{backup_fetch_with, FetchReport, TablespaceMapping};
 use walrs_core::restore::owner;
 use walrs_core::restore::recovery::{Action, Mode, RecoverySettings, Target};
@@ -250,12 +250,9 @@ fn check_owner_can_fetch(ids: (u32, u32), cfg: &crate::config::Resolved) -> Resu
     .with_hint("the executable, the repository and the env dir must be readable by that user (see --owner)"))
 }
 
-/// The segment a `wal_005/` key holds, if it is one (`<24 hex>` with a compression suffix).
+/// The segment a key of the WAL folder holds, if it is one.
 fn segment_of(key: &str) -> Option<WalFileName> {
-    let file = key.strip_prefix(WAL_DIR)?.strip_prefix('/')?;
-    let (name, ext) = file.split_once('.').unwrap_or((file, ""));
-    walrs_core::compress::Compression::from_extension(ext)?;
-    WalFileName::parse(name).ok().filter(|n| n.kind() == walrs_core::wal::WalFileKind::Segment)
+    parse_wal_key(key).map(|(name, _)| name).filter(|n| n.kind() == walrs_core::wal::WalFileKind::Segment)
 }
 
 /// The drill's directory: created private and new, removed on drop unless kept.

@@ -1,9 +1,18 @@
-//! What a repository holds, read once: complete backups, partial ones (objects but no sentinel)
-//! and WAL files. Retention plans against this snapshot, so objects stored after it was taken
-//! (new WAL, a backup that starts meanwhile) are never touched.
+//! A read-only view of a repository, shared by retention, verification and restore: what it
+//! holds, read once (complete backups, partial ones with objects but no sentinel, and WAL
+//! files), the objects of one backup, and the WAL segment size. Retention plans against a
+//! snapshot, so objects stored after it was taken (new WAL, a backup that starts meanwhile)
+//! are never touched.
 
-use crate::backup::{BackupInfo, BackupName, BACKUP_DIR, SENTINEL_SUFFIX};
-use crate::layout::WAL_DIR;
+mod backup_objects;
+mod segment_size;
+
+pub use backup_objects::{backup_objects, files_metadata, BackupObjects};
+pub use segment_size::segment_size;
+
+use crate::backup::{BackupInfo, BackupName};
+use crate::compress::Compression;
+use crate::layout::{backup_of, parse_sentinel_key, parse_wal_key, BACKUP_DIR, WAL_DIR};
 use crate::storage::{ObjectInfo, Storage};
 use crate::wal::WalFileName;
 use crate::{Error, Result};
@@ -55,14 +64,14 @@ impl Snapshot {
             .collect();
         let mut folders: BTreeMap<BackupName, Vec<&ObjectInfo>> = BTreeMap::new();
         for object in backup_dir.iter().chain(&staged) {
-            if let Some(name) = folder_of(&object.key) {
+            if let Some(name) = backup_of(&object.key) {
                 folders.entry(name).or_default().push(object);
             }
         }
         // A sentinel that exists but cannot be read makes its backup neither complete nor partial:
         // it is left alone.
         let with_sentinel: std::collections::BTreeSet<BackupName> =
-            backup_dir.iter().filter_map(|o| sentinel_of(&o.key)).collect();
+            backup_dir.iter().filter_map(|o| parse_sentinel_key(&o.key)).collect();
         let mut backup_objects = BTreeMap::new();
         let mut partial = Vec::new();
         for (name, objects) in folders {
@@ -79,57 +88,20 @@ impl Snapshot {
     }
 }
 
-/// The backup whose folder holds `key` (`basebackups_005/<name>/...`); sentinels are not in it.
-fn folder_of(key: &str) -> Option<BackupName> {
-    let rest = key.strip_prefix(BACKUP_DIR)?.strip_prefix('/')?;
-    let (name, inner) = rest.split_once('/')?;
-    (!inner.is_empty() && !rest.ends_with(SENTINEL_SUFFIX)).then(|| BackupName::parse(name).ok())?
+impl WalObject {
+    /// How the object is compressed, from its key's suffix.
+    pub fn compression(&self) -> Compression {
+        parse_wal_key(&self.key).map_or(Compression::None, |(_, c)| c)
+    }
 }
 
-/// The backup whose sentinel `key` is.
-fn sentinel_of(key: &str) -> Option<BackupName> {
-    let name = key.strip_prefix(BACKUP_DIR)?.strip_prefix('/')?.strip_suffix(SENTINEL_SUFFIX)?;
-    BackupName::parse(name).ok()
-}
-
-/// A WAL file's object: `wal_005/<name>[.<ext>]`. Anything else there (another tool's files) is
+/// A WAL file's object (`layout::wal_key`). Anything else in the WAL folder (another tool's files) is
 /// left alone by never being part of the snapshot.
 fn wal_object(object: ObjectInfo) -> Option<WalObject> {
     let ObjectInfo { key, modified, .. } = object;
-    let file = key.strip_prefix(WAL_DIR)?.strip_prefix('/')?;
-    if file.contains('/') {
-        return None;
-    }
-    let bare = crate::compress::READ_ORDER
-        .iter()
-        .map(|c| c.extension())
-        .filter(|ext| !ext.is_empty())
-        .find_map(|ext| file.strip_suffix(&format!(".{ext}")))
-        .unwrap_or(file);
-    let name = WalFileName::parse(bare).ok()?;
+    let (name, _) = parse_wal_key(&key)?;
     Some(WalObject { name, key, modified })
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn keys_are_sorted_into_folders_and_wal() {
-        assert_eq!(
-            folder_of("basebackups_005/base_000000010000000000000002/tar_partitions/part_001.tar.lz4")
-                .unwrap()
-                .as_str(),
-            "base_000000010000000000000002"
-        );
-        assert_eq!(folder_of("basebackups_005/base_000000010000000000000002_backup_stop_sentinel.json"), None);
-        assert_eq!(folder_of("basebackups_005/junk/x"), None);
-        let at = |key: &str| ObjectInfo { key: key.into(), size: 1, modified: DateTime::UNIX_EPOCH };
-        let w = wal_object(at("wal_005/000000010000000000000003.lz4")).unwrap();
-        assert_eq!(w.name.as_str(), "000000010000000000000003");
-        assert_eq!(wal_object(at("wal_005/00000002.history.zst")).unwrap().name.as_str(), "00000002.history");
-        assert_eq!(wal_object(at("wal_005/000000010000000000000003")).unwrap().key, "wal_005/000000010000000000000003");
-        assert_eq!(wal_object(at("wal_005/.wal-g/prefetch/x")), None);
-        assert_eq!(wal_object(at("wal_005/README")), None);
-    }
-}
+mod tests;
