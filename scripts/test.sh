@@ -60,7 +60,9 @@ summary() { # the times so far, and the counts from every test runner's closing 
   grep -E '^test .* \.\.\. ignored' "$log" | sed 's/^/      /' | sort | uniq -c | sed 's/^ */      /' || echo "      none"
 }
 
+step "formatting (cargo fmt --check)" scripts/lint.sh fmt
 step "install (apt, PostgreSQL 16-18, cargo-pgrx, init, servers)" scripts/install-deps.sh
+step "lints (cargo clippy -D warnings)" scripts/lint.sh clippy
 step "core and CLI tests" cargo test --locked -p walrs-core -p walrs-cli
 for v in $PG_VERSIONS; do
   step "PostgreSQL $v: #[pg_test]s" scripts/pgrx-test.sh "$v"

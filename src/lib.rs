@@ -36,6 +36,7 @@ fn walrs_version() -> &'static str {
 
 #[cfg(any(test, feature = "pg_test"))]
 #[pg_schema]
+#[allow(clippy::unwrap_used)] // tests: a panic is the failure report
 mod tests {
     use pgrx::pg_sys::panic::CaughtError;
     use pgrx::prelude::*;
@@ -245,9 +246,15 @@ mod tests {
         assert_eq!(setting("walrs.backup_partition_size"), ("1024".into(), "sighup".into()));
     }
 
+    /// The library PostgreSQL loaded is the one the installed extension's SQL belongs to.
     #[pg_test]
-    fn version_is_reported() {
-        assert_eq!(crate::walrs_version(), env!("CARGO_PKG_VERSION"));
+    fn the_loaded_library_is_the_installed_extension_version() {
+        let (library, installed) = Spi::get_two::<String, String>(
+            "SELECT walrs_version(), extversion FROM pg_extension WHERE extname = 'walrs'",
+        )
+        .expect("walrs is installed");
+        assert!(library.as_deref().is_some_and(|v| !v.is_empty()), "{library:?}");
+        assert_eq!(library, installed);
     }
 }
 

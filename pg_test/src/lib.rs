@@ -37,18 +37,9 @@ pub fn walrs_bin() -> PathBuf {
     panic!("walrs binary not found: build it (make install) or set WALRS_BIN");
 }
 
-/// The WAL-G-format fixtures: $WALRS_FIXTURES, or shared/ beside the repository (as CI lays it out).
+/// The WAL-G-format fixtures (see the `walrs-fixtures` crate).
 pub fn walg_fixtures() -> PathBuf {
-    if let Some(p) = std::env::var_os("WALRS_FIXTURES") {
-        return PathBuf::from(p);
-    }
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/walg-format");
-    for p in [beside, PathBuf::from("/work/shared/fixtures/walg-format")] {
-        if p.is_dir() {
-            return p;
-        }
-    }
-    panic!("WAL-G fixtures not found: set WALRS_FIXTURES");
+    walrs_fixtures::walg_format()
 }
 
 /// The major version of the server binaries under test.

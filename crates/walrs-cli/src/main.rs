@@ -1,4 +1,5 @@
 //! `walrs`: the half of walrs that runs outside a live server.
+#![forbid(unsafe_code)]
 
 mod cli;
 mod commands;

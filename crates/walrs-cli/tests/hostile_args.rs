@@ -1,5 +1,6 @@
 //! Every verb, given empty strings, huge numbers and garbage names, fails with exit code 1 (74
 //! for a well-formed WAL name that is not archived) and a message, never a panic.
+#![allow(clippy::unwrap_used)] // a test: a panic is its failure report
 
 use std::path::Path;
 use std::process::Command;
@@ -18,11 +19,7 @@ fn copy_tree(from: &Path, to: &Path) {
 }
 
 fn fixture() -> std::path::PathBuf {
-    let p = std::env::var_os("WALRS_FIXTURES")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| "/work/shared/fixtures/walg-format".into());
-    assert!(p.is_dir(), "WAL-G fixtures not found at {}: set WALRS_FIXTURES", p.display());
-    p.join("lz4")
+    walrs_fixtures::walg_format().join("lz4")
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! A panic must exit with the failure code of the exit table, never Rust's 101: PostgreSQL
 //! reads 101 from `restore_command` as "not in the archive" and ends archive recovery there.
 //! Debug builds panic on request (`WALRS_FAULT_PANIC`) so these tests can cause one.
+#![allow(clippy::unwrap_used)] // a test: a panic is its failure report
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -2,6 +2,7 @@
 //! recovered to the end of the archive and checked, by the built binary running as root with
 //! PostgreSQL as the `postgres` user. Needs root, a `postgres` user and PostgreSQL 15 in
 //! /usr/lib/postgresql/15/bin (or $WALRS_PG15_BINDIR): missing any of them fails the test.
+#![allow(clippy::unwrap_used)] // a test: a panic is its failure report
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -18,11 +19,7 @@ fn pg15_bindir() -> PathBuf {
 }
 
 fn fixtures() -> PathBuf {
-    let p = std::env::var_os("WALRS_FIXTURES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| "/work/shared/fixtures/walg-format".into());
-    assert!(p.is_dir(), "WAL-G fixtures not found at {}: set WALRS_FIXTURES", p.display());
-    p
+    walrs_fixtures::walg_format()
 }
 
 fn check_environment() {

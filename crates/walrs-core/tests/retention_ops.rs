@@ -1,4 +1,5 @@
 //! `delete` and `backup-mark` against a file:// repository laid out as WAL-G lays it out.
+#![allow(clippy::unwrap_used)] // a test: a panic is its failure report
 
 use bytes::Bytes;
 use walrs_core::backup::list_backups;

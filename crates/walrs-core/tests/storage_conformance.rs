@@ -4,6 +4,7 @@
 //! the env_dir `scripts/test-server.sh` writes).
 //!
 //! Every check runs even when an earlier one failed; the test then names all that failed.
+#![allow(clippy::unwrap_used)] // a test: a panic is its failure report
 
 mod support;
 

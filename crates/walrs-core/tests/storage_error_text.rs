@@ -1,6 +1,7 @@
 //! What a store that refuses a request may put in walrs's error messages. Cloud error bodies
 //! can repeat the refused request, session token included; walrs must show the service's code
 //! and message and nothing else of the body, whether or not it knows the secret.
+#![allow(clippy::unwrap_used)] // a test: a panic is its failure report
 
 mod support;
 

@@ -2,6 +2,7 @@
 //! never answers, one that stalls mid-object, and one that is slow but steady. Each failure
 //! must come as a Storage error within a bounded time, naming the store and no secret; a slow
 //! but steady read, upload or listing must not be cut off, however long it takes in all.
+#![allow(clippy::unwrap_used)] // a test: a panic is its failure report
 
 mod support;
 

@@ -1,4 +1,5 @@
 //! wal_push / wal_fetch against a real file:// repository (and the in-memory store).
+#![allow(clippy::unwrap_used)] // a test: a panic is its failure report
 
 use bytes::Bytes;
 use std::path::{Path, PathBuf};
@@ -366,9 +367,8 @@ fn a_missing_repository_directory_is_refused_never_created() {
     // An unmounted file system: the mount point is there, the repository in it is not.
     let mount = tempfile::tempdir().unwrap();
     let root = mount.path().join("walrs");
-    let err = Storage::open(&Location::parse(&format!("file://{}", root.display())).unwrap(), &Env::default())
-        .err()
-        .expect("a missing repository directory was accepted");
+    let opened = Storage::open(&Location::parse(&format!("file://{}", root.display())).unwrap(), &Env::default());
+    let Err(err) = opened else { panic!("a missing repository directory was accepted") };
     assert_eq!(err.kind, ErrorKind::Config, "{err}");
     assert!(err.message.contains(&root.display().to_string()), "{}", err.message);
     assert!(err.hint.as_deref().unwrap_or("").contains("mount"), "{:?}", err.hint);

@@ -1,5 +1,6 @@
 //! Reading repositories another WAL-G-format tool wrote (../shared/fixtures/walg-format):
 //! listing, backup restore onto disk, and WAL fetch, for lz4, zstd and brotli.
+#![allow(clippy::unwrap_used)] // a test: a panic is its failure report
 
 use std::path::{Path, PathBuf};
 use walrs_core::backup::{find_backup, list_backups};
@@ -9,18 +10,8 @@ use walrs_core::ops::{backup_fetch, wal_fetch};
 use walrs_core::storage::{Location, Storage};
 use walrs_core::wal::WalFileName;
 
-/// The fixtures: $WALRS_FIXTURES, or shared/ beside the repository (as CI lays it out).
 fn fixtures() -> PathBuf {
-    if let Some(p) = std::env::var_os("WALRS_FIXTURES") {
-        return PathBuf::from(p);
-    }
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/walg-format");
-    for p in [beside, PathBuf::from("/work/shared/fixtures/walg-format")] {
-        if p.is_dir() {
-            return p;
-        }
-    }
-    panic!("WAL-G fixtures not found: set WALRS_FIXTURES");
+    walrs_fixtures::walg_format()
 }
 
 fn copy_tree(from: &Path, to: &Path) {

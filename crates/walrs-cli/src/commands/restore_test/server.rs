@@ -112,8 +112,7 @@ fn without_pg_cron(restored: &[&str]) -> Option<String> {
     let value = restored
         .iter()
         .flat_map(|text| walrs_core::pgconf::parse(text))
-        .filter(|(name, _)| name == "shared_preload_libraries")
-        .last()?
+        .rfind(|(name, _)| name == "shared_preload_libraries")?
         .1;
     let libs: Vec<&str> = value.split(',').map(str::trim).filter(|l| !l.is_empty()).collect();
     let kept: Vec<&str> = libs.iter().copied().filter(|l| l.trim_matches('"') != "pg_cron").collect();
