@@ -5,7 +5,8 @@ use crate::error::log_warning;
 use crate::runtime;
 use parking_lot::Mutex;
 use pgrx::log;
-use walrs_core::config::{Env, RepoConfig};
+use walrs_core::config::RepoConfig;
+use walrs_core::env::Env;
 use walrs_core::storage::{Location, Storage};
 use walrs_core::Error;
 
