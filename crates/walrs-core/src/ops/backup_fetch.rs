@@ -5,7 +5,7 @@
 use crate::backup::files_metadata::FilesMetadata;
 use crate::backup::BackupInfo;
 use crate::compress::Compression;
-use crate::restore::early_sync::{EarlySync, Submitter};
+use crate::restore::sync::{EarlySync, Submitter};
 use crate::restore::untar::{self, Expected, Extracted};
 use crate::storage::Storage;
 use crate::{Error, Result};
