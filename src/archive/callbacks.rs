@@ -66,8 +66,7 @@ pub fn archive_file(file: &str, path: &str) -> bool {
 
 fn archive(file: &str, path: &str) -> Result<PushOutcome, Error> {
     let name = WalFileName::parse(file)?;
-    let (cfg, warnings) = gucs::repo_config()?;
-    let storage = repo::storage(&cfg, &warnings)?;
+    let repo::Repo { config: cfg, storage } = repo::open()?;
     let path = Path::new(path);
     let target = (cfg.location.clone(), cfg.env.clone(), cfg.compression);
     let system_id = super::ffi::system_identifier();
