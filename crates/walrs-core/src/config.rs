@@ -97,8 +97,10 @@ mod tests {
             ("WALG_FILE_PREFIX", "/walg"),
         ];
         const W: &str = WALG_PREFIX_SOURCE;
-        let s3_empty_gs_set: &[(&str, &str)] = &[("WALG_S3_PREFIX", ""), ("WALG_GS_PREFIX", "gs://b/walg")];
-        let cases: &[(Option<&str>, Option<&str>, &[(&str, &str)], Option<(&str, &str)>)] = &[
+        let s3_empty_gs_set: Vars = &[("WALG_S3_PREFIX", ""), ("WALG_GS_PREFIX", "gs://b/walg")];
+        type Vars<'a> = &'a [(&'a str, &'a str)];
+        type Case<'a> = (Option<&'a str>, Option<&'a str>, Vars<'a>, Option<(&'a str, &'a str)>);
+        let cases: &[Case] = &[
             // flag, setting, environment => the URL and where it came from
             (Some("s3://b/flag"), Some("s3://b/conf"), &all_walg, Some(("s3://b/flag", "--storage"))),
             (Some(""), Some("s3://b/conf"), &all_walg, Some(("", "--storage"))),
