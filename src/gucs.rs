@@ -5,7 +5,8 @@ use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::{pg_guard, pg_sys, PostgresGucEnum};
 use std::ffi::{c_char, c_void, CStr, CString};
 use walrs_core::compress::Compression;
-use walrs_core::config::{Env, RepoConfig};
+use walrs_core::config::{storage_url, RepoConfig, StorageGiven};
+use walrs_core::env::Env;
 use walrs_core::schedule::Schedule;
 use walrs_core::storage::Location;
 use walrs_core::{envdir, Error};
@@ -245,16 +246,11 @@ pub fn repo_config() -> Result<(RepoConfig, Vec<String>), Error> {
         env.overlay(dir.vars);
     }
     let storage = string_setting(&STORAGE);
-    let (url, source) = match storage.is_empty() {
-        false => (storage, "walrs.storage"),
-        true => match env.walg_storage_url() {
-            Some(url) => (url, "WALG_*_PREFIX"),
-            None => {
-                return Err(Error::config("walrs.storage is not set").with_hint(
-                    "set walrs.storage (for example 'file:///var/lib/walrs' or 's3://bucket/prefix') in postgresql.conf and reload",
-                ))
-            }
-        },
+    let given = StorageGiven { flag: None, setting: Some((&storage, "walrs.storage")) };
+    let Some((url, source)) = storage_url(given, &env) else {
+        return Err(Error::config("walrs.storage is not set").with_hint(
+            "set walrs.storage (for example 'file:///var/lib/walrs' or 's3://bucket/prefix') in postgresql.conf and reload",
+        ));
     };
     Ok((RepoConfig::new(&url, source, env, compression())?, warnings))
 }

@@ -11,6 +11,7 @@ mod archive;
 mod error;
 mod gucs;
 mod repo;
+mod retention;
 mod runtime;
 mod worker;
 

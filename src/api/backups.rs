@@ -1,7 +1,7 @@
 //! `walrs_backup_push()` and `walrs_backup_list()`.
 
 use crate::error::raise;
-use crate::{gucs, repo, runtime, worker};
+use crate::{repo, runtime, worker};
 use pgrx::prelude::*;
 use walrs_core::backup::list_backups;
 
@@ -42,9 +42,7 @@ fn walrs_backup_list_raw() -> TableIterator<
         name!(data_dir, Option<String>),
     ),
 > {
-    let listed = gucs::repo_config()
-        .and_then(|(cfg, warnings)| repo::storage(&cfg, &warnings))
-        .and_then(|storage| runtime::block_on(async move { list_backups(&storage).await })?);
+    let listed = repo::open().and_then(|repo| runtime::block_on(async move { list_backups(&repo.storage).await })?);
     let (backups, problems) = match listed {
         Ok(l) => l,
         Err(e) => raise(&e),

@@ -2,10 +2,11 @@
 //! hands a policy to the core, and returns what was deleted (or, on a dry run, would be).
 
 use crate::error::raise;
-use crate::{gucs, repo, runtime};
+use crate::retention::{run_policy, summary};
+use crate::{repo, runtime};
 use pgrx::prelude::*;
 use walrs_core::backup::BackupName;
-use walrs_core::ops::{backup_mark, delete, DeleteReport};
+use walrs_core::ops::backup_mark;
 use walrs_core::retention::Policy;
 use walrs_core::{chrono, Error};
 
@@ -21,28 +22,6 @@ fn required<T>(value: Option<T>, what: &str, example: &str) -> T {
 
 fn backup_name(name: &str) -> BackupName {
     BackupName::parse(name).unwrap_or_else(|e| raise(&e))
-}
-
-/// Run a policy against the configured repository, log what was removed, return the rows.
-pub fn run_policy(policy: Policy, dry_run: bool, backup_running: Option<bool>) -> Result<DeleteReport, Error> {
-    let (cfg, warnings) = gucs::repo_config()?;
-    let storage = repo::storage(&cfg, &warnings)?;
-    let now = chrono::Utc::now();
-    runtime::block_on(async move { delete(&storage, &policy, now, dry_run, backup_running).await })?
-}
-
-/// One LOG line for a delete that removed something.
-pub fn summary(what: &str, report: &DeleteReport) -> String {
-    let count = |kind: &str| report.deleted().iter().filter(|d| d.kind.as_str() == kind).count();
-    let backups: Vec<&str> =
-        report.deleted().iter().filter(|d| d.kind.as_str() == "backup").map(|d| d.name.as_str()).collect();
-    format!(
-        "walrs: {what}: deleted {} backup(s){}, {} partial backup(s), {} WAL file(s)",
-        backups.len(),
-        if backups.is_empty() { String::new() } else { format!(" ({})", backups.join(", ")) },
-        count("partial_backup"),
-        count("wal"),
-    )
 }
 
 /// Whether a walrs backup runs in this cluster now (any database, whatever the caller's role):
@@ -153,9 +132,8 @@ fn walrs_backup_mark(backup: Option<&str>, permanent: default!(Option<bool>, tru
     let name = required(backup, "the backup name", "walrs_backup_mark('base_000000010000000000000002')");
     let permanent = required(permanent, "permanent", "true");
     let name = backup_name(name).to_string();
-    let marked = gucs::repo_config()
-        .and_then(|(cfg, warnings)| repo::storage(&cfg, &warnings))
-        .and_then(|storage| runtime::block_on(async move { backup_mark(&storage, &name, permanent).await })?);
+    let marked = repo::open()
+        .and_then(|repo| runtime::block_on(async move { backup_mark(&repo.storage, &name, permanent).await })?);
     match marked {
         Ok(m) if m.changed => {
             log!("walrs: backup {} is now {}", m.name, if permanent { "permanent" } else { "impermanent" })

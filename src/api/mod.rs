@@ -1,4 +1,4 @@
 //! SQL functions, one file per group.
 
 mod backups;
-pub mod delete;
+mod delete;

@@ -19,7 +19,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use tokio::task::JoinHandle;
 use walrs_core::compress::Compression;
-use walrs_core::config::{Env, RepoConfig};
+use walrs_core::config::RepoConfig;
+use walrs_core::env::Env;
 use walrs_core::lookahead;
 use walrs_core::ops::{wal_push, PushOutcome};
 use walrs_core::storage::{Location, Storage};
@@ -65,8 +66,7 @@ pub fn archive_file(file: &str, path: &str) -> bool {
 
 fn archive(file: &str, path: &str) -> Result<PushOutcome, Error> {
     let name = WalFileName::parse(file)?;
-    let (cfg, warnings) = gucs::repo_config()?;
-    let storage = repo::storage(&cfg, &warnings)?;
+    let repo::Repo { config: cfg, storage } = repo::open()?;
     let path = Path::new(path);
     let target = (cfg.location.clone(), cfg.env.clone(), cfg.compression);
     let system_id = super::ffi::system_identifier();

@@ -59,8 +59,7 @@ fn sql_error(what: &str, e: impl std::fmt::Display) -> Error {
 }
 
 fn take_backup(permanent: bool) -> Result<String, Error> {
-    let (cfg, warnings) = gucs::repo_config()?;
-    let storage = repo::storage(&cfg, &warnings)?;
+    let repo::Repo { config: cfg, storage } = repo::open()?;
     take_backup_lock()?;
 
     let start_time = SystemTime::now();

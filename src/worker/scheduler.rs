@@ -50,9 +50,9 @@ fn apply_retention() {
         return;
     }
     let what = format!("retention (walrs.retain_full = {keep})");
-    match crate::api::delete::run_policy(walrs_core::retention::Policy::RetainFull(keep), false, None) {
+    match crate::retention::run_policy(walrs_core::retention::Policy::RetainFull(keep), false, None) {
         Ok(report) if report.deleted().is_empty() => log!("walrs: {what}: nothing to delete"),
-        Ok(report) => log!("{}", crate::api::delete::summary(&what, &report)),
+        Ok(report) => log!("{}", crate::retention::summary(&what, &report)),
         Err(e) => log_error(PgLogLevel::WARNING, &format!("{what} failed"), &e),
     }
 }

@@ -6,7 +6,8 @@ use crate::cli::Global;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use walrs_core::compress::Compression;
-use walrs_core::config::{Env, RepoConfig};
+use walrs_core::config::{storage_url, RepoConfig, StorageGiven};
+use walrs_core::env::Env;
 use walrs_core::{envdir, pgconf, Error};
 
 pub struct Resolved {
@@ -40,17 +41,15 @@ pub fn resolve(global: &Global, compression_flag: Option<&str>) -> Result<Resolv
         env.overlay(read.vars);
     }
 
-    let conf_storage = conf.get("walrs.storage").filter(|v| !v.is_empty());
-    let (url, source) = match (&global.storage, conf_storage, env.walg_storage_url()) {
-        (Some(url), _, _) => (url.clone(), "--storage"),
-        (None, Some(url), _) => (url.clone(), "walrs.storage in postgresql.conf"),
-        (None, None, Some(url)) => (url, "WALG_*_PREFIX"),
-        (None, None, None) => {
-            return Err(Error::config("no repository is configured").with_hint(
-                "pass --storage URL, run in a data directory whose postgresql.conf sets walrs.storage, \
-                 or set WALG_S3_PREFIX / WALG_AZ_PREFIX / WALG_GS_PREFIX / WALG_FILE_PREFIX",
-            ))
-        }
+    let given = StorageGiven {
+        flag: global.storage.as_deref(),
+        setting: conf.get("walrs.storage").map(|url| (url.as_str(), "walrs.storage in postgresql.conf")),
+    };
+    let Some((url, source)) = storage_url(given, &env) else {
+        return Err(Error::config("no repository is configured").with_hint(
+            "pass --storage URL, run in a data directory whose postgresql.conf sets walrs.storage, \
+             or set WALG_S3_PREFIX / WALG_AZ_PREFIX / WALG_GS_PREFIX / WALG_FILE_PREFIX",
+        ));
     };
 
     let compression = match (compression_flag, conf.get("walrs.compression"), env.get("WALG_COMPRESSION_METHOD")) {

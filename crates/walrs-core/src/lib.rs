@@ -8,6 +8,7 @@
 pub mod backup;
 pub mod compress;
 pub mod config;
+pub mod env;
 pub mod envdir;
 pub mod error;
 pub mod layout;
@@ -16,6 +17,7 @@ pub mod lsn;
 pub mod ops;
 pub mod pgconf;
 pub mod pgcontrol;
+pub mod redact;
 pub mod restore;
 pub mod retention;
 pub mod schedule;

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::SystemTime;
 use walrs_core::backup::{find_backup, list_backups};
 use walrs_core::compress::Compression;
-use walrs_core::config::Env;
+use walrs_core::env::Env;
 use walrs_core::lsn::{Lsn, DEFAULT_SEGMENT_SIZE};
 use walrs_core::ops::backup_push::{backup_name, complete, upload_files, BackupRequest, ServerFacts, Started, Stopped};
 use walrs_core::ops::{backup_fetch, backup_fetch_with, TablespaceMapping};

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use walrs_core::backup::list_backups;
-use walrs_core::config::Env;
+use walrs_core::env::Env;
 use walrs_core::ops::{backup_mark, delete};
 use walrs_core::retention::Policy;
 use walrs_core::storage::{Location, Storage};

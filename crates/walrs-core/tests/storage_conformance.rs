@@ -15,7 +15,7 @@ use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use support::servers::{Kind, Server};
 use tokio::io::AsyncReadExt;
-use walrs_core::config::Env;
+use walrs_core::env::Env;
 use walrs_core::storage::stream::{Piece, PART};
 use walrs_core::storage::{Location, ObjectInfo, Storage};
 use walrs_core::ErrorKind;

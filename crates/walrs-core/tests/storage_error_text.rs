@@ -6,7 +6,7 @@
 mod support;
 
 use support::slow_http::{Behaviour, SlowServer};
-use walrs_core::config::Env;
+use walrs_core::env::Env;
 use walrs_core::storage::{Location, Storage};
 
 /// A session token walrs was never given: instance roles and web identity hand it to the client

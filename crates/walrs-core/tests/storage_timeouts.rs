@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use support::servers::free_port;
 use support::slow_http::{Behaviour, SlowServer};
 use tokio::io::AsyncReadExt;
-use walrs_core::config::Env;
+use walrs_core::env::Env;
 use walrs_core::storage::{Location, RetryPolicy, Storage};
 use walrs_core::ErrorKind;
 

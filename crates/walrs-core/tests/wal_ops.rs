@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use std::path::{Path, PathBuf};
 use walrs_core::compress::Compression;
-use walrs_core::config::Env;
+use walrs_core::env::Env;
 use walrs_core::ops::{wal_fetch, wal_push, PushOutcome};
 use walrs_core::storage::{Location, Storage};
 use walrs_core::wal::header::SegmentHeader;

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use walrs_core::backup::{find_backup, list_backups};
 use walrs_core::compress::Compression;
-use walrs_core::config::Env;
+use walrs_core::env::Env;
 use walrs_core::ops::{backup_fetch, wal_fetch};
 use walrs_core::storage::{Location, Storage};
 use walrs_core::wal::WalFileName;

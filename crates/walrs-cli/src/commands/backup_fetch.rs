@@ -5,7 +5,7 @@ use std::time::Instant;
 use walrs_core::backup::find_backup;
 use walrs_core::ops::{backup_fetch_with, TablespaceMapping};
 use walrs_core::restore::recovery::{ArchiveMode, Mode, RecoverySettings, Target};
-use walrs_core::restore::{owner, untar};
+use walrs_core::restore::{owner, sync};
 use walrs_core::Error;
 
 pub fn run(global: &Global, args: &BackupFetchArgs) -> Result<(), Error> {
@@ -75,7 +75,7 @@ pub fn run(global: &Global, args: &BackupFetchArgs) -> Result<(), Error> {
         if let Some(ids) = ownership {
             owner::chown_tree(dir, ids)?;
         }
-        untar::sync_tree(dir)?;
+        sync::sync_tree(dir)?;
     }
     eprintln!(
         "walrs: restored {name} into {}: {} files, {} bytes from {} objects in {:.1} s{}",

@@ -6,7 +6,7 @@ use crate::backup::files_metadata::FilesMetadata;
 use crate::backup::BackupInfo;
 use crate::compress::Compression;
 use crate::layout::{files_metadata_key, partitions_dir};
-use crate::restore::early_sync::{EarlySync, Submitter};
+use crate::restore::sync::{EarlySync, Submitter};
 use crate::restore::untar::{self, Expected, Extracted};
 use crate::snapshot::backup_objects;
 use crate::storage::Storage;

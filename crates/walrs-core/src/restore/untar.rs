@@ -3,7 +3,7 @@
 //! names `/global/pg_control` that way): every entry lands under the target. Streams: memory
 //! does not grow with the size of the archive.
 
-use super::early_sync::{Submitter, EARLY_SYNC_MIN_BYTES, SYNC_EVERY_BYTES};
+use super::sync::{Submitter, EARLY_SYNC_MIN_BYTES, SYNC_EVERY_BYTES};
 use crate::{Error, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
@@ -43,7 +43,7 @@ pub fn extract(reader: impl Read, dest: &Path, what: &str, expected: &Expected) 
 }
 
 /// As [`extract`], handing each large file to `early` to be synced while extraction goes on.
-/// ([`super::early_sync::EarlySync`]).
+/// ([`super::sync::EarlySync`]).
 pub fn extract_syncing(
     reader: impl Read,
     dest: &Path,
@@ -223,76 +223,9 @@ fn create_dirs(dir: &Path) -> Result<()> {
         .map_err(|e| Error::local_io(format!("cannot set the mode of {}", dir.display()), &e))
 }
 
-/// fsync every file and directory under `root` (and `root` itself), so a restore that
-/// reported success survives a crash. Files are synced by several threads at once (fsync
-/// mostly waits for the disk, so this overlaps the waits), directories after their files.
-pub fn sync_tree(root: &Path) -> Result<()> {
-    let (mut files, mut dirs) = (Vec::new(), Vec::new());
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in fs::read_dir(&dir).map_err(|e| Error::local_io(format!("cannot read {}", dir.display()), &e))? {
-            let entry = entry.map_err(|e| Error::local_io(format!("cannot read {}", dir.display()), &e))?;
-            let kind = entry
-                .file_type()
-                .map_err(|e| Error::local_io(format!("cannot stat {}", entry.path().display()), &e))?;
-            if kind.is_dir() {
-                stack.push(entry.path());
-            } else if kind.is_file() {
-                files.push(entry.path());
-            }
-        }
-        dirs.push(dir);
-    }
-    sync_all(&files)?;
-    sync_all(&dirs)
-}
-
-/// Threads that sync at once.
-const SYNC_THREADS: usize = 8;
-
-fn sync_all(paths: &[PathBuf]) -> Result<()> {
-    let sync = |p: &Path| {
-        File::open(p)
-            .and_then(|f| f.sync_all())
-            .map_err(|e| Error::local_io(format!("cannot sync {}", p.display()), &e))
-    };
-    if paths.len() < 2 * SYNC_THREADS {
-        return paths.iter().try_for_each(|p| sync(p));
-    }
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..SYNC_THREADS)
-            .map(|_| {
-                scope.spawn(|| loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(p) = paths.get(i) else { return Ok(()) };
-                    sync(p)?;
-                })
-            })
-            .collect();
-        workers.into_iter().try_for_each(|w| {
-            w.join().unwrap_or_else(|_| Err(Error::new(crate::ErrorKind::LocalIo, "a sync thread panicked")))
-        })
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sync_tree_syncs_many_files_in_parallel_and_reports_failures() {
-        let d = tempfile::tempdir().unwrap();
-        for i in 0..50 {
-            let dir = d.path().join(format!("base/{}", i % 5));
-            fs::create_dir_all(&dir).unwrap();
-            fs::write(dir.join(format!("f{i}")), b"x").unwrap();
-        }
-        sync_tree(d.path()).unwrap();
-        assert!(sync_tree(&d.path().join("missing")).is_err());
-        let gone: Vec<PathBuf> = (0..40).map(|i| d.path().join(format!("gone{i}"))).collect();
-        assert!(sync_all(&gone).unwrap_err().message.contains("cannot sync"));
-    }
 
     fn tar_with(entries: &[(&str, tar::EntryType, &[u8])]) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());

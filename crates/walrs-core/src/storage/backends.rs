@@ -6,7 +6,7 @@
 use super::http::StallBounded;
 use super::location::{Cloud, Location};
 use super::retry::RetryPolicy;
-use crate::config::Env;
+use crate::env::Env;
 use crate::{Error, Result};
 use object_store::aws::{AmazonS3Builder, S3ConditionalPut};
 use object_store::azure::{AzureConfigKey, MicrosoftAzureBuilder};
@@ -87,7 +87,7 @@ fn http_retry(policy: &RetryPolicy) -> RetryConfig {
 fn built<T: ObjectStore>(what: &str, r: object_store::Result<T>, env: &Env) -> Result<Arc<dyn ObjectStore>> {
     match r {
         Ok(store) => Ok(Arc::new(store)),
-        Err(e) => Err(Error::config(crate::config::redact(
+        Err(e) => Err(Error::config(crate::redact::redact(
             &format!("cannot set up {what} storage: {e}"),
             &env.secret_values(),
         ))),

@@ -12,7 +12,8 @@ pub mod stream;
 pub use location::{Cloud, Location};
 pub use retry::{is_transient, RetryPolicy};
 
-use crate::config::{redact, Env};
+use crate::env::Env;
+use crate::redact::redact;
 use crate::{Error, ErrorKind, Result};
 use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};

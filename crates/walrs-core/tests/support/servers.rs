@@ -9,7 +9,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
-use walrs_core::config::Env;
+use walrs_core::env::Env;
 use walrs_core::storage::Location;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

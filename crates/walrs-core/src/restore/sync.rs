@@ -1,11 +1,12 @@
-//! Syncing large restored files while the restore goes on. The final pass
-//! ([`super::untar::sync_tree`]) still syncs every file and directory, so correctness never
-//! depends on this; it only moves most of the disk writing off the end of the restore, where
-//! it would otherwise be waited for after all the decompression is done.
+//! Making a restored tree durable. [`sync_tree`] is the final pass: it syncs every file and
+//! directory, so a restore that reported success survives a crash, and correctness depends on
+//! it alone. [`EarlySync`] syncs large files while the restore goes on; it only moves most of
+//! the disk writing off the end of the restore, where it would otherwise be waited for after
+//! all the decompression is done.
 
 use crate::{Error, ErrorKind, Result};
-use std::fs::File;
-use std::path::PathBuf;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -86,6 +87,59 @@ fn locked<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// fsync every file and directory under `root` (and `root` itself), so a restore that
+/// reported success survives a crash. Files are synced by several threads at once (fsync
+/// mostly waits for the disk, so this overlaps the waits), directories after their files.
+pub fn sync_tree(root: &Path) -> Result<()> {
+    let (mut files, mut dirs) = (Vec::new(), Vec::new());
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in fs::read_dir(&dir).map_err(|e| Error::local_io(format!("cannot read {}", dir.display()), &e))? {
+            let entry = entry.map_err(|e| Error::local_io(format!("cannot read {}", dir.display()), &e))?;
+            let kind = entry
+                .file_type()
+                .map_err(|e| Error::local_io(format!("cannot stat {}", entry.path().display()), &e))?;
+            if kind.is_dir() {
+                stack.push(entry.path());
+            } else if kind.is_file() {
+                files.push(entry.path());
+            }
+        }
+        dirs.push(dir);
+    }
+    sync_all(&files)?;
+    sync_all(&dirs)
+}
+
+/// Threads that sync at once.
+const SYNC_THREADS: usize = 8;
+
+fn sync_all(paths: &[PathBuf]) -> Result<()> {
+    let sync = |p: &Path| {
+        File::open(p)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::local_io(format!("cannot sync {}", p.display()), &e))
+    };
+    if paths.len() < 2 * SYNC_THREADS {
+        return paths.iter().try_for_each(|p| sync(p));
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..SYNC_THREADS)
+            .map(|_| {
+                scope.spawn(|| loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let Some(p) = paths.get(i) else { return Ok(()) };
+                    sync(p)?;
+                })
+            })
+            .collect();
+        workers.into_iter().try_for_each(|w| {
+            w.join().unwrap_or_else(|_| Err(Error::new(ErrorKind::LocalIo, "a sync thread panicked")))
+        })
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,5 +164,19 @@ mod tests {
         early.submitter().submit(PathBuf::from("a-pipe"), pipe);
         let err = early.finish().unwrap_err();
         assert!(err.message.contains("cannot sync a-pipe"), "{}", err.message);
+    }
+
+    #[test]
+    fn sync_tree_syncs_many_files_in_parallel_and_reports_failures() {
+        let d = tempfile::tempdir().unwrap();
+        for i in 0..50 {
+            let dir = d.path().join(format!("base/{}", i % 5));
+            fs::create_dir_all(&dir).unwrap();
+            fs::write(dir.join(format!("f{i}")), b"x").unwrap();
+        }
+        sync_tree(d.path()).unwrap();
+        assert!(sync_tree(&d.path().join("missing")).is_err());
+        let gone: Vec<PathBuf> = (0..40).map(|i| d.path().join(format!("gone{i}"))).collect();
+        assert!(sync_all(&gone).unwrap_err().message.contains("cannot sync"));
     }
 }
