@@ -7,7 +7,7 @@
 //! PostgreSQL's `XLogSegNo`) takes the size, and answers None for a size PostgreSQL cannot use.
 //! Comparing positions needs no size: within a timeline they order as (log id, index).
 
-use super::{is_valid_segment_size, WalFileKind, WalFileName};
+use super::{is_upper_hex, is_valid_segment_size, WalFileKind, WalFileName};
 use crate::lsn::Lsn;
 use std::fmt;
 
@@ -27,14 +27,10 @@ fn segments_per_log(segment_size: u64) -> Option<u64> {
     is_valid_segment_size(segment_size).then(|| LOG_ID_SPAN / segment_size)
 }
 
-fn is_upper_hex(s: &str) -> bool {
-    s.bytes().all(|b| b.is_ascii_digit() || (b'A'..=b'F').contains(&b))
-}
-
 impl SegmentPos {
     /// The position a 24-digit segment name spells (upper-case hex, as PostgreSQL writes it).
     pub fn parse(name: &str) -> Option<SegmentPos> {
-        if name.len() != 24 || !is_upper_hex(name) {
+        if !is_upper_hex(name, 24) {
             return None;
         }
         let part = |at: usize| u32::from_str_radix(&name[at..at + 8], 16).ok();
@@ -53,6 +49,7 @@ impl SegmentPos {
 
     /// The segment holding `lsn` on `timeline`.
     pub fn of_lsn(timeline: u32, lsn: Lsn, segment_size: u64) -> Option<SegmentPos> {
+        // Checked first: a size of zero would not get as far as from_number's check.
         segments_per_log(segment_size)?;
         SegmentPos::from_number(timeline, lsn.0 / segment_size, segment_size)
     }
