@@ -19,7 +19,7 @@ use walrs_core::lsn::Lsn;
 use walrs_core::ops::backup_push::{backup_name, complete, upload_files, BackupRequest, ServerFacts, Started, Stopped};
 use walrs_core::ops::wal_is_archived;
 use walrs_core::storage::Storage;
-use walrs_core::wal::WalFileName;
+use walrs_core::wal::SegmentPos;
 use walrs_core::{Error, ErrorKind};
 
 /// Entry point of the dynamic backup worker. `bgw_extra` holds its [`super::Request`].
@@ -91,7 +91,7 @@ fn take_backup(permanent: bool) -> Result<String, Error> {
         .map_err(|e| sql_error("pg_backup_start failed", e))?;
     let start_lsn: Lsn = lsn.parse()?;
     let segment_size = parse_size(&segment_size)?;
-    let name = backup_name(timeline as u32, start_lsn, segment_size);
+    let name = backup_name(timeline as u32, start_lsn, segment_size)?;
     log!("walrs: backup {name} started at {start_lsn}");
 
     let req = BackupRequest {
@@ -239,14 +239,19 @@ fn wait_for_wal(
     segment_size: u64,
 ) -> Result<(), Error> {
     let mut needed = vec![];
-    let mut lsn = Lsn(start.0 - start.0 % segment_size);
+    let mut segment = SegmentPos::of_lsn(timeline, start, segment_size)
+        .ok_or_else(|| sql_error("unexpected wal_segment_size", segment_size))?;
     loop {
-        let name = lsn.segment_name(timeline, segment_size);
-        needed.push(WalFileName::parse(&name)?);
-        if name.as_str() >= stop_segment || needed.len() > 1_000_000 {
+        let name = segment.file_name();
+        let reached_stop = name.as_str() >= stop_segment;
+        needed.push(name);
+        if reached_stop || needed.len() > 1_000_000 {
             break;
         }
-        lsn = Lsn(lsn.0 + segment_size);
+        match segment.next(segment_size) {
+            Some(next) => segment = next,
+            None => break,
+        }
     }
     let timeout = gucs::backup_wal_timeout();
     let started = Instant::now();

@@ -1,4 +1,4 @@
-//! Log sequence numbers and the WAL segment that holds them.
+//! Log sequence numbers. The segment that holds one is a [`crate::wal::SegmentPos`].
 
 use crate::{Error, Result};
 use std::fmt;
@@ -10,15 +10,6 @@ pub struct Lsn(pub u64);
 
 /// WAL segment size of a default `initdb`.
 pub const DEFAULT_SEGMENT_SIZE: u64 = 16 << 20;
-
-impl Lsn {
-    /// The name of the segment on `timeline` that contains this LSN.
-    pub fn segment_name(self, timeline: u32, segment_size: u64) -> String {
-        let segno = self.0 / segment_size;
-        let per_log = 0x1_0000_0000 / segment_size;
-        format!("{timeline:08X}{:08X}{:08X}", segno / per_log, segno % per_log)
-    }
-}
 
 impl fmt::Display for Lsn {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -54,14 +45,5 @@ mod tests {
         for bad in ["", "16", "x/1", "1/2/3", "100000000/0", "-1/0"] {
             assert!(bad.parse::<Lsn>().is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn segment_names() {
-        // The fixture's backup starts at 33554472 = 0/2000028, in segment 2 of timeline 1.
-        assert_eq!(Lsn(33554472).segment_name(1, DEFAULT_SEGMENT_SIZE), "000000010000000000000002");
-        assert_eq!(Lsn(0x1_0000_0000).segment_name(1, DEFAULT_SEGMENT_SIZE), "000000010000000100000000");
-        assert_eq!(Lsn(0x1_FF00_0000).segment_name(2, DEFAULT_SEGMENT_SIZE), "0000000200000001000000FF");
-        assert_eq!(Lsn(0x30_0000).segment_name(1, 1 << 20), "000000010000000000000003");
     }
 }

@@ -68,7 +68,7 @@ fn request(data: &Path, compression: Compression) -> BackupRequest {
 /// The backup that starts at 0/2000028, and how it stops and on which server.
 fn started() -> Started {
     let start_lsn = Lsn(0x2000028);
-    Started { name: backup_name(1, start_lsn, DEFAULT_SEGMENT_SIZE), start_lsn, start_time: SystemTime::now() }
+    Started { name: backup_name(1, start_lsn, DEFAULT_SEGMENT_SIZE).unwrap(), start_lsn, start_time: SystemTime::now() }
 }
 
 fn stopped() -> (Stopped, ServerFacts) {
@@ -310,8 +310,11 @@ async fn page_checksums_are_verified_recorded_and_can_fail_the_backup() {
         fail_on_corrupt_pages,
     };
     let start_lsn = Lsn(0x2000028); // after every page's LSN: all are checked
-    let started =
-        Started { name: backup_name(1, start_lsn, DEFAULT_SEGMENT_SIZE), start_lsn, start_time: SystemTime::now() };
+    let started = Started {
+        name: backup_name(1, start_lsn, DEFAULT_SEGMENT_SIZE).unwrap(),
+        start_lsn,
+        start_time: SystemTime::now(),
+    };
 
     // Failing is an option: the error names the file and block, and no backup appears.
     let err = upload_files(&s, &req(true, true), &started).await.unwrap_err();

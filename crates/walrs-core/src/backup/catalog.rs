@@ -17,7 +17,7 @@ pub struct BackupInfo {
 impl BackupInfo {
     /// The timeline the backup started on (from its name).
     pub fn timeline(&self) -> u32 {
-        u32::from_str_radix(&self.name.as_str()[5..13], 16).expect("validated name")
+        self.name.start_segment().timeline
     }
 
     /// When the backup started: the sentinel's start time, or (for sentinels without one) when

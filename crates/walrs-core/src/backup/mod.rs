@@ -12,6 +12,7 @@ pub mod work_queue;
 pub use catalog::{find_backup, list_backups, BackupInfo};
 pub use sentinel::{Sentinel, TablespaceSpec};
 
+use crate::wal::SegmentPos;
 use crate::{Error, Result};
 
 /// Largest sentinel walrs reads: they are a few hundred bytes; more means something is wrong.
@@ -47,6 +48,11 @@ impl BackupName {
 
     pub fn is_delta(&self) -> bool {
         self.0.contains("_D_")
+    }
+
+    /// The segment the backup started in: the segment name after `base_`.
+    pub fn start_segment(&self) -> SegmentPos {
+        SegmentPos::parse(&self.0[5..29]).expect("validated name")
     }
 }
 

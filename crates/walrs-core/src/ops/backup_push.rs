@@ -20,6 +20,7 @@ use crate::layout::{
 use crate::lsn::Lsn;
 use crate::storage::{stream, Storage};
 use crate::timefmt::rfc3339;
+use crate::wal::SegmentPos;
 use crate::{Error, ErrorKind, Result};
 use bytes::Bytes;
 use std::path::PathBuf;
@@ -338,6 +339,10 @@ fn json<T: serde::Serialize>(value: &T) -> Result<Bytes> {
 }
 
 /// The backup name for a start LSN: `base_` and the WAL file name of that LSN.
-pub fn backup_name(timeline: u32, start_lsn: Lsn, segment_size: u64) -> BackupName {
-    BackupName::parse(&format!("base_{}", start_lsn.segment_name(timeline, segment_size))).expect("well-formed")
+pub fn backup_name(timeline: u32, start_lsn: Lsn, segment_size: u64) -> Result<BackupName> {
+    let start = SegmentPos::of_lsn(timeline, start_lsn, segment_size).ok_or_else(|| {
+        Error::invalid_input(format!("{segment_size} bytes is not a WAL segment size"))
+            .with_hint("PostgreSQL's segments are a power of two from 1 MB to 1 GB")
+    })?;
+    Ok(BackupName::parse(&format!("base_{start}")).expect("well-formed"))
 }

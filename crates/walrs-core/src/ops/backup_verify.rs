@@ -13,10 +13,9 @@ use crate::backup::walk::PG_CONTROL;
 use crate::backup::BackupInfo;
 use crate::layout::{files_metadata_key, partitions_dir, sentinel_key, WAL_DIR};
 use crate::restore::untar::{self, Sink};
-use crate::retention::SegmentPos;
 use crate::snapshot::{backup_objects, segment_size, Snapshot};
 use crate::storage::Storage;
-use crate::wal::WalFileKind;
+use crate::wal::{SegmentPos, WalFileKind};
 use crate::{Error, Result};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -83,10 +82,14 @@ pub async fn backup_verify(
 /// one (a standby promoted while the backup ran continues on the next timeline).
 fn check_wal(b: &BackupInfo, snap: &Snapshot, seg_size: u64) -> BackupCheck {
     let tli = b.timeline();
-    let per_log = 0x1_0000_0000 / seg_size;
     let first = b.sentinel.lsn / seg_size;
     let last = (b.sentinel.finish_lsn / seg_size).max(first);
-    let name = |n: u64| format!("{tli:08X}{:08X}{:08X}", n / per_log, n % per_log);
+    // Numbers made by dividing an LSN by the segment size always name a segment.
+    let name = |n: u64| {
+        SegmentPos::from_number(tli, n, seg_size)
+            .expect("segment_size() gives a usable size; an LSN's segment has a name")
+            .to_string()
+    };
     let mut check = BackupCheck {
         backup: b.name.to_string(),
         objects: vec![],
@@ -118,8 +121,7 @@ fn check_wal(b: &BackupInfo, snap: &Snapshot, seg_size: u64) -> BackupCheck {
         .iter()
         .filter(|w| w.name.kind() == WalFileKind::Segment)
         .filter_map(|w| SegmentPos::of_wal(&w.name))
-        .filter(|p| u64::from(p.pos.1) < per_log)
-        .map(|p| (p.timeline, u64::from(p.pos.0) * per_log + u64::from(p.pos.1)))
+        .filter_map(|p| Some((p.timeline, p.number(seg_size)?)))
         .collect();
     for n in first..=last {
         if !stored.iter().any(|&(t, s)| t >= tli && s == n) {

@@ -19,11 +19,10 @@
 
 use super::blocking;
 use crate::backup::BackupInfo;
-use crate::retention::SegmentPos;
 use crate::snapshot::{segment_size, Snapshot, WalObject};
 use crate::storage::Storage;
 use crate::timeline::{parse_history, HistoryEntry, MAX_HISTORY_BYTES};
-use crate::wal::WalFileKind;
+use crate::wal::{is_valid_segment_size, SegmentPos, WalFileKind};
 use crate::Result;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
@@ -142,20 +141,11 @@ struct Stored {
     partial: bool,
 }
 
-/// Segment numbers counted from the start of the WAL (`lsn / segment_size`), and names.
-struct Segments {
-    per_log: u64,
-}
+/// Stored segments of each timeline by segment number (counted from the start of the WAL).
+type StoredByTimeline = BTreeMap<u32, BTreeMap<u64, Stored>>;
 
-impl Segments {
-    fn of_pos(&self, p: SegmentPos) -> Option<u64> {
-        (u64::from(p.pos.1) < self.per_log).then(|| u64::from(p.pos.0) * self.per_log + u64::from(p.pos.1))
-    }
-
-    fn name(&self, timeline: u32, n: u64) -> String {
-        format!("{timeline:08X}{:08X}{:08X}", n / self.per_log, n % self.per_log)
-    }
-}
+/// The timelines that branched off each timeline, with the segment number each begins at.
+type Branches = BTreeMap<u32, Vec<(u32, u64)>>;
 
 /// Check `snap`'s WAL for gaps as the module comment describes. `histories` holds the parsed
 /// history file of each timeline that has one.
@@ -165,7 +155,6 @@ pub fn verify_chain(
     segment_size: u64,
     now: DateTime<Utc>,
 ) -> WalReport {
-    let seg = Segments { per_log: 0x1_0000_0000 / segment_size };
     let mut report = WalReport {
         segment_size,
         timelines: vec![],
@@ -177,126 +166,231 @@ pub fn verify_chain(
         problems: vec![],
         notes: vec![],
     };
-
-    let mut stored: BTreeMap<u32, BTreeMap<u64, Stored>> = BTreeMap::new();
-    let mut history_files = BTreeSet::new();
-    let mut newest: Option<&WalObject> = None;
-    for w in &snap.wal {
-        let partial = match w.name.kind() {
-            WalFileKind::History => {
-                history_files.insert(w.name.timeline());
-                continue;
-            }
-            WalFileKind::BackupHistory => continue,
-            WalFileKind::Segment => false,
-            WalFileKind::Partial => true,
-        };
-        let pos = SegmentPos::of_wal(&w.name).expect("segments have a position");
-        let Some(n) = seg.of_pos(pos) else {
-            report.problems.push(format!("{} does not fit {} MiB segments", w.name, segment_size >> 20));
-            continue;
-        };
-        if !partial && newest.is_none_or(|b| (w.modified, w.name.as_str()) > (b.modified, b.name.as_str())) {
-            newest = Some(w);
-        }
-        let slot = stored.entry(pos.timeline).or_default().entry(n).or_insert(Stored { modified: w.modified, partial });
-        // A full copy beats a partial one; the latest store time is when it became available.
-        if slot.partial && !partial {
-            *slot = Stored { modified: w.modified, partial };
-        } else if slot.partial == partial && w.modified > slot.modified {
-            slot.modified = w.modified;
-        }
+    if !is_valid_segment_size(segment_size) {
+        report.problems.push(format!("{segment_size} bytes is not a WAL segment size: nothing was checked"));
+        return report;
     }
-    report.newest_segment = newest.map(|w| w.name.to_string());
-    report.newest_stored_at = newest.map(|w| w.modified.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    let listing = Listing::index(&snap.wal, segment_size);
+    report.problems.extend(listing.misfits.iter().cloned());
+    report.newest_segment = listing.newest.map(|w| w.name.to_string());
+    report.newest_stored_at = listing.newest.map(|w| w.modified.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
 
     let mut backups: Vec<&BackupInfo> = snap.backups.iter().collect();
     backups.sort_by_key(|b| b.order_key());
-    let mut timelines: BTreeSet<u32> = stored.keys().copied().collect();
-    timelines.extend(histories.keys());
-    timelines.extend(&history_files);
-    timelines.extend(backups.iter().map(|b| b.timeline()));
-    timelines.extend(histories.values().flatten().map(|e| e.parent));
-
-    // The first segment of each branched timeline, and where each parent's children begin.
-    let parent_of = |t: u32| histories.get(&t).and_then(|h| h.last());
-    let mut children: BTreeMap<u32, Vec<(u32, u64)>> = BTreeMap::new();
-    for &t in &timelines {
-        if let Some(e) = parent_of(t) {
-            children.entry(e.parent).or_default().push((t, e.switchpoint.0 / segment_size));
-        }
-    }
-    let lowest_used =
-        timelines.iter().copied().find(|t| stored.contains_key(t) || backups.iter().any(|b| b.timeline() == *t));
-    for &t in &timelines {
-        if parent_of(t).is_none() && !history_files.contains(&t) && lowest_used.is_some_and(|low| low < t) {
-            report.problems.push(format!(
-                "timeline {t} has no history file ({t:08X}.history) in the repository: recovery cannot follow it"
-            ));
-        }
-    }
+    let timelines = timelines_to_report(&listing, histories, &backups);
+    report.problems.extend(timelines_without_history(&timelines, &listing, histories, &backups));
 
     let epochs = epochs(&backups, segment_size);
-    if epochs.is_empty() {
-        report.notes.push("no complete backups: no WAL is needed yet, so nothing was checked".into());
-    } else if let Some(&(lo, _)) = epochs.first() {
-        let older: u64 = stored.values().map(|s| s.range(..lo).count() as u64).sum();
-        if older > 0 {
-            report.notes.push(format!("{older} segments are older than the oldest backup and not needed"));
-        }
-    }
+    report.notes.extend(coverage_note(&epochs, &listing.stored));
 
+    let chain = Chain {
+        stored: &listing.stored,
+        histories,
+        branches: branches(&timelines, histories, segment_size),
+        epochs,
+        segment_size,
+        now,
+    };
     for &t in &timelines {
-        let empty = BTreeMap::new();
-        let on_t = stored.get(&t).unwrap_or(&empty);
-        let begins = parent_of(t).map(|e| e.switchpoint.0 / segment_size);
-        let mut tl = TimelineReport {
-            timeline: t,
-            parent: parent_of(t).cloned(),
-            switches: children
-                .get(&t)
-                .into_iter()
-                .flatten()
-                .map(|&(c, _)| Switch {
-                    timeline: c,
-                    switchpoint: parent_of(c).map(|e| e.switchpoint.to_string()).unwrap_or_default(),
-                })
-                .collect(),
-            first: on_t.keys().next().map(|&n| seg.name(t, n)),
-            last: on_t.keys().next_back().map(|&n| seg.name(t, n)),
-            segments: on_t.len() as u64,
-            partial: on_t.iter().rev().find(|(_, s)| s.partial).map(|(&n, _)| seg.name(t, n) + ".partial"),
-            checked: vec![],
-            gaps: vec![],
-            backups: backups.iter().filter(|b| b.timeline() == t).map(|b| b.name.to_string()).collect(),
-        };
-        for &(lo, hi) in &epochs {
-            let from = lo.max(begins.unwrap_or(0));
-            let child_end = children
-                .get(&t)
-                .into_iter()
-                .flatten()
-                .filter(|&&(_, b)| b >= 1 && (lo..hi).contains(&(b - 1)))
-                .map(|&(_, b)| b - 1)
-                .max();
-            let Some(end) = on_t.range(lo..hi).next_back().map(|(&n, _)| n).max(child_end) else { continue };
-            if end < from {
-                continue;
-            }
-            tl.checked.push(SegmentRange { first: seg.name(t, from), last: seg.name(t, end), count: end - from + 1 });
-            report.checked_segments += end - from + 1;
-            for (a, z) in holes(on_t, from, end) {
-                let status = gap_status(on_t, z, hi, children.get(&t), &stored, now);
-                match status {
-                    GapStatus::Lost => report.lost_segments += z - a + 1,
-                    GapStatus::Uploading => report.uploading_segments += z - a + 1,
-                }
-                tl.gaps.push(Gap { first: seg.name(t, a), last: seg.name(t, z), count: z - a + 1, status });
+        let tl = chain.timeline_report(t, &backups);
+        report.checked_segments += tl.checked.iter().map(|r| r.count).sum::<u64>();
+        for g in &tl.gaps {
+            match g.status {
+                GapStatus::Lost => report.lost_segments += g.count,
+                GapStatus::Uploading => report.uploading_segments += g.count,
             }
         }
         report.timelines.push(tl);
     }
     report
+}
+
+/// The repository's WAL listing, indexed for the checks.
+struct Listing<'a> {
+    stored: StoredByTimeline,
+    /// Timelines whose `.history` file is stored.
+    history_files: BTreeSet<u32>,
+    /// The full segment stored last (by store time, then name).
+    newest: Option<&'a WalObject>,
+    /// A problem for each segment name that does not fit the segment size.
+    misfits: Vec<String>,
+}
+
+impl<'a> Listing<'a> {
+    fn index(wal: &'a [WalObject], segment_size: u64) -> Listing<'a> {
+        let mut listing =
+            Listing { stored: BTreeMap::new(), history_files: BTreeSet::new(), newest: None, misfits: vec![] };
+        for w in wal {
+            let partial = match w.name.kind() {
+                WalFileKind::History => {
+                    listing.history_files.insert(w.name.timeline());
+                    continue;
+                }
+                WalFileKind::BackupHistory => continue,
+                WalFileKind::Segment => false,
+                WalFileKind::Partial => true,
+            };
+            let pos = SegmentPos::of_wal(&w.name).expect("segments have a position");
+            let Some(n) = pos.number(segment_size) else {
+                listing.misfits.push(format!("{} does not fit {} MiB segments", w.name, segment_size >> 20));
+                continue;
+            };
+            if !partial && listing.newest.is_none_or(|b| (w.modified, w.name.as_str()) > (b.modified, b.name.as_str()))
+            {
+                listing.newest = Some(w);
+            }
+            let on_t = listing.stored.entry(pos.timeline).or_default();
+            let slot = on_t.entry(n).or_insert(Stored { modified: w.modified, partial });
+            // A full copy beats a partial one; the latest store time is when it became available.
+            if slot.partial && !partial {
+                *slot = Stored { modified: w.modified, partial };
+            } else if slot.partial == partial && w.modified > slot.modified {
+                slot.modified = w.modified;
+            }
+        }
+        listing
+    }
+}
+
+/// Every timeline anything mentions: stored WAL, history files (stored or parsed), backups, and
+/// the parents the histories name.
+fn timelines_to_report(
+    listing: &Listing,
+    histories: &BTreeMap<u32, Vec<HistoryEntry>>,
+    backups: &[&BackupInfo],
+) -> BTreeSet<u32> {
+    let mut timelines: BTreeSet<u32> = listing.stored.keys().copied().collect();
+    timelines.extend(histories.keys());
+    timelines.extend(&listing.history_files);
+    timelines.extend(backups.iter().map(|b| b.timeline()));
+    timelines.extend(histories.values().flatten().map(|e| e.parent));
+    timelines
+}
+
+/// A problem for each timeline above the lowest one in use that has no history file: recovery
+/// needs it to switch onto that timeline.
+fn timelines_without_history(
+    timelines: &BTreeSet<u32>,
+    listing: &Listing,
+    histories: &BTreeMap<u32, Vec<HistoryEntry>>,
+    backups: &[&BackupInfo],
+) -> Vec<String> {
+    let lowest_used = timelines
+        .iter()
+        .copied()
+        .find(|t| listing.stored.contains_key(t) || backups.iter().any(|b| b.timeline() == *t));
+    timelines
+        .iter()
+        .filter(|&&t| {
+            histories.get(&t).and_then(|h| h.last()).is_none()
+                && !listing.history_files.contains(&t)
+                && lowest_used.is_some_and(|low| low < t)
+        })
+        .map(|t| {
+            format!("timeline {t} has no history file ({t:08X}.history) in the repository: recovery cannot follow it")
+        })
+        .collect()
+}
+
+/// Where each parent's children begin: the segment holding each branched timeline's switchpoint.
+fn branches(timelines: &BTreeSet<u32>, histories: &BTreeMap<u32, Vec<HistoryEntry>>, segment_size: u64) -> Branches {
+    let mut branches: Branches = BTreeMap::new();
+    for &t in timelines {
+        if let Some(e) = histories.get(&t).and_then(|h| h.last()) {
+            branches.entry(e.parent).or_default().push((t, e.switchpoint.0 / segment_size));
+        }
+    }
+    branches
+}
+
+/// Says that nothing was checked when there are no backups, or how many stored segments are
+/// older than the oldest one.
+fn coverage_note(epochs: &[(u64, u64)], stored: &StoredByTimeline) -> Option<String> {
+    let Some(&(lo, _)) = epochs.first() else {
+        return Some("no complete backups: no WAL is needed yet, so nothing was checked".into());
+    };
+    let older: u64 = stored.values().map(|s| s.range(..lo).count() as u64).sum();
+    (older > 0).then(|| format!("{older} segments are older than the oldest backup and not needed"))
+}
+
+/// The name of segment `number` of `timeline`.
+fn segment_name(timeline: u32, number: u64, segment_size: u64) -> String {
+    SegmentPos::from_number(timeline, number, segment_size)
+        .expect("verify_chain checked the size, and numbers come from names and LSNs")
+        .to_string()
+}
+
+/// What the per-timeline check reads: the stored segments, the histories and where timelines
+/// branch, the epochs to check.
+struct Chain<'a> {
+    stored: &'a StoredByTimeline,
+    histories: &'a BTreeMap<u32, Vec<HistoryEntry>>,
+    branches: Branches,
+    epochs: Vec<(u64, u64)>,
+    segment_size: u64,
+    now: DateTime<Utc>,
+}
+
+impl Chain<'_> {
+    /// Where `t` branched off its parent: the last line of its history file.
+    fn parent_of(&self, t: u32) -> Option<&HistoryEntry> {
+        self.histories.get(&t).and_then(|h| h.last())
+    }
+
+    /// What is stored on `t`, the ranges checked in each epoch, and the gaps found in them.
+    fn timeline_report(&self, t: u32, backups: &[&BackupInfo]) -> TimelineReport {
+        let empty = BTreeMap::new();
+        let on_t = self.stored.get(&t).unwrap_or(&empty);
+        let name = |n: u64| segment_name(t, n, self.segment_size);
+        let mut tl = TimelineReport {
+            timeline: t,
+            parent: self.parent_of(t).cloned(),
+            switches: self
+                .branches
+                .get(&t)
+                .into_iter()
+                .flatten()
+                .map(|&(c, _)| Switch {
+                    timeline: c,
+                    switchpoint: self.parent_of(c).map(|e| e.switchpoint.to_string()).unwrap_or_default(),
+                })
+                .collect(),
+            first: on_t.keys().next().map(|&n| name(n)),
+            last: on_t.keys().next_back().map(|&n| name(n)),
+            segments: on_t.len() as u64,
+            partial: on_t.iter().rev().find(|(_, s)| s.partial).map(|(&n, _)| name(n) + ".partial"),
+            checked: vec![],
+            gaps: vec![],
+            backups: backups.iter().filter(|b| b.timeline() == t).map(|b| b.name.to_string()).collect(),
+        };
+        for &epoch in &self.epochs {
+            let Some((from, end)) = self.range_to_check(t, on_t, epoch) else { continue };
+            tl.checked.push(SegmentRange { first: name(from), last: name(end), count: end - from + 1 });
+            for (a, z) in holes(on_t, from, end) {
+                let status = gap_status(on_t, z, epoch.1, self.branches.get(&t), self.stored, self.now);
+                tl.gaps.push(Gap { first: name(a), last: name(z), count: z - a + 1, status });
+            }
+        }
+        tl
+    }
+
+    /// The segments of `t` that epoch `(lo, hi)` needs, as (first, last): from the epoch's start
+    /// (or where `t` begins, if later) to the newest stored segment of the epoch or the segment
+    /// before a child timeline branched off, whichever is latest. None when `t` has nothing there.
+    fn range_to_check(&self, t: u32, on_t: &BTreeMap<u64, Stored>, (lo, hi): (u64, u64)) -> Option<(u64, u64)> {
+        let begins = self.parent_of(t).map(|e| e.switchpoint.0 / self.segment_size);
+        let from = lo.max(begins.unwrap_or(0));
+        let child_end = self
+            .branches
+            .get(&t)
+            .into_iter()
+            .flatten()
+            .filter(|&&(_, b)| b >= 1 && (lo..hi).contains(&(b - 1)))
+            .map(|&(_, b)| b - 1)
+            .max();
+        let end = on_t.range(lo..hi).next_back().map(|(&n, _)| n).max(child_end)?;
+        (end >= from).then_some((from, end))
+    }
 }
 
 /// Epochs as half-open ranges of segment numbers, lowest first (see the module comment).

@@ -17,10 +17,10 @@ mod position;
 mod tests;
 
 use crate::snapshot::{PartialBackup, Snapshot};
-pub use position::{infer_segment_size, SegmentPos};
+pub use position::infer_segment_size;
 
 use crate::backup::{BackupInfo, BackupName};
-use crate::wal::WalFileKind;
+use crate::wal::{SegmentPos, WalFileKind};
 use crate::{Error, ErrorKind, Result};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::BTreeMap;
@@ -341,14 +341,16 @@ fn plan_wal(
     // The oldest position any anchor or in-progress backup starts from: WAL from there stays.
     let floor = anchors
         .iter()
-        .map(|b| (SegmentPos::of_backup(&b.name).pos, b.name.as_str()))
-        .chain(in_progress.iter().map(|p| (SegmentPos::of_backup(&p.name).pos, p.name.as_str())))
+        .map(|b| (b.name.start_segment().log_seg(), b.name.as_str()))
+        .chain(in_progress.iter().map(|p| (p.name.start_segment().log_seg(), p.name.as_str())))
         .min();
     let ranges: BTreeMap<&str, (SegmentPos, SegmentPos)> = permanent
         .iter()
         .map(|b| {
-            let start = SegmentPos::of_backup(&b.name);
-            (b.name.as_str(), (start, SegmentPos::of_lsn(start.timeline, b.sentinel.finish_lsn(), segment_size)))
+            let start = b.name.start_segment();
+            let end = SegmentPos::of_lsn(start.timeline, b.sentinel.finish_lsn(), segment_size)
+                .expect("an inferred segment size is one PostgreSQL can use");
+            (b.name.as_str(), (start, end))
         })
         .collect();
     for w in &snap.wal {
@@ -358,7 +360,7 @@ fn plan_wal(
             (Policy::Everything { .. }, _, _) => ("delete everything".to_string(), true),
             (_, None, _) => keep("timeline history is always kept".into()),
             (_, Some(_), None) => keep("no backup to measure from: WAL is kept".into()),
-            (_, Some(seg), Some((floor, anchor))) if seg.pos >= floor => {
+            (_, Some(seg), Some((floor, anchor))) if seg.log_seg() >= floor => {
                 keep(format!("needed by {anchor} to recover to the present"))
             }
             (_, Some(seg), Some((_, anchor))) => {

@@ -4,6 +4,9 @@
 //! typo or a foreign file can never land in the repository's WAL folder.
 
 pub mod header;
+mod position;
+
+pub use position::SegmentPos;
 
 use crate::{Error, Result};
 use std::fmt;
@@ -69,26 +72,19 @@ impl WalFileName {
     /// The WAL position where this segment (or partial segment) begins, for segments of
     /// `segment_size` bytes; None for other kinds or a bad size.
     pub fn start_position(&self, segment_size: u64) -> Option<u64> {
-        if !matches!(self.kind, WalFileKind::Segment | WalFileKind::Partial) || !is_valid_segment_size(segment_size) {
+        if !matches!(self.kind, WalFileKind::Segment | WalFileKind::Partial) {
             return None;
         }
-        let log = u64::from_str_radix(&self.name[8..16], 16).ok()?;
-        let seg = u64::from_str_radix(&self.name[16..24], 16).ok()?;
-        (seg < 0x1_0000_0000 / segment_size).then_some((log << 32) + seg * segment_size)
+        SegmentPos::of_wal(self)?.start_lsn(segment_size).map(|lsn| lsn.0)
     }
 
     /// The segment after this one on the same timeline, for segments of `segment_size` bytes;
     /// None for other kinds, a bad size, or the end of the address space.
     pub fn next_segment(&self, segment_size: u64) -> Option<WalFileName> {
-        if self.kind != WalFileKind::Segment || !is_valid_segment_size(segment_size) {
+        if self.kind != WalFileKind::Segment {
             return None;
         }
-        let per_log = 0x1_0000_0000u64 / segment_size;
-        let log = u64::from_str_radix(&self.name[8..16], 16).ok()?;
-        let seg = u64::from_str_radix(&self.name[16..24], 16).ok()?;
-        let (log, seg) = if seg + 1 >= per_log { (log + 1, 0) } else { (log, seg + 1) };
-        (log <= u64::from(u32::MAX))
-            .then(|| WalFileName { name: format!("{}{log:08X}{seg:08X}", &self.name[..8]), kind: WalFileKind::Segment })
+        SegmentPos::of_wal(self)?.next(segment_size).map(SegmentPos::file_name)
     }
 }
 

@@ -4,8 +4,7 @@
 use super::server::Server;
 use chrono::{DateTime, Utc};
 use std::time::{Duration, Instant};
-use walrs_core::retention::SegmentPos;
-use walrs_core::wal::{WalFileKind, WalFileName};
+use walrs_core::wal::{SegmentPos, WalFileKind, WalFileName};
 
 /// Where the drill's own queries go: template1 exists in every cluster.
 const ADMIN_DB: &str = "template1";
@@ -106,16 +105,16 @@ pub fn wal_complete(log: &str, archive: &[(WalFileName, DateTime<Utc>)], backup_
         .filter(|n| n.kind() == WalFileKind::Segment)
         .filter_map(|n| SegmentPos::of_wal(&n))
         .collect();
-    let Some(end) = asked.iter().min_by_key(|p| p.pos) else {
+    let Some(end) = asked.iter().min_by_key(|p| p.log_seg()) else {
         return Check { name: "wal", ok: true, detail: "no archived segment was missing during recovery".into() };
     };
     let later = archive
         .iter()
         .filter(|(n, at)| n.kind() == WalFileKind::Segment && *at >= backup_started)
         .filter_map(|(n, _)| SegmentPos::of_wal(n).map(|p| (p, n)))
-        .filter(|(p, _)| asked.iter().any(|a| a.timeline == p.timeline && p.pos > a.pos))
-        .max_by_key(|(p, _)| p.pos);
-    let first_missing = format!("{:08X}{:08X}{:08X}", end.timeline, end.pos.0, end.pos.1);
+        .filter(|(p, _)| asked.iter().any(|a| a.timeline == p.timeline && p.log_seg() > a.log_seg()))
+        .max_by_key(|(p, _)| p.log_seg());
+    let first_missing = end.to_string();
     match later {
         None => Check {
             name: "wal",
