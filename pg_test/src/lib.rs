@@ -37,11 +37,6 @@ pub fn walrs_bin() -> PathBuf {
     panic!("walrs binary not found: build it (make install) or set WALRS_BIN");
 }
 
-/// The WAL-G-format fixtures (see the `walrs-fixtures` crate).
-pub fn walg_fixtures() -> PathBuf {
-    walrs_fixtures::walg_format()
-}
-
 /// The major version of the server binaries under test.
 pub fn pg_major() -> u32 {
     let out = run(Command::new(pg_bindir().join("pg_config")).arg("--version"));

@@ -2,7 +2,6 @@
 //! `walrs backup-fetch LATEST --recovery` and `walrs wal-fetch` as restore_command, and hold
 //! exactly the data the fixtures' README promises (including rows only WAL replay brings back).
 
-use std::process::Command;
 use std::time::Duration;
 use walrs_pg_test::*;
 
@@ -12,7 +11,7 @@ fn walg_repositories_restore_with_wal_replay() {
     for method in ["lz4", "zstd", "brotli"] {
         let work = Workdir::new(&format!("walg-{method}"));
         let repo = work.path.join("repo");
-        run(Command::new("cp").arg("-r").arg(walg_fixtures().join(method)).arg(&repo));
+        walrs_fixtures::copy_repository(method, &repo);
         chown_postgres(&repo);
         let url = format!("file://{}", repo.display());
 

@@ -2,31 +2,13 @@
 //! for a well-formed WAL name that is not archived) and a message, never a panic.
 #![allow(clippy::unwrap_used)] // a test: a panic is its failure report
 
-use std::path::Path;
 use std::process::Command;
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
-
-fn fixture() -> std::path::PathBuf {
-    walrs_fixtures::walg_format().join("lz4")
-}
 
 #[test]
 fn bad_arguments_fail_cleanly() {
     let tmp = tempfile::tempdir().unwrap();
     let repo = tmp.path().join("repo");
-    copy_tree(&fixture(), &repo);
+    walrs_fixtures::copy_repository("lz4", &repo);
     let url = format!("file://{}", repo.display());
     let out_dir = tmp.path().join("restore");
     let out = out_dir.to_str().unwrap();

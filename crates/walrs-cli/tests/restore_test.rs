@@ -18,10 +18,6 @@ fn pg15_bindir() -> PathBuf {
     dir
 }
 
-fn fixtures() -> PathBuf {
-    walrs_fixtures::walg_format()
-}
-
 fn check_environment() {
     let uid = std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m)).unwrap();
     assert_eq!(uid, 0, "restore-test's test runs as root (PostgreSQL then runs as postgres)");
@@ -38,8 +34,7 @@ struct Scratch {
 impl Scratch {
     fn new(method: &str) -> Scratch {
         let dir = tempfile::tempdir().unwrap();
-        let status = Command::new("cp").arg("-r").arg(fixtures().join(method)).arg(dir.path().join("repo")).status();
-        assert!(status.unwrap().success());
+        walrs_fixtures::copy_repository(method, &dir.path().join("repo"));
         for args in [vec!["-R", "u+w"], vec!["755"]] {
             assert!(Command::new("chmod").args(&args).arg(dir.path()).status().unwrap().success());
         }

@@ -2,7 +2,6 @@
 //! listing, backup restore onto disk, and WAL fetch, for lz4, zstd and brotli.
 #![allow(clippy::unwrap_used)] // a test: a panic is its failure report
 
-use std::path::{Path, PathBuf};
 use walrs_core::backup::{find_backup, list_backups};
 use walrs_core::compress::Compression;
 use walrs_core::env::Env;
@@ -10,26 +9,9 @@ use walrs_core::ops::{backup_fetch, wal_fetch};
 use walrs_core::storage::{Location, Storage};
 use walrs_core::wal::WalFileName;
 
-fn fixtures() -> PathBuf {
-    walrs_fixtures::walg_format()
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_tree(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), &target).unwrap();
-        }
-    }
-}
-
 async fn open(method: &str) -> (tempfile::TempDir, Storage) {
     let dir = tempfile::tempdir().unwrap();
-    copy_tree(&fixtures().join(method), &dir.path().join("repo"));
+    walrs_fixtures::copy_repository(method, &dir.path().join("repo"));
     std::fs::create_dir_all(dir.path().join("repo")).unwrap();
     let loc = Location::parse(&format!("file://{}/repo", dir.path().display())).unwrap();
     (dir, Storage::open(&loc, &Env::default()).unwrap())
