@@ -1,7 +1,8 @@
 //! `walrs restore-test`: the restore drill. Fetch a backup into a temporary directory, recover
 //! it with a private PostgreSQL of the backup's major version (restore_command = this walrs),
 //! check the result, print a report, stop the server and remove the directory. Exit 0 only if
-//! every check held. Needs no terminal, so cron can run it.
+//! no check failed (a check that could not run is shown as not checked). Needs no terminal, so
+//! cron can run it.
 
 mod checks;
 mod server;
