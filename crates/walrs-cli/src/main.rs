@@ -28,6 +28,9 @@ fn main() {
             if let Some(hint) = &e.hint {
                 eprintln!("walrs: hint: {hint}");
             }
+            if let Some(note) = exit::retry_note(&args.command, &e) {
+                eprintln!("walrs: {note}");
+            }
             exit::code_for(&args.command, &e)
         }
     });
