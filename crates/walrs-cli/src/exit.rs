@@ -33,6 +33,8 @@ pub const STOP_RECOVERY: i32 = 128;
 pub fn code_for(command: &Command, err: &Error) -> i32 {
     match (command, err.kind) {
         (Command::WalFetch { .. }, ErrorKind::NotFound) => NOT_FOUND,
+        // A defect (a panic among them) must not pass for "not in the archive" either.
+        (_, ErrorKind::Internal) => failure(command),
         _ => failure(command),
     }
 }
@@ -89,6 +91,7 @@ mod tests {
         assert_eq!(retry_note(&push, &lasting), None);
         assert_eq!(code_for(&push, &transient), code_for(&push, &lasting));
         assert_eq!(code_for(&push, &transient), FAILED);
+        assert_eq!(code_for(&push, &Error::internal("internal error: a panic")), FAILED);
 
         let list = Command::BackupList { json: false, detail: false };
         let note = retry_note(&list, &transient).expect("any verb says so");

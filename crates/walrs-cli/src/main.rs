@@ -35,9 +35,10 @@ fn main() {
         }
     });
     let code = outcome.unwrap_or_else(|panic| {
+        let err = walrs_core::Error::internal(format!("internal error: {}", panic_message(&*panic)));
         // Not eprintln!: it panics if standard error cannot be written, and this must exit.
-        let _ = writeln!(std::io::stderr(), "walrs: error: internal error: {}", panic_message(&*panic));
-        exit::failure(&args.command)
+        let _ = writeln!(std::io::stderr(), "walrs: error: {}", err.message);
+        exit::code_for(&args.command, &err)
     });
     std::process::exit(code);
 }
