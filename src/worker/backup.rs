@@ -57,9 +57,12 @@ fn column<T: IntoDatum + FromDatum>(
     ordinal: usize,
     name: &str,
 ) -> Result<T, Error> {
-    row.get::<T>(ordinal)
-        .map_err(|e| sql_error(&format!("{query}: column {name}"), e))?
-        .ok_or_else(|| Error::internal(format!("{query}: the query returned NULL for {name}")))
+    let value = row.get::<T>(ordinal).map_err(|e| sql_error(&format!("{query}: column {name}"), e))?;
+    not_null(value, query, name)
+}
+
+fn not_null<T>(value: Option<T>, query: &str, name: &str) -> Result<T, Error> {
+    value.ok_or_else(|| Error::internal(format!("{query}: the query returned NULL for {name}")))
 }
 
 fn take_backup(permanent: bool) -> Result<String, Error> {
@@ -192,14 +195,15 @@ fn take_backup_lock() -> Result<(), Error> {
     );
     let started = Instant::now();
     loop {
-        let locked = BackgroundWorker::transaction(|| Spi::get_one::<bool>(&take))
-            .map_err(|e| sql_error("cannot take the backup lock", e))?;
-        if locked == Some(true) {
+        let what = "cannot take the backup lock";
+        let locked = BackgroundWorker::transaction(|| Spi::get_one::<bool>(&take)).map_err(|e| sql_error(what, e))?;
+        if not_null(locked, what, "pg_try_advisory_lock")? {
             return Ok(());
         }
-        let other_backup = BackgroundWorker::transaction(|| Spi::get_one::<bool>(&backup_holds))
-            .map_err(|e| sql_error("cannot read pg_locks", e))?;
-        if other_backup != Some(false) {
+        let what = "cannot read pg_locks";
+        let other_backup =
+            BackgroundWorker::transaction(|| Spi::get_one::<bool>(&backup_holds)).map_err(|e| sql_error(what, e))?;
+        if not_null(other_backup, what, "exists")? {
             return Err(Error::new(ErrorKind::Busy, "another walrs backup is running")
                 .with_hint("wait for it to finish; walrs takes one base backup at a time"));
         }
