@@ -257,6 +257,32 @@ mod tests {
         assert!(library.as_deref().is_some_and(|v| !v.is_empty()), "{library:?}");
         assert_eq!(library, installed);
     }
+
+    /// What the archiver and the backup worker make of an ERROR or a panic they catch.
+    fn caught(raise: fn()) -> walrs_core::Error {
+        PgTryBuilder::new(|| {
+            raise();
+            Err::<(), _>(walrs_core::Error::invalid_input("nothing was raised"))
+        })
+        .catch_others(|e| Err(crate::error::from_caught(e)))
+        .execute()
+        .expect_err("raise() raises")
+    }
+
+    #[pg_test]
+    fn a_caught_error_or_panic_is_internal_and_keeps_message_and_hint() {
+        let err = caught(|| {
+            pgrx::pg_sys::panic::ErrorReport::new(PgSqlErrorCode::ERRCODE_DIVISION_BY_ZERO, "boom", "test")
+                .set_hint("do this")
+                .report(PgLogLevel::ERROR)
+        });
+        assert_eq!(err.kind, walrs_core::ErrorKind::Internal);
+        assert_eq!((err.message.as_str(), err.hint.as_deref()), ("boom", Some("do this")));
+        assert!(!err.retryable);
+        let err = caught(|| panic!("oops"));
+        assert_eq!((err.kind, err.message.as_str()), (walrs_core::ErrorKind::Internal, "internal error: oops"));
+        assert_eq!(crate::error::sqlstate(err.kind), PgSqlErrorCode::ERRCODE_INTERNAL_ERROR);
+    }
 }
 
 /// Required by `cargo pgrx test`.

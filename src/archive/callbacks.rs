@@ -1,6 +1,6 @@
 //! What the archive callbacks do. `archive_file` never lets an error or panic escape: on any
 //! failure it logs a WARNING with the cause and returns false, so PostgreSQL keeps the WAL
-//! and tries again.
+//! and tries again; the WARNING's DETAIL says whether the failure may be transient.
 //!
 //! Look-ahead: when PostgreSQL asks for a segment, the next `.ready` segments of its timeline
 //! start uploading too (on the tokio runtime, at most `walrs.upload_concurrency` uploads in
@@ -10,10 +10,9 @@
 //! archiver exits, unfinished ones are redone by the next archiver (stores are create-only,
 //! and identical content counts as archived). The choice is `walrs_core::lookahead::plan`.
 
-use crate::error::log_error;
+use crate::error::{from_caught, log_error, log_error_with_detail};
 use crate::{gucs, repo, runtime};
 use parking_lot::Mutex;
-use pgrx::pg_sys::panic::CaughtError;
 use pgrx::{debug1, log, PgLogLevel, PgTryBuilder};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -25,7 +24,7 @@ use walrs_core::lookahead;
 use walrs_core::ops::{wal_push, PushOutcome};
 use walrs_core::storage::{Location, Storage};
 use walrs_core::wal::WalFileName;
-use walrs_core::{Error, ErrorKind};
+use walrs_core::Error;
 
 /// An upload started ahead, and the repository settings it was started with.
 struct InFlight {
@@ -47,7 +46,7 @@ pub fn check_configured() -> bool {
 }
 
 pub fn archive_file(file: &str, path: &str) -> bool {
-    let result = PgTryBuilder::new(|| archive(file, path)).catch_others(|caught| Err(unexpected(caught))).execute();
+    let result = PgTryBuilder::new(|| archive(file, path)).catch_others(|caught| Err(from_caught(caught))).execute();
     match result {
         Ok(PushOutcome::Stored { key, original_bytes, stored_bytes }) => {
             debug1!("walrs: archived {file} as {key} ({original_bytes} bytes, {stored_bytes} stored)");
@@ -58,9 +57,19 @@ pub fn archive_file(file: &str, path: &str) -> bool {
             true
         }
         Err(e) => {
-            log_error(PgLogLevel::WARNING, &format!("could not archive {file}"), &e);
+            log_error_with_detail(PgLogLevel::WARNING, &format!("could not archive {file}"), &e, next_attempt(&e));
             false
         }
+    }
+}
+
+/// What the WARNING says happens next. PostgreSQL keeps the segment and asks again either
+/// way; whether that attempt may succeed with nothing changed is what `retryable` says.
+fn next_attempt(err: &Error) -> &'static str {
+    if err.retryable {
+        "The failure may be transient: PostgreSQL keeps the segment and archives it again shortly."
+    } else {
+        "PostgreSQL keeps the segment and tries again, but this fails until the cause is fixed."
     }
 }
 
@@ -155,13 +164,4 @@ fn look_ahead(
             }
         }
     }
-}
-
-/// A PostgreSQL ERROR or a Rust panic caught during archiving, as a core error.
-fn unexpected(caught: CaughtError) -> Error {
-    let message = match &caught {
-        CaughtError::PostgresError(r) | CaughtError::ErrorReport(r) => r.message().to_string(),
-        CaughtError::RustPanic { ereport, .. } => format!("internal error: {}", ereport.message()),
-    };
-    Error::new(ErrorKind::LocalIo, message).retryable(true)
 }

@@ -8,10 +8,9 @@
 //!
 //! If anything fails, no sentinel is written and the session's exit aborts the backup.
 
-use crate::error::log_error;
+use crate::error::{from_caught, log_error};
 use crate::{gucs, repo, runtime};
 use pgrx::bgworkers::{BackgroundWorker, SignalWakeFlags};
-use pgrx::pg_sys::panic::CaughtError;
 use pgrx::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -29,7 +28,7 @@ pub extern "C-unwind" fn walrs_backup_worker_main(_arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
     let request = super::Request::from_extra(BackgroundWorker::get_extra());
     BackgroundWorker::connect_worker_to_spi(Some(&gucs::backup_database()), None);
-    let outcome = PgTryBuilder::new(|| take_backup(request.permanent)).catch_others(|e| Err(caught(e))).execute();
+    let outcome = PgTryBuilder::new(|| take_backup(request.permanent)).catch_others(|e| Err(from_caught(e))).execute();
     match &outcome {
         Ok(name) => log!("walrs: backup {name} is complete"),
         Err(e) => log_error(PgLogLevel::LOG, "backup failed", e),
@@ -39,23 +38,31 @@ pub extern "C-unwind" fn walrs_backup_worker_main(_arg: pg_sys::Datum) {
     }
 }
 
-fn caught(e: CaughtError) -> Error {
-    match e {
-        CaughtError::PostgresError(r) | CaughtError::ErrorReport(r) => {
-            let mut err = Error::new(ErrorKind::LocalIo, r.message().to_string());
-            if let Some(h) = r.hint() {
-                err = err.with_hint(h.to_string());
-            }
-            err
-        }
-        CaughtError::RustPanic { ereport, .. } => {
-            Error::new(ErrorKind::LocalIo, format!("internal error: {}", ereport.message()))
-        }
-    }
+/// An SPI call that failed or answered in a shape the query cannot give: a defect, or a
+/// PostgreSQL that does not behave as documented.
+fn sql_error(what: &str, e: impl std::fmt::Display) -> Error {
+    Error::internal(format!("{what}: {e}"))
 }
 
-fn sql_error(what: &str, e: impl std::fmt::Display) -> Error {
-    Error::new(ErrorKind::LocalIo, format!("{what}: {e}"))
+/// What a failure of the start and stop queries is called, as before.
+const START_QUERY: &str = "pg_backup_start failed";
+const STOP_QUERY: &str = "pg_backup_stop failed";
+
+/// Column `ordinal` (named `name`) of the one row a query returned. PostgreSQL gives none of
+/// them as NULL, so a NULL is an error that says where it came from, never a default that
+/// would end up in the backup's metadata.
+fn column<T: IntoDatum + FromDatum>(
+    row: &pgrx::spi::SpiTupleTable<'_>,
+    query: &str,
+    ordinal: usize,
+    name: &str,
+) -> Result<T, Error> {
+    let value = row.get::<T>(ordinal).map_err(|e| sql_error(&format!("{query}: column {name}"), e))?;
+    not_null(value, query, name)
+}
+
+fn not_null<T>(value: Option<T>, query: &str, name: &str) -> Result<T, Error> {
+    value.ok_or_else(|| Error::internal(format!("{query}: the query returned NULL for {name}")))
 }
 
 fn take_backup(permanent: bool) -> Result<String, Error> {
@@ -75,20 +82,20 @@ fn take_backup(permanent: bool) -> Result<String, Error> {
                      FROM pg_backup_start('walrs', true) AS b",
                         None,
                         &[],
-                    )?
+                    )
+                    .map_err(|e| sql_error(START_QUERY, e))?
                     .first();
-                Ok::<_, pgrx::spi::Error>((
-                    row.get::<String>(1)?.unwrap_or_default(),
-                    row.get::<i32>(2)?.unwrap_or(1),
-                    row.get::<String>(3)?.unwrap_or_default(),
-                    row.get::<i32>(4)?.unwrap_or(0),
-                    row.get::<i64>(5)?,
-                    row.get::<String>(6)?.unwrap_or_default(),
-                    row.get::<bool>(7)?.unwrap_or(false),
+                Ok::<_, Error>((
+                    column::<String>(&row, START_QUERY, 1, "the start LSN")?,
+                    column::<i32>(&row, START_QUERY, 2, "timeline_id")?,
+                    column::<String>(&row, START_QUERY, 3, "wal_segment_size")?,
+                    column::<i32>(&row, START_QUERY, 4, "server_version_num")?,
+                    column::<i64>(&row, START_QUERY, 5, "system_identifier")?,
+                    column::<String>(&row, START_QUERY, 6, "data_directory")?,
+                    column::<bool>(&row, START_QUERY, 7, "data_checksums")?,
                 ))
             })
-        })
-        .map_err(|e| sql_error("pg_backup_start failed", e))?;
+        })?;
     let start_lsn: Lsn = lsn.parse()?;
     let segment_size = parse_size(&segment_size)?;
     let name = backup_name(timeline as u32, start_lsn, segment_size)?;
@@ -121,24 +128,24 @@ fn take_backup(permanent: bool) -> Result<String, Error> {
                     "SELECT lsn::text, labelfile, spcmapfile, pg_walfile_name(lsn) FROM pg_backup_stop(false)",
                     None,
                     &[],
-                )?
+                )
+                .map_err(|e| sql_error(STOP_QUERY, e))?
                 .first();
-            Ok::<_, pgrx::spi::Error>((
-                row.get::<String>(1)?.unwrap_or_default(),
-                row.get::<String>(2)?.unwrap_or_default(),
-                row.get::<String>(3)?.unwrap_or_default(),
-                row.get::<String>(4)?.unwrap_or_default(),
+            Ok::<_, Error>((
+                column::<String>(&row, STOP_QUERY, 1, "lsn")?,
+                column::<String>(&row, STOP_QUERY, 2, "labelfile")?,
+                column::<String>(&row, STOP_QUERY, 3, "spcmapfile")?,
+                column::<String>(&row, STOP_QUERY, 4, "pg_walfile_name(lsn)")?,
             ))
         })
-    })
-    .map_err(|e| sql_error("pg_backup_stop failed", e))?;
+    })?;
     let finish_lsn: Lsn = stop_lsn.parse()?;
     wait_for_wal(&storage, &name.to_string(), timeline as u32, start_lsn, &stop_segment, segment_size)?;
 
     let stopped = Stopped { finish_lsn, backup_label: label, tablespace_map: map, finish_time: SystemTime::now() };
     let facts = ServerFacts {
         pg_version: pg_version as u32,
-        system_identifier: system_identifier.map(|s| s as u64),
+        system_identifier: Some(system_identifier as u64),
         hostname: std::fs::read_to_string("/proc/sys/kernel/hostname")
             .map(|h| h.trim().to_string())
             .unwrap_or_default(),
@@ -187,14 +194,15 @@ fn take_backup_lock() -> Result<(), Error> {
     );
     let started = Instant::now();
     loop {
-        let locked = BackgroundWorker::transaction(|| Spi::get_one::<bool>(&take))
-            .map_err(|e| sql_error("cannot take the backup lock", e))?;
-        if locked == Some(true) {
+        let what = "cannot take the backup lock";
+        let locked = BackgroundWorker::transaction(|| Spi::get_one::<bool>(&take)).map_err(|e| sql_error(what, e))?;
+        if not_null(locked, what, "pg_try_advisory_lock")? {
             return Ok(());
         }
-        let other_backup = BackgroundWorker::transaction(|| Spi::get_one::<bool>(&backup_holds))
-            .map_err(|e| sql_error("cannot read pg_locks", e))?;
-        if other_backup != Some(false) {
+        let what = "cannot read pg_locks";
+        let other_backup =
+            BackgroundWorker::transaction(|| Spi::get_one::<bool>(&backup_holds)).map_err(|e| sql_error(what, e))?;
+        if not_null(other_backup, what, "exists")? {
             return Err(Error::new(ErrorKind::Busy, "another walrs backup is running")
                 .with_hint("wait for it to finish; walrs takes one base backup at a time"));
         }

@@ -19,14 +19,18 @@ pub struct Resolved {
 
 const CONF_FILES: [&str; 2] = ["postgresql.conf", "postgresql.auto.conf"];
 
-/// `walrs.*` settings of the data directory we run in, if it is one.
-fn data_dir_settings() -> BTreeMap<String, String> {
-    let texts: Vec<String> = CONF_FILES.iter().filter_map(|f| std::fs::read_to_string(f).ok()).collect();
-    pgconf::walrs_settings(texts.iter().map(String::as_str))
+/// `walrs.*` settings of the data directory we run in, if it is one. A file that is there
+/// but cannot be read is an error, not an empty configuration.
+fn data_dir_settings() -> Result<BTreeMap<String, String>, Error> {
+    let mut texts = Vec::new();
+    for file in CONF_FILES {
+        texts.extend(pgconf::read_file(Path::new(file))?);
+    }
+    Ok(pgconf::walrs_settings(texts.iter().map(String::as_str)))
 }
 
 pub fn resolve(global: &Global, compression_flag: Option<&str>) -> Result<Resolved, Error> {
-    let conf = data_dir_settings();
+    let conf = data_dir_settings()?;
     let mut env = Env::from_process();
     let mut warnings = Vec::new();
 

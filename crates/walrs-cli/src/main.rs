@@ -29,13 +29,17 @@ fn main() {
             if let Some(hint) = &e.hint {
                 eprintln!("walrs: hint: {hint}");
             }
+            if let Some(note) = exit::retry_note(&args.command, &e) {
+                eprintln!("walrs: {note}");
+            }
             exit::code_for(&args.command, &e)
         }
     });
     let code = outcome.unwrap_or_else(|panic| {
+        let err = walrs_core::Error::internal(format!("internal error: {}", panic_message(&*panic)));
         // Not eprintln!: it panics if standard error cannot be written, and this must exit.
-        let _ = writeln!(std::io::stderr(), "walrs: error: internal error: {}", panic_message(&*panic));
-        exit::failure(&args.command)
+        let _ = writeln!(std::io::stderr(), "walrs: error: {}", err.message);
+        exit::code_for(&args.command, &err)
     });
     std::process::exit(code);
 }

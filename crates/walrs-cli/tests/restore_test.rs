@@ -59,10 +59,14 @@ impl Scratch {
     }
 
     fn restore_test(&self, extra: &[&str]) -> (Output, String, String) {
+        self.restore_test_with(&pg15_bindir(), extra)
+    }
+
+    fn restore_test_with(&self, bindir: &Path, extra: &[&str]) -> (Output, String, String) {
         let started = Instant::now();
         let out = Command::new(env!("CARGO_BIN_EXE_walrs"))
             .args(["--storage", &self.url(), "restore-test", "--pg-bindir"])
-            .arg(pg15_bindir())
+            .arg(bindir)
             .args(["--work-dir"])
             .arg(self.dir.path())
             .args(["--timeout", "120"])
@@ -148,4 +152,50 @@ fn failing_sql_fails_the_drill_and_keep_keeps_the_directory() {
     assert!(kept[0].join("data/PG_VERSION").is_file());
     assert!(!kept[0].join("data/postmaster.pid").exists(), "the server is stopped even when kept");
     assert!(Path::new(&kept[0]).join("server.log").is_file());
+}
+
+/// A copy of PostgreSQL 15 without amcheck, for the drill to find it missing. The copy keeps
+/// the installation's layout under a new prefix, so PostgreSQL finds its own share and lib
+/// directories there (it locates them relative to its executable).
+fn pg15_without_amcheck(scratch: &Path) -> PathBuf {
+    let bindir = pg15_bindir();
+    let pg_config = Command::new(bindir.join("pg_config")).args(["--sharedir", "--pkglibdir"]).output().unwrap();
+    let shown = String::from_utf8(pg_config.stdout).unwrap();
+    let dirs: Vec<PathBuf> = std::iter::once(bindir.clone()).chain(shown.lines().map(PathBuf::from)).collect();
+    let prefix = dirs
+        .iter()
+        .skip(1)
+        .fold(dirs[0].clone(), |common, d| common.ancestors().find(|a| d.starts_with(a)).unwrap().to_path_buf());
+    let copy = scratch.join("pg15-without-amcheck");
+    for dir in &dirs {
+        let to = copy.join(dir.strip_prefix(&prefix).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        assert!(Command::new("cp").arg("-a").arg(dir).arg(&to).status().unwrap().success());
+    }
+    let (share, lib) =
+        (copy.join(dirs[1].strip_prefix(&prefix).unwrap()), copy.join(dirs[2].strip_prefix(&prefix).unwrap()));
+    for dir in [share.join("extension"), lib] {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.file_name().unwrap().to_string_lossy().starts_with("amcheck") {
+                std::fs::remove_file(path).unwrap();
+            }
+        }
+    }
+    assert!(Command::new("chmod").args(["-R", "a+rX"]).arg(scratch).status().unwrap().success());
+    copy.join(bindir.strip_prefix(&prefix).unwrap())
+}
+
+#[test]
+fn a_missing_amcheck_is_shown_as_not_checked_and_fails_nothing() {
+    check_environment();
+    let s = Scratch::new("lz4");
+    let bindir = pg15_without_amcheck(s.dir.path());
+    let (out, stdout, stderr) = s.restore_test_with(&bindir, &["--sql", DATA_SQL]);
+    assert!(out.status.success(), "amcheck not checked does not fail the drill: {stdout}\n{stderr}");
+    assert!(stdout.contains("amcheck    not checked: amcheck is not installed"), "{stdout}");
+    assert!(!stdout.contains("amcheck    ok"), "amcheck did not run, so it did not pass: {stdout}");
+    assert!(stdout.contains(&format!("sql        ok     {EXPECTED}")), "{stdout}");
+    assert!(stdout.trim_end().ends_with("result: OK (not checked: amcheck)"), "{stdout}");
+    assert!(s.leftovers().is_empty());
 }

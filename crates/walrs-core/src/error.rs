@@ -7,8 +7,16 @@
 //! - No secret ever enters a message: errors from storage pass through
 //!   [`crate::storage::Storage`], which keeps only the service's code and message of a
 //!   response body and redacts known secret values.
-//! - `retryable` says whether trying the same thing again later may succeed. Adapters use it to
-//!   choose words ("will retry") and exit codes, never to retry by themselves.
+//! - `retryable` says whether trying the same thing again later may succeed with nothing
+//!   changed: set by storage for transient failures (a refused or reset connection, a timeout,
+//!   a 5xx, after the storage layer's own bounded retries), by `wal_push` for a segment that
+//!   changed size while read or an object that vanished while compared, by [`Error::local_io`]
+//!   for interrupted I/O. Unexpected errors ([`ErrorKind::Internal`]) are not retryable.
+//!   Adapters read it only to choose words: the archiver's WARNING says in its DETAIL whether
+//!   PostgreSQL's next attempt may succeed on its own, and the CLI prints a line after the error
+//!   saying the failure may be transient. It never changes an exit code (PostgreSQL reads
+//!   those, and `docs/archiving.md` pins them), and no adapter retries because of it: retrying
+//!   belongs to the storage layer, and archiving is retried by PostgreSQL.
 //! - Adapters map kinds to SQLSTATEs (extension) and exit codes (CLI) in one place each.
 
 use std::fmt;
@@ -37,6 +45,9 @@ pub enum ErrorKind {
     WrongState,
     /// Stopped on request: the process was terminated or the server is shutting down.
     Cancelled,
+    /// A defect in walrs, or a PostgreSQL error walrs did not expect (an ERROR raised inside
+    /// an archive callback or the backup worker, a panic, a query result of the wrong shape).
+    Internal,
 }
 
 /// Serializable, so a background worker can hand an error to the session that started it.
@@ -69,6 +80,10 @@ impl Error {
 
     pub fn corrupt(message: impl Into<String>) -> Self {
         Self::new(ErrorKind::Corrupt, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, message)
     }
 
     /// A local file operation failed; `what` names the operation and the path.

@@ -5,7 +5,26 @@
 //! `name = value` or `name value`, values quoted with `'` (doubled `''` or `\'` inside), and `#`
 //! comments. `include` directives are not followed.
 
+use crate::Error;
 use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The text of the configuration file at `path`, or None if there is none. Any other failure
+/// (no permission, a directory or a symlink loop by that name, text that is not UTF-8) is an
+/// error: the settings it holds, the repository among them, must not silently go missing.
+pub fn read_file(path: &Path) -> Result<Option<String>, Error> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => {
+            let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+            Err(Error::local_io(format!("cannot read {}", shown.display()), &e).with_hint(
+                "walrs reads walrs.* settings from postgresql.conf and postgresql.auto.conf in the directory it runs in: \
+                 make the file readable by this user, or run walrs in another directory",
+            ))
+        }
+    }
+}
 
 /// Every `name = value` assignment in `text`, in order; names lower-cased as PostgreSQL does.
 pub fn parse(text: &str) -> Vec<(String, String)> {
@@ -87,5 +106,29 @@ include 'other.conf'
         let got = walrs_settings([conf, auto]);
         assert_eq!(got["walrs.storage"], "file:///b");
         assert_eq!(got["walrs.compression"], "lz4");
+    }
+
+    #[test]
+    fn an_absent_file_is_none_and_an_unreadable_one_an_error() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let absent = dir.path().join("postgresql.conf");
+        assert_eq!(read_file(&absent).expect("absent is not an error"), None);
+
+        std::fs::write(&absent, "walrs.storage = 'file:///a'\n").expect("write the file");
+        assert_eq!(read_file(&absent).expect("readable").as_deref(), Some("walrs.storage = 'file:///a'\n"));
+
+        // Tests run as root, whom no mode bits keep out: these fail for root too.
+        let is_dir = dir.path().join("dir");
+        std::fs::create_dir_all(is_dir.join("postgresql.conf")).expect("make the directory");
+        let looped = dir.path().join("loop");
+        std::fs::create_dir(&looped).expect("make the directory");
+        std::os::unix::fs::symlink("postgresql.conf", looped.join("postgresql.conf")).expect("make the symlink");
+        for path in [is_dir.join("postgresql.conf"), looped.join("postgresql.conf")] {
+            let err = read_file(&path).expect_err("unreadable is an error");
+            assert_eq!(err.kind, crate::ErrorKind::LocalIo, "{}", err.message);
+            assert!(err.message.contains(&path.display().to_string()), "names the file: {}", err.message);
+            assert!(err.message.starts_with("cannot read"), "says what failed: {}", err.message);
+            assert!(err.hint.as_deref().is_some_and(|h| h.contains("walrs.")), "{:?}", err.hint);
+        }
     }
 }

@@ -5,22 +5,87 @@ use super::server::Server;
 use chrono::{DateTime, Utc};
 use std::time::{Duration, Instant};
 use walrs_core::wal::{SegmentPos, WalFileKind, WalFileName};
+use walrs_core::ErrorKind;
 
 /// Where the drill's own queries go: template1 exists in every cluster.
 const ADMIN_DB: &str = "template1";
 
+/// What one check found. The drill fails on any `Failed`; `NotChecked` is shown as such and
+/// fails nothing, so a check this machine cannot run never passes for one that held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    Passed(String),
+    Failed(String),
+    NotChecked(String),
+}
+
 #[derive(Debug, Clone)]
 pub struct Check {
     pub name: &'static str,
-    pub ok: bool,
-    pub detail: String,
+    pub verdict: Verdict,
 }
 
 impl Check {
     fn new(name: &'static str, result: Result<String, String>) -> Check {
         match result {
-            Ok(detail) => Check { name, ok: true, detail },
-            Err(detail) => Check { name, ok: false, detail },
+            Ok(detail) => Check::passed(name, detail),
+            Err(detail) => Check::failed(name, detail),
+        }
+    }
+
+    pub fn passed(name: &'static str, detail: impl Into<String>) -> Check {
+        Check { name, verdict: Verdict::Passed(detail.into()) }
+    }
+
+    pub fn failed(name: &'static str, detail: impl Into<String>) -> Check {
+        Check { name, verdict: Verdict::Failed(detail.into()) }
+    }
+
+    pub fn not_checked(name: &'static str, why: impl Into<String>) -> Check {
+        Check { name, verdict: Verdict::NotChecked(why.into()) }
+    }
+
+    pub fn has_failed(&self) -> bool {
+        matches!(self.verdict, Verdict::Failed(_))
+    }
+}
+
+/// Why recovery did not end with a promoted server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecoveryFailure {
+    /// The server exited during recovery (`status`), with the last FATAL line of its log.
+    ServerStopped { status: String, fatal: Option<String> },
+    /// Still in recovery after `--timeout`.
+    TimedOut(Duration),
+    /// psql's refusal of a `--db-user` the restored cluster does not have.
+    NoSuchRole(String),
+}
+
+impl RecoveryFailure {
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            RecoveryFailure::ServerStopped { .. } => ErrorKind::Corrupt,
+            RecoveryFailure::TimedOut(_) => ErrorKind::Timeout,
+            RecoveryFailure::NoSuchRole(_) => ErrorKind::Config,
+        }
+    }
+}
+
+impl std::fmt::Display for RecoveryFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecoveryFailure::ServerStopped { status, fatal: Some(line) } => {
+                write!(f, "the server stopped during recovery ({status}): {line}")
+            }
+            RecoveryFailure::ServerStopped { status, fatal: None } => {
+                write!(f, "the server stopped during recovery ({status})")
+            }
+            RecoveryFailure::TimedOut(timeout) => {
+                write!(f, "recovery did not finish within {} s (--timeout)", timeout.as_secs())
+            }
+            RecoveryFailure::NoSuchRole(refusal) => {
+                write!(f, "{refusal} (pass --db-user with a superuser of the backed-up cluster)")
+            }
         }
     }
 }
@@ -32,16 +97,14 @@ pub struct Recovered {
 }
 
 /// Poll until the server has finished recovery and promoted, it stops, or `timeout` passes.
-pub fn wait_for_recovery(server: &mut Server, timeout: Duration) -> Result<Recovered, String> {
+pub fn wait_for_recovery(server: &mut Server, timeout: Duration) -> Result<Recovered, RecoveryFailure> {
     let started = Instant::now();
     let mut consistent = None;
     loop {
         if let Some(status) = server.exited() {
             let log = std::fs::read_to_string(&server.log).unwrap_or_default();
-            return Err(match last_fatal(&log) {
-                Some(line) => format!("the server stopped during recovery ({status}): {line}"),
-                None => format!("the server stopped during recovery ({status})"),
-            });
+            let fatal = last_fatal(&log).map(str::to_string);
+            return Err(RecoveryFailure::ServerStopped { status: status.to_string(), fatal });
         }
         match server.psql(ADMIN_DB, "SELECT pg_is_in_recovery()") {
             Ok(v) if v == "f" => {
@@ -52,12 +115,12 @@ pub fn wait_for_recovery(server: &mut Server, timeout: Duration) -> Result<Recov
                 consistent.get_or_insert_with(|| started.elapsed());
             }
             Err(e) if e.contains("role \"") && e.contains("does not exist") => {
-                return Err(format!("{e} (pass --db-user with a superuser of the backed-up cluster)"));
+                return Err(RecoveryFailure::NoSuchRole(e));
             }
             Err(_) => {} // starting up, or not consistent yet
         }
         if started.elapsed() > timeout {
-            return Err(format!("recovery did not finish within {} s (--timeout)", timeout.as_secs()));
+            return Err(RecoveryFailure::TimedOut(timeout));
         }
         std::thread::sleep(Duration::from_millis(500));
     }
@@ -106,7 +169,7 @@ pub fn wal_complete(log: &str, archive: &[(WalFileName, DateTime<Utc>)], backup_
         .filter_map(|n| SegmentPos::of_wal(&n))
         .collect();
     let Some(end) = asked.iter().min_by_key(|p| p.log_seg()) else {
-        return Check { name: "wal", ok: true, detail: "no archived segment was missing during recovery".into() };
+        return Check::passed("wal", "no archived segment was missing during recovery");
     };
     let later = archive
         .iter()
@@ -116,19 +179,17 @@ pub fn wal_complete(log: &str, archive: &[(WalFileName, DateTime<Utc>)], backup_
         .max_by_key(|(p, _)| p.log_seg());
     let first_missing = end.to_string();
     match later {
-        None => Check {
-            name: "wal",
-            ok: true,
-            detail: format!("replayed to the end of the archive (next segment {first_missing} not yet archived)"),
-        },
-        Some((_, newest)) => Check {
-            name: "wal",
-            ok: false,
-            detail: format!(
+        None => Check::passed(
+            "wal",
+            format!("replayed to the end of the archive (next segment {first_missing} not yet archived)"),
+        ),
+        Some((_, newest)) => Check::failed(
+            "wal",
+            format!(
                 "recovery stopped at {first_missing}, which is missing, but the archive holds later WAL up to {newest}: \
                  run `walrs wal-verify`"
             ),
-        },
+        ),
     }
 }
 
@@ -136,23 +197,35 @@ pub fn wal_complete(log: &str, archive: &[(WalFileName, DateTime<Utc>)], backup_
 /// amcheck is created where it is missing and dropped again afterwards.
 pub fn amcheck(server: &Server) -> Check {
     let available = server.psql(ADMIN_DB, "SELECT count(*) FROM pg_available_extensions WHERE name = 'amcheck'");
-    match available.as_deref() {
-        Ok("1") => {}
-        Ok(_) => return Check { name: "amcheck", ok: true, detail: "skipped: amcheck is not installed".into() },
-        Err(e) => return Check { name: "amcheck", ok: false, detail: e.clone() },
+    if let Some(unavailable) = amcheck_unavailable(&available) {
+        return unavailable;
     }
     let dbs = match server.psql(ADMIN_DB, "SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1") {
         Ok(v) => v.lines().map(str::to_string).collect::<Vec<_>>(),
-        Err(e) => return Check { name: "amcheck", ok: false, detail: e },
+        Err(e) => return Check::failed("amcheck", e),
     };
     let mut indexes = 0usize;
     for db in &dbs {
         match amcheck_db(server, db) {
             Ok(n) => indexes += n,
-            Err(e) => return Check { name: "amcheck", ok: false, detail: format!("database {db}: {e}") },
+            Err(e) => return Check::failed("amcheck", format!("database {db}: {e}")),
         }
     }
-    Check { name: "amcheck", ok: true, detail: format!("{indexes} btree indexes in {} databases", dbs.len()) }
+    Check::passed("amcheck", format!("{indexes} btree indexes in {} databases", dbs.len()))
+}
+
+/// The verdict when amcheck cannot run, from the count of `amcheck` in pg_available_extensions:
+/// not installed here is "not checked" (no index was looked at, so it cannot pass); a query
+/// that failed is a failed check.
+fn amcheck_unavailable(available: &Result<String, String>) -> Option<Check> {
+    match available.as_deref() {
+        Ok("1") => None,
+        Ok(_) => Some(Check::not_checked(
+            "amcheck",
+            "amcheck is not installed for this PostgreSQL (it comes with the contrib package); no index was checked",
+        )),
+        Err(e) => Some(Check::failed("amcheck", e.clone())),
+    }
 }
 
 fn amcheck_db(server: &Server, db: &str) -> Result<usize, String> {
@@ -186,4 +259,30 @@ pub fn user_sql(server: &Server, db: &str, sql: &str) -> Check {
         }
     });
     Check::new("sql", result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amcheck_that_cannot_run_is_not_checked_or_failed_never_passed() {
+        assert!(amcheck_unavailable(&Ok("1".into())).is_none(), "installed: it runs");
+        let missing = amcheck_unavailable(&Ok("0".into())).expect("not installed: no run");
+        assert!(matches!(&missing.verdict, Verdict::NotChecked(why) if why.contains("not installed")), "{missing:?}");
+        assert!(!missing.has_failed());
+        let broken = amcheck_unavailable(&Err("connection lost".into())).expect("unknown: no run");
+        assert_eq!(broken.verdict, Verdict::Failed("connection lost".into()));
+        assert!(broken.has_failed());
+    }
+
+    #[test]
+    fn recovery_failures_keep_their_words_and_kinds() {
+        let stopped = RecoveryFailure::ServerStopped { status: "exit status: 1".into(), fatal: Some("no WAL".into()) };
+        assert_eq!(stopped.to_string(), "the server stopped during recovery (exit status: 1): no WAL");
+        assert_eq!(stopped.kind(), ErrorKind::Corrupt);
+        let timed_out = RecoveryFailure::TimedOut(Duration::from_secs(120));
+        assert_eq!(timed_out.to_string(), "recovery did not finish within 120 s (--timeout)");
+        assert_eq!(timed_out.kind(), ErrorKind::Timeout);
+    }
 }

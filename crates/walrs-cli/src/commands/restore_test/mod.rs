@@ -1,13 +1,14 @@
 //! `walrs restore-test`: the restore drill. Fetch a backup into a temporary directory, recover
 //! it with a private PostgreSQL of the backup's major version (restore_command = this walrs),
 //! check the result, print a report, stop the server and remove the directory. Exit 0 only if
-//! every check held. Needs no terminal, so cron can run it.
+//! no check failed (a check that could not run is shown as not checked). Needs no terminal, so
+//! cron can run it.
 
 mod checks;
 mod server;
 
 use crate::cli::{Global, RestoreTestArgs};
-use checks::Check;
+use checks::{Check, RecoveryFailure, Verdict};
 use server::{command_as, find_bindir, free_port, Ids, Server};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -17,7 +18,7 @@ use walrs_core::ops::{backup_fetch_with, FetchReport, TablespaceMapping};
 use walrs_core::restore::owner;
 use walrs_core::restore::recovery::{Action, Mode, RecoverySettings, Target};
 use walrs_core::wal::WalFileName;
-use walrs_core::{Error, ErrorKind};
+use walrs_core::Error;
 
 /// Longest path a Unix socket may have (sun_path, less the final NUL).
 const MAX_SOCKET_PATH: usize = 107;
@@ -101,16 +102,19 @@ pub fn run(global: &Global, args: &RestoreTestArgs) -> Result<(), Error> {
     let outcome = drill(&mut server, args, &fetched);
     server.stop();
     print_report(&fetched, &outcome, &work, &server);
-    let failed: Vec<&str> = outcome.checks.iter().filter(|c| !c.ok).map(|c| c.name).collect();
-    match (&outcome.recovery, failed.is_empty()) {
-        (Err(why), _) => Err(Error::new(
-            if why.contains("did not finish") { ErrorKind::Timeout } else { ErrorKind::Corrupt },
-            format!("restore-test of {} failed: {why}", fetched.backup.name),
-        )),
-        (Ok(_), false) => {
-            Err(Error::corrupt(format!("restore-test of {} failed: {}", fetched.backup.name, failed.join(", "))))
-        }
-        (Ok(_), true) => Ok(()),
+    verdict(&fetched.backup.name.to_string(), &outcome)
+}
+
+/// Failed if recovery failed or any check failed; checks that could not run fail nothing.
+fn verdict(backup: &str, outcome: &Outcome) -> Result<(), Error> {
+    if let Err(why) = &outcome.recovery {
+        return Err(Error::new(why.kind(), format!("restore-test of {backup} failed: {why}")));
+    }
+    let failed: Vec<&str> = outcome.checks.iter().filter(|c| c.has_failed()).map(|c| c.name).collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::corrupt(format!("restore-test of {backup} failed: {}", failed.join(", "))))
     }
 }
 
@@ -125,12 +129,13 @@ struct Fetched {
 }
 
 struct Outcome {
-    recovery: Result<checks::Recovered, String>,
+    recovery: Result<checks::Recovered, RecoveryFailure>,
     end: Option<(String, String)>,
     checks: Vec<Check>,
 }
 
-/// Wait for recovery, then run the checks; a check that cannot run is a failed check.
+/// Wait for recovery, then run the checks. A check that cannot run is a failed check, except
+/// amcheck that is not installed here, which is not checked.
 fn drill(server: &mut Server, args: &RestoreTestArgs, fetched: &Fetched) -> Outcome {
     let timeout = Duration::from_secs(args.timeout);
     let recovery = checks::wait_for_recovery(server, timeout);
@@ -140,12 +145,18 @@ fn drill(server: &mut Server, args: &RestoreTestArgs, fetched: &Fetched) -> Outc
     }
     outcome.end = Some(checks::end_position(server));
     let connection = checks::connection(server, &args.dbname);
-    let connected = connection.ok;
+    let connected = !connection.has_failed();
     outcome.checks.push(connection);
     if args.target_time.is_none() {
-        let log = std::fs::read_to_string(&server.log).unwrap_or_default();
-        let started = fetched.backup.started_at().unwrap_or(chrono::DateTime::UNIX_EPOCH);
-        outcome.checks.push(checks::wal_complete(&log, &fetched.archive, started));
+        // The log names the segments recovery did not find: an empty one would pass for "none".
+        let check = match std::fs::read_to_string(&server.log) {
+            Ok(log) => {
+                let started = fetched.backup.started_at().unwrap_or(chrono::DateTime::UNIX_EPOCH);
+                checks::wal_complete(&log, &fetched.archive, started)
+            }
+            Err(e) => Check::failed("wal", format!("cannot read the server log {}: {e}", server.log.display())),
+        };
+        outcome.checks.push(check);
     }
     if !connected {
         return outcome;
@@ -180,9 +191,9 @@ fn print_report(f: &Fetched, o: &Outcome, work: &WorkDir, server: &Server) {
         println!("  end        LSN {lsn}; last replayed transaction committed at {at}");
     }
     for c in &o.checks {
-        println!("  {:<10} {} {}", c.name, if c.ok { "ok    " } else { "FAILED" }, c.detail);
+        println!("{}", check_line(c));
     }
-    let ok = o.recovery.is_ok() && o.checks.iter().all(|c| c.ok);
+    let ok = o.recovery.is_ok() && !o.checks.iter().any(Check::has_failed);
     if !ok {
         println!("  server log (last {LOG_TAIL_LINES} lines):");
         for line in server.log_tail(LOG_TAIL_LINES).lines() {
@@ -192,7 +203,28 @@ fn print_report(f: &Fetched, o: &Outcome, work: &WorkDir, server: &Server) {
     if work.keep {
         println!("  kept       {} (start it with: pg_ctl -D {} start)", work.path.display(), server.data.display());
     }
-    println!("result: {}", if ok { "OK" } else { "FAILED" });
+    println!("{}", result_line(o));
+}
+
+fn check_line(c: &Check) -> String {
+    match &c.verdict {
+        Verdict::Passed(detail) => format!("  {:<10} ok     {detail}", c.name),
+        Verdict::Failed(detail) => format!("  {:<10} FAILED {detail}", c.name),
+        Verdict::NotChecked(why) => format!("  {:<10} not checked: {why}", c.name),
+    }
+}
+
+/// "result: OK" or "result: FAILED", naming the checks that could not run.
+fn result_line(o: &Outcome) -> String {
+    let failed = o.recovery.is_err() || o.checks.iter().any(Check::has_failed);
+    let not_checked: Vec<&str> =
+        o.checks.iter().filter(|c| matches!(c.verdict, Verdict::NotChecked(_))).map(|c| c.name).collect();
+    let result = if failed { "FAILED" } else { "OK" };
+    if not_checked.is_empty() {
+        format!("result: {result}")
+    } else {
+        format!("result: {result} (not checked: {})", not_checked.join(", "))
+    }
 }
 
 fn check_args(args: &RestoreTestArgs) -> Result<(), Error> {
@@ -281,5 +313,45 @@ impl Drop for WorkDir {
                 eprintln!("walrs: warning: cannot remove {}: {e}", self.path.display());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use walrs_core::ErrorKind;
+
+    fn recovered(checks: Vec<Check>) -> Outcome {
+        let done = Duration::from_secs(1);
+        Outcome { recovery: Ok(checks::Recovered { consistent_after: done, done_after: done }), end: None, checks }
+    }
+
+    #[test]
+    fn a_check_not_done_is_shown_and_fails_nothing() {
+        let o = recovered(vec![
+            Check::passed("connection", "postgres on postgres"),
+            Check::not_checked("amcheck", "amcheck is not installed"),
+        ]);
+        assert!(verdict("base_1", &o).is_ok());
+        assert_eq!(check_line(&o.checks[0]), "  connection ok     postgres on postgres");
+        assert_eq!(check_line(&o.checks[1]), "  amcheck    not checked: amcheck is not installed");
+        assert_eq!(result_line(&o), "result: OK (not checked: amcheck)");
+        assert_eq!(result_line(&recovered(vec![Check::passed("amcheck", "3 btree indexes")])), "result: OK");
+    }
+
+    #[test]
+    fn a_failed_check_or_recovery_fails_the_drill_with_its_kind() {
+        let o = recovered(vec![Check::failed("sql", "no_such_table"), Check::not_checked("amcheck", "not installed")]);
+        let err = verdict("base_1", &o).expect_err("a failed check fails the drill");
+        assert_eq!((err.kind, err.message.as_str()), (ErrorKind::Corrupt, "restore-test of base_1 failed: sql"));
+        assert_eq!(check_line(&o.checks[0]), "  sql        FAILED no_such_table");
+        assert_eq!(result_line(&o), "result: FAILED (not checked: amcheck)");
+
+        let timed_out =
+            Outcome { recovery: Err(RecoveryFailure::TimedOut(Duration::from_secs(5))), end: None, checks: vec![] };
+        let err = verdict("base_1", &timed_out).expect_err("recovery that did not end fails the drill");
+        assert_eq!(err.kind, ErrorKind::Timeout);
+        assert_eq!(err.message, "restore-test of base_1 failed: recovery did not finish within 5 s (--timeout)");
+        assert_eq!(result_line(&timed_out), "result: FAILED");
     }
 }
