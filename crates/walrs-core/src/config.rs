@@ -67,7 +67,7 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Env {
-        Env::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        Env::from_pairs(pairs)
     }
 
     #[test]

@@ -31,6 +31,11 @@ impl Env {
         Env { vars }
     }
 
+    /// An environment of exactly these variables (tests, and callers that build one by hand).
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        Env::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    }
+
     pub fn from_process() -> Self {
         Env {
             vars: std::env::vars_os()
@@ -86,7 +91,7 @@ mod tests {
     use crate::redact::redact;
 
     fn env(pairs: &[(&str, &str)]) -> Env {
-        Env::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        Env::from_pairs(pairs)
     }
 
     #[test]

@@ -27,7 +27,7 @@ fn paced() -> RetryPolicy {
 }
 
 fn env(pairs: &[(&str, &str)]) -> Env {
-    Env::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+    Env::from_pairs(pairs)
 }
 
 fn s3_at(port: u16) -> Storage {

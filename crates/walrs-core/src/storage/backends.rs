@@ -203,7 +203,7 @@ mod tests {
     use crate::ErrorKind;
 
     fn env(pairs: &[(&str, &str)]) -> Env {
-        Env::new(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())
+        Env::from_pairs(pairs)
     }
 
     fn build_err(url: &str, pairs: &[(&str, &str)]) -> Error {
