@@ -3,6 +3,7 @@
 
 use super::wal_checksum::{self, Recorded};
 use super::{blocking, find_archived, size_limit};
+use crate::body::{ReadStages, WriteStages};
 use crate::compress::Compression;
 use crate::layout::wal_key;
 use crate::storage::Storage;
@@ -73,28 +74,16 @@ pub async fn wal_push(
 fn compress_file(path: &Path, len: u64, compression: Compression) -> Result<(Vec<u8>, u32)> {
     let fail = |e: std::io::Error| Error::local_io(format!("cannot compress {}", path.display()), &e);
     let file = std::fs::File::open(path).map_err(fail)?;
-    let mut encoder = compression.encoder(Vec::with_capacity(len as usize / 4 + 64))?;
-    let mut summed = Crc32Reader { inner: std::io::BufReader::with_capacity(1 << 20, file), crc: Default::default() };
-    let copied = std::io::copy(&mut summed, &mut encoder).map_err(fail)?;
+    let stages = WriteStages::new(compression).checksummed();
+    let mut body = stages.into_writer(Vec::with_capacity(len as usize / 4 + 64))?;
+    // io::copy hands a BufReader's own buffer to the writer: no copy on the way in.
+    let copied = std::io::copy(&mut std::io::BufReader::with_capacity(1 << 20, file), &mut body).map_err(fail)?;
     if copied != len {
         let what = format!("{} changed size while it was being archived ({len}, then {copied} bytes)", path.display());
         return Err(Error::new(ErrorKind::LocalIo, what).retryable(true));
     }
-    Ok((encoder.finish().map_err(fail)?, summed.crc.finalize()))
-}
-
-/// A reader that sums what passes through it.
-struct Crc32Reader<R> {
-    inner: R,
-    crc: crc32fast::Hasher,
-}
-
-impl<R: std::io::Read> std::io::Read for Crc32Reader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.crc.update(&buf[..n]);
-        Ok(n)
-    }
+    let (packed, counted) = body.finish().map_err(fail)?;
+    Ok((packed, counted.crc32.expect("the write stages are checksummed")))
 }
 
 /// Succeeds if the object at `key` decompresses to exactly the file at `path`; refuses loudly
@@ -113,9 +102,8 @@ async fn same_content(
             Error::new(ErrorKind::Storage, format!("{key} vanished while it was being compared")).retryable(true)
         );
     };
-    let limit = size_limit(name);
-    let stored_key = key.to_string();
-    let existing = blocking(move || method.decompress(&stored, limit, &stored_key)).await.map_err(|e| {
+    let stages = ReadStages::new(method, key).limit(size_limit(name)).checksummed();
+    let (existing, counted) = blocking(move || stages.decode(&stored)).await.map_err(|e| {
         e.context(format!("{name} is already archived but the stored copy cannot be read"))
             .with_hint("inspect the object; if it is damaged, delete it and archiving will store it again")
     })?;
@@ -124,7 +112,8 @@ async fn same_content(
         // earlier push ended before writing it) or describe another object (one stored under
         // this name by another tool after walrs wrote the checksum).
         if wal_checksum::needed(method) {
-            let recorded = Recorded { crc32: crc32fast::hash(&data), size: data.len() as u64 };
+            let crc32 = counted.crc32.expect("the read stages are checksummed");
+            let recorded = Recorded { crc32, size: counted.size };
             if wal_checksum::load(storage, name).await.ok().flatten() != Some(recorded) {
                 wal_checksum::store(storage, name, recorded).await?;
             }

@@ -19,6 +19,7 @@
 
 use super::{blocking, with_decoded, MAX_SEGMENT};
 use crate::backup::BackupInfo;
+use crate::body::ReadStages;
 use crate::compress::Compression;
 use crate::layout::WAL_DIR;
 use crate::retention::{infer_segment_size, SegmentPos, Snapshot, WalObject};
@@ -131,7 +132,8 @@ async fn read_history(storage: &Storage, w: &WalObject) -> Result<Vec<HistoryEnt
         .await?
         .ok_or_else(|| crate::Error::not_found(format!("{} vanished while it was read", w.key)))?;
     let key = w.key.clone();
-    let text = blocking(move || method.decompress(&bytes, MAX_HISTORY_BYTES, &key)).await?;
+    let stages = ReadStages::new(method, key).limit(MAX_HISTORY_BYTES);
+    let (text, _) = blocking(move || stages.decode(&bytes)).await?;
     let text = String::from_utf8_lossy(&text);
     parse_history(&text, w.name.timeline(), &w.key)
 }
@@ -149,7 +151,7 @@ pub(crate) async fn segment_size(storage: &Storage, snap: &Snapshot) -> (u64, Op
     let Some(sample) = snap.wal.iter().rev().find(|w| w.name.kind() == WalFileKind::Segment) else {
         return (inferred, None);
     };
-    let counted = with_decoded(storage, &sample.key, method_of(sample), |decoded| {
+    let counted = with_decoded(storage, ReadStages::new(method_of(sample), &sample.key), |decoded| {
         std::io::copy(&mut std::io::Read::take(decoded, MAX_SEGMENT + 1), &mut std::io::sink())
             .map_err(|e| crate::Error::corrupt(format!("cannot read a WAL segment: {e}")))
     })
