@@ -39,13 +39,13 @@ pub async fn wal_fetch(
         let stages = ReadStages::new(method, &key).limit(size_limit(name)).checksummed();
         let written = with_decoded(storage, stages, move |decoded| {
             let (first, counted) = copy_to(&into, decoded)?;
-            let (len, crc32) = (counted.size, counted.crc32.expect("the read stages are checksummed"));
+            let len = counted.size;
             if matches!(kind, WalFileKind::Segment | WalFileKind::Partial) && !is_valid_segment_size(len) {
                 return Err(Error::corrupt(format!("{what} holds {len} bytes, which is not a WAL segment size")));
             }
             check_segment_start(&first, &checked, len, system_id)
                 .map_err(|e| e.context(format!("{what} cannot be restored")))?;
-            Ok(Recorded { crc32, size: len })
+            Ok(Recorded::of(counted))
         })
         .await;
         let Some(got) = written.transpose() else { continue };

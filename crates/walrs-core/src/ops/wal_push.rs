@@ -3,7 +3,7 @@
 
 use super::wal_checksum::{self, Recorded};
 use super::{blocking, find_archived, size_limit};
-use crate::body::{ReadStages, WriteStages};
+use crate::body::{Counted, ReadStages, WriteStages};
 use crate::compress::Compression;
 use crate::layout::wal_key;
 use crate::storage::Storage;
@@ -55,14 +55,14 @@ pub async fn wal_push(
     // Compressed straight from the file: only the compressed copy is held in memory, which
     // keeps look-ahead uploads (several segments at once) small.
     let source = path.to_path_buf();
-    let (packed, crc32) = blocking(move || compress_file(&source, len, compression)).await?;
+    let (packed, counted) = blocking(move || compress_file(&source, len, compression)).await?;
     let stored_bytes = packed.len() as u64;
     if storage.put_if_absent(&key, Bytes::from(packed)).await? {
         // After the object, never before: a checksum must only ever describe a stored object.
         // If this fails, PostgreSQL pushes the segment again, and the identical copy found
         // then gets its checksum.
         if wal_checksum::needed(compression) {
-            wal_checksum::store(storage, name, Recorded { crc32, size: len }).await?;
+            wal_checksum::store(storage, name, Recorded::of(counted)).await?;
         }
         return Ok(PushOutcome::Stored { key, original_bytes: len, stored_bytes });
     }
@@ -70,8 +70,8 @@ pub async fn wal_push(
     same_content(storage, name, &key, compression, path).await.map(|()| PushOutcome::AlreadyArchived { key })
 }
 
-/// The compressed file and the CRC-32 of what was compressed.
-fn compress_file(path: &Path, len: u64, compression: Compression) -> Result<(Vec<u8>, u32)> {
+/// The compressed file, and the size and CRC-32 of what was compressed.
+fn compress_file(path: &Path, len: u64, compression: Compression) -> Result<(Vec<u8>, Counted)> {
     let fail = |e: std::io::Error| Error::local_io(format!("cannot compress {}", path.display()), &e);
     let file = std::fs::File::open(path).map_err(fail)?;
     let stages = WriteStages::new(compression).checksummed();
@@ -82,8 +82,7 @@ fn compress_file(path: &Path, len: u64, compression: Compression) -> Result<(Vec
         let what = format!("{} changed size while it was being archived ({len}, then {copied} bytes)", path.display());
         return Err(Error::new(ErrorKind::LocalIo, what).retryable(true));
     }
-    let (packed, counted) = body.finish().map_err(fail)?;
-    Ok((packed, counted.crc32.expect("the write stages are checksummed")))
+    body.finish().map_err(fail)
 }
 
 /// Succeeds if the object at `key` decompresses to exactly the file at `path`; refuses loudly
@@ -112,8 +111,7 @@ async fn same_content(
         // earlier push ended before writing it) or describe another object (one stored under
         // this name by another tool after walrs wrote the checksum).
         if wal_checksum::needed(method) {
-            let crc32 = counted.crc32.expect("the read stages are checksummed");
-            let recorded = Recorded { crc32, size: counted.size };
+            let recorded = Recorded::of(counted);
             if wal_checksum::load(storage, name).await.ok().flatten() != Some(recorded) {
                 wal_checksum::store(storage, name, recorded).await?;
             }
