@@ -21,6 +21,7 @@ pub struct ReadStages {
 impl ReadStages {
     /// Decompress the object `key`, stored with `method`; count the size of the plain bytes.
     pub fn new(method: Compression, key: impl Into<String>) -> Self {
+        // The one place a body's seal is chosen: decryption goes here (see seal.rs).
         ReadStages { method, key: key.into(), seal: Seal::None, checksum: false, limit: None }
     }
 

@@ -16,6 +16,7 @@ pub struct WriteStages {
 impl WriteStages {
     /// Compress with `compression`; count the size of the plain bytes.
     pub fn new(compression: Compression) -> Self {
+        // The one place a body's seal is chosen: encryption goes here (see seal.rs).
         WriteStages { compression, seal: Seal::None, checksum: false }
     }
 
