@@ -101,7 +101,9 @@ async fn same_content(
             Error::new(ErrorKind::Storage, format!("{key} vanished while it was being compared")).retryable(true)
         );
     };
-    let stages = ReadStages::new(method, key).limit(size_limit(name)).checksummed();
+    let stages = ReadStages::new(method, key).limit(size_limit(name));
+    // The CRC-32 is only recorded beside formats without a checksum of their own.
+    let stages = if wal_checksum::needed(method) { stages.checksummed() } else { stages };
     let (existing, counted) = blocking(move || stages.decode(&stored)).await.map_err(|e| {
         e.context(format!("{name} is already archived but the stored copy cannot be read"))
             .with_hint("inspect the object; if it is damaged, delete it and archiving will store it again")
