@@ -34,7 +34,7 @@ mod write;
 mod tests;
 
 pub use read::{BodyReader, ReadStages};
-pub use seal::{Seal, Sealed, Unsealed};
+pub use seal::{Seal, Sealed};
 pub use write::{BodyWriter, WriteStages};
 
 /// What the count stage saw of the plain bytes.

@@ -62,9 +62,12 @@ impl ReadStages {
         let limit = self.limit;
         let mut reader = self.open(stored).map_err(|e| e.with_hint(DAMAGED))?;
         let mut plain = Vec::new();
-        // One byte past the limit is enough to know it is passed.
-        let read = (&mut reader).take(limit.map_or(u64::MAX, |l| l + 1)).read_to_end(&mut plain);
+        // One byte past the limit is enough to know it is passed. Straight from the decoder,
+        // counted once at the end: std's read_to_end then fills the buffer without zeroing it
+        // first, which it must do for a reader of its own (such as this one) on stable Rust.
+        let read = (&mut reader.decoded).take(limit.map_or(u64::MAX, |l| l + 1)).read_to_end(&mut plain);
         read.map_err(|e| reader.damaged(e))?;
+        reader.tally.update(&plain);
         reader.check_limit()?;
         Ok((plain, reader.counted()))
     }
