@@ -74,7 +74,7 @@ fn segment(name: &WalFileName) -> Vec<u8> {
     let mut i = 0u32;
     while v.len() < SEGMENT {
         v.extend_from_slice(&(i.wrapping_mul(2654435761) >> (i % 13)).to_le_bytes());
-        if i % 100 == 0 {
+        if i.is_multiple_of(100) {
             v.extend_from_slice(b"INSERT INTO pgbench_history VALUES (1, 2, 3, now());");
             v.extend_from_slice(&[0u8; 300]);
         }
