@@ -84,8 +84,8 @@ mod tests {
     #[test]
     fn a_transient_failure_says_so_and_keeps_its_exit_code() {
         let push = Command::WalPush { path: PathBuf::from("pg_wal/000000010000000000000001"), compression: None };
-        let transient = Error::new(ErrorKind::Storage, "put wal_005/x: connection reset").retryable(true);
-        let lasting = Error::new(ErrorKind::Storage, "put wal_005/x: access denied");
+        let transient = Error::new(ErrorKind::Storage, "put archive/x: connection reset").retryable(true);
+        let lasting = Error::new(ErrorKind::Storage, "put archive/x: access denied");
         let note = retry_note(&push, &transient).expect("a transient failure has a note");
         assert!(note.contains("transient") && note.contains("archive_command"), "{note}");
         assert_eq!(retry_note(&push, &lasting), None);

@@ -1,4 +1,5 @@
-//! Compression methods, named as WAL-G names them, as streaming writers and readers.
+//! Compression methods, named as WAL-G names them, as streaming writers and readers: the
+//! compression stage of an object body (see [`crate::body`], which every object passes through).
 //!
 //! walrs writes lz4 (LZ4 frame format), zstd, brotli or nothing. It reads every method WAL-G
 //! writes, plus gzip. Objects walrs writes carry the format's own content checksum (lz4 and
@@ -101,28 +102,6 @@ impl Compression {
             Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(inner)),
             Compression::Lzma => lzma_reader(inner, MAX_LZMA_WINDOW)?,
         })
-    }
-
-    /// Compress a whole buffer.
-    pub fn compress(self, data: &[u8]) -> Result<Vec<u8>> {
-        let mut enc = self.encoder(Vec::with_capacity(data.len() / 2 + 64))?;
-        enc.write_all(data).map_err(|e| Error::local_io(format!("{} compression", self.name()), &e))?;
-        enc.finish().map_err(|e| Error::local_io(format!("{} compression", self.name()), &e))
-    }
-
-    /// Decompress a whole buffer, refusing output larger than `limit` bytes.
-    /// `what` names the object in the error.
-    pub fn decompress(self, data: &[u8], limit: u64, what: &str) -> Result<Vec<u8>> {
-        let corrupt = |e: io::Error| {
-            Error::corrupt(format!("{what} does not decompress as {}: {e}", self.name()))
-                .with_hint("the object is damaged or was written by another tool under the wrong name")
-        };
-        let mut out = Vec::new();
-        self.decoder(data).map_err(corrupt)?.take(limit + 1).read_to_end(&mut out).map_err(corrupt)?;
-        if out.len() as u64 > limit {
-            return Err(Error::corrupt(format!("{what} decompresses to more than {limit} bytes")));
-        }
-        Ok(out)
     }
 
     /// The method an object suffix names, if any.
@@ -292,6 +271,15 @@ impl<W: Write> Write for Encoder<W> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::body::{ReadStages, WriteStages};
+
+    fn compress(c: Compression, data: &[u8]) -> Result<Vec<u8>> {
+        WriteStages::new(c).encode(data)
+    }
+
+    fn decompress(c: Compression, data: &[u8], limit: u64, what: &str) -> Result<Vec<u8>> {
+        ReadStages::new(c, what).limit(limit).decode(data).map(|(plain, _)| plain)
+    }
 
     fn sample() -> Vec<u8> {
         // Something like a WAL page: runs of zeros, repeated records, and noise.
@@ -309,11 +297,11 @@ mod tests {
     fn every_writable_method_round_trips() {
         let data = sample();
         for c in [Compression::None, Compression::Lz4, Compression::Zstd, Compression::Brotli] {
-            let packed = c.compress(&data).unwrap();
+            let packed = compress(c, &data).unwrap();
             if c != Compression::None {
                 assert!(packed.len() < data.len(), "{c:?} did not compress");
             }
-            let back = c.decompress(&packed, data.len() as u64, "test").unwrap();
+            let back = decompress(c, &packed, data.len() as u64, "test").unwrap();
             assert_eq!(back, data, "{c:?}");
         }
     }
@@ -321,8 +309,8 @@ mod tests {
     #[test]
     fn empty_input_round_trips() {
         for c in [Compression::None, Compression::Lz4, Compression::Zstd, Compression::Brotli] {
-            let packed = c.compress(&[]).unwrap();
-            assert_eq!(c.decompress(&packed, 0, "test").unwrap(), Vec::<u8>::new(), "{c:?}");
+            let packed = compress(c, &[]).unwrap();
+            assert_eq!(decompress(c, &packed, 0, "test").unwrap(), Vec::<u8>::new(), "{c:?}");
         }
     }
 
@@ -330,10 +318,10 @@ mod tests {
     fn a_flipped_byte_is_caught_by_lz4_and_zstd() {
         let data = sample();
         for c in [Compression::Lz4, Compression::Zstd] {
-            let mut packed = c.compress(&data).unwrap();
+            let mut packed = compress(c, &data).unwrap();
             let mid = packed.len() / 2;
             packed[mid] ^= 0x40;
-            let err = c.decompress(&packed, data.len() as u64, "objects/X").expect_err(c.name());
+            let err = decompress(c, &packed, data.len() as u64, "objects/X").expect_err(c.name());
             assert_eq!(err.kind, crate::ErrorKind::Corrupt, "{c:?}");
             assert!(err.message.contains("objects/X"), "{}", err.message);
         }
@@ -343,8 +331,8 @@ mod tests {
     fn truncated_objects_are_corrupt() {
         let data = sample();
         for c in [Compression::Lz4, Compression::Zstd, Compression::Brotli] {
-            let packed = c.compress(&data).unwrap();
-            let err = c.decompress(&packed[..packed.len() - 9], data.len() as u64, "x").expect_err(c.name());
+            let packed = compress(c, &data).unwrap();
+            let err = decompress(c, &packed[..packed.len() - 9], data.len() as u64, "x").expect_err(c.name());
             assert_eq!(err.kind, crate::ErrorKind::Corrupt, "{c:?}");
         }
     }
@@ -352,8 +340,8 @@ mod tests {
     #[test]
     fn output_over_the_limit_is_refused() {
         let data = vec![0u8; 1 << 20];
-        let packed = Compression::Lz4.compress(&data).unwrap();
-        let err = Compression::Lz4.decompress(&packed, 1000, "bomb").unwrap_err();
+        let packed = compress(Compression::Lz4, &data).unwrap();
+        let err = decompress(Compression::Lz4, &packed, 1000, "bomb").unwrap_err();
         assert_eq!(err.kind, crate::ErrorKind::Corrupt);
     }
 
@@ -409,17 +397,17 @@ mod tests {
 
     #[test]
     fn reads_lzma_as_xz_and_wal_g_write_it() {
-        let got = Compression::Lzma.decompress(PG_CLASS_LZMA, PG_CLASS.len() as u64, "x").unwrap();
+        let got = decompress(Compression::Lzma, PG_CLASS_LZMA, PG_CLASS.len() as u64, "x").unwrap();
         assert!(got == PG_CLASS, "decoded {} bytes, expected {}", got.len(), PG_CLASS.len());
         // A dictionary far larger than the content costs only the content's size.
         let huge_dict = lzma_with_header(PG_CLASS_LZMA, Some(u32::MAX), None);
-        let got = Compression::Lzma.decompress(&huge_dict, PG_CLASS.len() as u64, "x").unwrap();
+        let got = decompress(Compression::Lzma, &huge_dict, PG_CLASS.len() as u64, "x").unwrap();
         assert!(got == PG_CLASS, "decoded {} bytes, expected {}", got.len(), PG_CLASS.len());
         // Many windows' worth: the decoder's window wraps around 64 times.
-        let zeros = Compression::Lzma.decompress(ZEROS_LZMA, 16 << 20, "x").unwrap();
+        let zeros = decompress(Compression::Lzma, ZEROS_LZMA, 16 << 20, "x").unwrap();
         assert!(zeros.len() == 16 << 20 && zeros.iter().all(|&b| b == 0), "{} bytes", zeros.len());
         for broken in [&PG_CLASS_LZMA[..PG_CLASS_LZMA.len() - 9], &PG_CLASS_LZMA[..7], b"\xffnot lzma at all", b""] {
-            let err = Compression::Lzma.decompress(broken, PG_CLASS.len() as u64, "objects/X.lzma").unwrap_err();
+            let err = decompress(Compression::Lzma, broken, PG_CLASS.len() as u64, "objects/X.lzma").unwrap_err();
             assert_eq!(err.kind, crate::ErrorKind::Corrupt, "{}", err.message);
             assert!(err.message.contains("objects/X.lzma"), "{}", err.message);
         }
@@ -442,7 +430,7 @@ mod tests {
                 object.len(),
                 LIMIT + 1
             );
-            let err = Compression::Lzma.decompress(&object, LIMIT, "bomb").unwrap_err();
+            let err = decompress(Compression::Lzma, &object, LIMIT, "bomb").unwrap_err();
             assert_eq!(err.kind, crate::ErrorKind::Corrupt);
             assert!(err.message.contains("more than 65536 bytes"), "{}", err.message);
         }
@@ -472,6 +460,6 @@ mod tests {
         let mut enc = GzEncoder::new(Vec::new(), flate2::Compression::fast());
         enc.write_all(&data).unwrap();
         let packed = enc.finish().unwrap();
-        assert_eq!(Compression::Gzip.decompress(&packed, data.len() as u64, "x").unwrap(), data);
+        assert_eq!(decompress(Compression::Gzip, &packed, data.len() as u64, "x").unwrap(), data);
     }
 }

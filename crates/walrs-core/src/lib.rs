@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 pub mod backup;
+pub mod body;
 pub mod compress;
 pub mod config;
 pub mod env;

@@ -4,6 +4,7 @@
 use std::path::Path;
 use std::time::SystemTime;
 use walrs_core::backup::{find_backup, list_backups};
+use walrs_core::body::WriteStages;
 use walrs_core::compress::Compression;
 use walrs_core::env::Env;
 use walrs_core::lsn::{Lsn, DEFAULT_SEGMENT_SIZE};
@@ -175,13 +176,13 @@ async fn a_failed_attempt_leaves_nothing_a_later_backup_of_the_same_name_restore
         let mut h = tar::Header::new_gnu();
         h.set_size(3);
         tar.append_data(&mut h, "PG_VERSION", &b"99\n"[..]).unwrap();
-        Compression::Lz4.compress(&tar.into_inner().unwrap()).unwrap()
+        WriteStages::new(Compression::Lz4).encode(&tar.into_inner().unwrap()).unwrap()
     };
     s.put(stale, junk.into()).await.unwrap();
     push(&s, &data, Compression::Lz4).await;
     assert!(!s.exists(stale).await.unwrap(), "leftovers of a failed attempt must be cleared");
     // Even if a leftover appears, restore takes only the partitions the backup recorded.
-    s.put(stale, Compression::Lz4.compress(b"not even a tar").unwrap().into()).await.unwrap();
+    s.put(stale, WriteStages::new(Compression::Lz4).encode(b"not even a tar").unwrap().into()).await.unwrap();
     let b = find_backup(&s, "LATEST").await.unwrap();
     let restored = dir.path().join("restored");
     backup_fetch(&s, &b, &restored, &|_| {}).await.unwrap();
@@ -243,9 +244,12 @@ async fn backup_verify_checks_every_file_and_names_the_damaged_one() {
     let s = storage(dir.path());
     let name = push(&s, &data, Compression::None).await;
     // The WAL the backup needs (its start and finish are both in segment 2).
-    s.put("wal_005/000000010000000000000002.lz4", Compression::Lz4.compress(&vec![0u8; 16 << 20]).unwrap().into())
-        .await
-        .unwrap();
+    s.put(
+        "wal_005/000000010000000000000002.lz4",
+        WriteStages::new(Compression::Lz4).encode(&vec![0u8; 16 << 20]).unwrap().into(),
+    )
+    .await
+    .unwrap();
     let b = find_backup(&s, "LATEST").await.unwrap();
     let checks = backup_verify(&s, std::slice::from_ref(&b), &|_| {}).await.unwrap();
     let c = &checks[0];

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)] // a test: a panic is its failure report
 
 use walrs_core::backup::{find_backup, list_backups};
+use walrs_core::body::WriteStages;
 use walrs_core::compress::Compression;
 use walrs_core::env::Env;
 use walrs_core::ops::{backup_fetch, wal_fetch};
@@ -149,7 +150,7 @@ async fn wal_verify_reads_history_files_and_measures_the_segment_size() {
     let (dir, storage) = open("lz4").await;
     let wal = dir.path().join("repo/wal_005");
     // Timeline 2 branched off 1 in segment 4: its own copy of 4, then 5.
-    let history = Compression::Lz4.compress(b"1\t0/4000060\tno recovery target specified\n").unwrap();
+    let history = WriteStages::new(Compression::Lz4).encode(b"1\t0/4000060\tno recovery target specified\n").unwrap();
     std::fs::write(wal.join("00000002.history.lz4"), history).unwrap();
     for seg in ["000000020000000000000004", "000000020000000000000005"] {
         std::fs::copy(wal.join("000000010000000000000004.lz4"), wal.join(format!("{seg}.lz4"))).unwrap();
@@ -175,7 +176,8 @@ async fn wal_verify_reads_history_files_and_measures_the_segment_size() {
     let r = wal_verify(&storage, chrono::Utc::now()).await.unwrap();
     assert_eq!((r.lost_segments, r.uploading_segments), (0, 1), "{r:?}");
 
-    std::fs::write(wal.join("00000002.history.lz4"), Compression::Lz4.compress(b"garbage").unwrap()).unwrap();
+    std::fs::write(wal.join("00000002.history.lz4"), WriteStages::new(Compression::Lz4).encode(b"garbage").unwrap())
+        .unwrap();
     let r = wal_verify(&storage, later).await.unwrap();
     assert!(r.problems.iter().any(|p| p.contains("00000002.history")), "{:?}", r.problems);
 }

@@ -13,6 +13,7 @@ use crate::backup::tarball::{append_all, FileRecord};
 use crate::backup::walk::{self, SourceFile, PG_CONTROL};
 use crate::backup::work_queue::WorkQueue;
 use crate::backup::{BackupName, Sentinel};
+use crate::body::WriteStages;
 use crate::compress::Compression;
 use crate::layout::{
     backup_dir, files_metadata_key, metadata_key, partitions_dir, sentinel_key, tar_key, TarContent, TarFile,
@@ -180,7 +181,7 @@ async fn clear_leftovers(storage: &Storage, name: &BackupName) -> Result<()> {
     Ok(())
 }
 
-/// One partition: a blocking thread writes tar → compressor → channel; the upload consumes it.
+/// One partition: a blocking thread writes tar → body stages → channel; the upload consumes it.
 async fn upload_partition(
     storage: &Storage,
     req: &BackupRequest,
@@ -193,12 +194,11 @@ async fn upload_partition(
     let (data_dir, compression) = (req.data_dir.clone(), req.compression);
     let verify_pages = req.data_checksums.then_some(started.start_lsn);
     let producer = super::blocking(move || -> Result<Vec<FileRecord>> {
-        let encoder = compression.encoder(writer)?;
-        let mut tar = tar::Builder::new(encoder);
+        let mut tar = tar::Builder::new(WriteStages::new(compression).into_writer(writer)?);
         let records = append_all(&mut tar, &data_dir, &dirs, files, verify_pages)?;
         let finish = |e: std::io::Error| Error::local_io("cannot finish a backup partition", &e);
-        let encoder = tar.into_inner().map_err(finish)?;
-        encoder.finish().map_err(finish)?.finish().map_err(finish)?;
+        let (upload, _) = tar.into_inner().map_err(finish)?.finish().map_err(finish)?;
+        upload.finish().map_err(finish)?;
         Ok(records)
     });
     let key = tar_key(&started.name, &file);
@@ -320,7 +320,7 @@ fn tablespace_spec(data_dir: &std::path::Path, tablespaces: &[(String, String)])
 }
 
 fn small_tar(entries: &[(&str, String)], c: Compression) -> Result<Vec<u8>> {
-    let mut tar = tar::Builder::new(c.encoder(Vec::new())?);
+    let mut tar = tar::Builder::new(WriteStages::new(c).into_writer(Vec::new())?);
     let fail = |e: std::io::Error| Error::local_io("cannot build backup_label.tar", &e);
     for (path, body) in entries {
         let mut h = tar::Header::new_gnu();
@@ -329,7 +329,7 @@ fn small_tar(entries: &[(&str, String)], c: Compression) -> Result<Vec<u8>> {
         h.set_size(body.len() as u64);
         tar.append_data(&mut h, path, body.as_bytes()).map_err(fail)?;
     }
-    tar.into_inner().map_err(fail)?.finish().map_err(fail)
+    tar.into_inner().map_err(fail)?.finish().map(|(stored, _)| stored).map_err(fail)
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Result<Bytes> {

@@ -20,6 +20,7 @@ pub use wal_fetch::{wal_fetch, FetchOutcome};
 pub use wal_push::{wal_push, PushOutcome};
 pub use wal_verify::{verify_chain, wal_verify, WalReport};
 
+use crate::body::{BodyReader, ReadStages};
 use crate::compress::{Compression, READ_ORDER};
 use crate::layout::wal_key;
 use crate::storage::Storage;
@@ -46,19 +47,18 @@ fn candidate_keys(name: &WalFileName, first: Compression) -> Vec<(String, Compre
         .collect()
 }
 
-/// Stream the stored object `key` through `method`'s decompressor into `work`, on the blocking
-/// pool, memory bounded. None when there is no such object.
+/// Stream the stored object `stages` reads through them into `work`, on the blocking pool,
+/// memory bounded. None when there is no such object.
 pub(crate) async fn with_decoded<T: Send + 'static>(
     storage: &Storage,
-    key: &str,
-    method: Compression,
-    work: impl FnOnce(&mut dyn std::io::Read) -> Result<T> + Send + 'static,
+    stages: ReadStages,
+    work: impl FnOnce(&mut BodyReader<'static>) -> Result<T> + Send + 'static,
 ) -> Result<Option<T>> {
-    let key = key.to_string();
+    let key = stages.key().to_string();
     // file:// objects are read straight from the file: one thread, large reads.
     if let Some(path) = storage.local_file(&key) {
         let got = blocking(move || match std::fs::File::open(&path) {
-            Ok(file) => decode(std::io::BufReader::with_capacity(1 << 20, file), &key, method, work).map(Some),
+            Ok(file) => work(&mut stages.open(std::io::BufReader::with_capacity(1 << 20, file))?).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(crate::Error::local_io(format!("cannot read {key} ({})", path.display()), &e)),
         })
@@ -68,19 +68,7 @@ pub(crate) async fn with_decoded<T: Send + 'static>(
     }
     let Some(reader) = storage.open_reader(&key).await? else { return Ok(None) };
     let bridge = tokio_util::io::SyncIoBridge::new(reader);
-    blocking(move || decode(bridge, &key, method, work)).await.map(Some)
-}
-
-fn decode<T>(
-    reader: impl std::io::Read,
-    key: &str,
-    method: Compression,
-    work: impl FnOnce(&mut dyn std::io::Read) -> Result<T>,
-) -> Result<T> {
-    let mut decoded = method
-        .decoder(reader)
-        .map_err(|e| crate::Error::corrupt(format!("{key} does not decompress as {}: {e}", method.name())))?;
-    work(&mut decoded)
+    blocking(move || work(&mut stages.open(bridge)?)).await.map(Some)
 }
 
 /// Run CPU or file work on tokio's blocking pool, so async I/O threads stay free.

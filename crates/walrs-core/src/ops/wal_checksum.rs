@@ -6,6 +6,7 @@
 //! Objects without one (written by WAL-G, or before walrs stored them) are restored unchecked,
 //! as WAL-G restores them.
 
+use crate::body::Counted;
 use crate::compress::Compression;
 use crate::layout::wal_checksum_key;
 use crate::storage::Storage;
@@ -19,6 +20,13 @@ pub struct Recorded {
     #[serde(with = "hex8")]
     pub crc32: u32,
     pub size: u64,
+}
+
+impl Recorded {
+    /// What checksummed body stages ([`crate::body`]) counted of a segment's plain bytes.
+    pub fn of(counted: Counted) -> Recorded {
+        Recorded { crc32: counted.crc32.expect("the body stages were built checksummed"), size: counted.size }
+    }
 }
 
 /// Does an object in `method` need walrs's checksum beside it?

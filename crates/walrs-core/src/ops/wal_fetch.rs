@@ -2,12 +2,13 @@
 
 use super::wal_checksum::{self, Recorded};
 use super::{candidate_keys, size_limit, with_decoded};
+use crate::body::{BodyReader, Counted, ReadStages};
 use crate::compress::Compression;
 use crate::storage::Storage;
 use crate::wal::header::{check_segment_start, LONG_HEADER_LEN};
 use crate::wal::{is_valid_segment_size, WalFileKind, WalFileName};
 use crate::{Error, Result};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -33,16 +34,18 @@ pub async fn wal_fetch(
 ) -> Result<FetchOutcome> {
     remove_dead_writers_files(dest);
     for (key, method) in candidate_keys(name, preferred) {
-        let (limit, kind, tmp, what) = (size_limit(name), name.kind(), temporary_name(dest), key.clone());
+        let (kind, tmp, what) = (name.kind(), temporary_name(dest), key.clone());
         let (checked, into) = (name.clone(), tmp.clone());
-        let written = with_decoded(storage, &key, method, move |decoded| {
-            let (len, first, crc32) = copy_to(&into, decoded, &what, method, limit)?;
+        let stages = ReadStages::new(method, &key).limit(size_limit(name)).checksummed();
+        let written = with_decoded(storage, stages, move |decoded| {
+            let (first, counted) = copy_to(&into, decoded)?;
+            let len = counted.size;
             if matches!(kind, WalFileKind::Segment | WalFileKind::Partial) && !is_valid_segment_size(len) {
                 return Err(Error::corrupt(format!("{what} holds {len} bytes, which is not a WAL segment size")));
             }
             check_segment_start(&first, &checked, len, system_id)
                 .map_err(|e| e.context(format!("{what} cannot be restored")))?;
-            Ok(Recorded { crc32, size: len })
+            Ok(Recorded::of(counted))
         })
         .await;
         let Some(got) = written.transpose() else { continue };
@@ -112,39 +115,21 @@ fn temporary_name(dest: &Path) -> PathBuf {
     tmp
 }
 
-/// Read errors are the object's fault (it does not decompress); write errors the disk's. The
-/// length, the first bytes (for the page header check) and the CRC-32 come back.
-fn copy_to(
-    tmp: &Path,
-    decoded: &mut dyn Read,
-    what: &str,
-    method: Compression,
-    limit: u64,
-) -> Result<(u64, Vec<u8>, u32)> {
+/// Read errors are the object's fault (it does not decompress, or past the size limit); write
+/// errors the disk's. The first bytes (for the page header check) and the counts come back.
+fn copy_to(tmp: &Path, decoded: &mut BodyReader<'_>) -> Result<(Vec<u8>, Counted)> {
     let write_err = |e: std::io::Error| Error::local_io(format!("cannot write {}", tmp.display()), &e);
     // create_new: a name that exists belongs to someone else; never truncate it.
     let mut file = std::fs::File::options().write(true).create_new(true).open(tmp).map_err(write_err)?;
     let mut buf = vec![0u8; 1 << 20];
-    let mut len = 0u64;
     let mut first = Vec::with_capacity(LONG_HEADER_LEN);
-    let mut crc = crc32fast::Hasher::new();
     loop {
-        let n = match decoded.read(&mut buf) {
-            Ok(0) => return Ok((len, first, crc.finalize())),
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(Error::corrupt(format!("{what} does not decompress as {}: {e}", method.name()))
-                    .with_hint("the object is damaged or was written by another tool under the wrong name"))
-            }
-        };
-        len += n as u64;
+        let n = decoded.fill(&mut buf)?;
+        if n == 0 {
+            return Ok((first, decoded.counted()));
+        }
         let wanted = LONG_HEADER_LEN.saturating_sub(first.len()).min(n);
         first.extend_from_slice(&buf[..wanted]);
-        if len > limit {
-            return Err(Error::corrupt(format!("{what} decompresses to more than {limit} bytes")));
-        }
-        crc.update(&buf[..n]);
         file.write_all(&buf[..n]).map_err(write_err)?;
     }
 }

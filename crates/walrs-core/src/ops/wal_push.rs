@@ -3,6 +3,7 @@
 
 use super::wal_checksum::{self, Recorded};
 use super::{blocking, find_archived, size_limit};
+use crate::body::{Counted, ReadStages, WriteStages};
 use crate::compress::Compression;
 use crate::layout::wal_key;
 use crate::storage::Storage;
@@ -54,14 +55,14 @@ pub async fn wal_push(
     // Compressed straight from the file: only the compressed copy is held in memory, which
     // keeps look-ahead uploads (several segments at once) small.
     let source = path.to_path_buf();
-    let (packed, crc32) = blocking(move || compress_file(&source, len, compression)).await?;
+    let (packed, counted) = blocking(move || compress_file(&source, len, compression)).await?;
     let stored_bytes = packed.len() as u64;
     if storage.put_if_absent(&key, Bytes::from(packed)).await? {
         // After the object, never before: a checksum must only ever describe a stored object.
         // If this fails, PostgreSQL pushes the segment again, and the identical copy found
         // then gets its checksum.
         if wal_checksum::needed(compression) {
-            wal_checksum::store(storage, name, Recorded { crc32, size: len }).await?;
+            wal_checksum::store(storage, name, Recorded::of(counted)).await?;
         }
         return Ok(PushOutcome::Stored { key, original_bytes: len, stored_bytes });
     }
@@ -69,32 +70,19 @@ pub async fn wal_push(
     same_content(storage, name, &key, compression, path).await.map(|()| PushOutcome::AlreadyArchived { key })
 }
 
-/// The compressed file and the CRC-32 of what was compressed.
-fn compress_file(path: &Path, len: u64, compression: Compression) -> Result<(Vec<u8>, u32)> {
+/// The compressed file, and the size and CRC-32 of what was compressed.
+fn compress_file(path: &Path, len: u64, compression: Compression) -> Result<(Vec<u8>, Counted)> {
     let fail = |e: std::io::Error| Error::local_io(format!("cannot compress {}", path.display()), &e);
     let file = std::fs::File::open(path).map_err(fail)?;
-    let mut encoder = compression.encoder(Vec::with_capacity(len as usize / 4 + 64))?;
-    let mut summed = Crc32Reader { inner: std::io::BufReader::with_capacity(1 << 20, file), crc: Default::default() };
-    let copied = std::io::copy(&mut summed, &mut encoder).map_err(fail)?;
+    let stages = WriteStages::new(compression).checksummed();
+    let mut body = stages.into_writer(Vec::with_capacity(len as usize / 4 + 64))?;
+    // io::copy hands a BufReader's own buffer to the writer: no copy on the way in.
+    let copied = std::io::copy(&mut std::io::BufReader::with_capacity(1 << 20, file), &mut body).map_err(fail)?;
     if copied != len {
         let what = format!("{} changed size while it was being archived ({len}, then {copied} bytes)", path.display());
         return Err(Error::new(ErrorKind::LocalIo, what).retryable(true));
     }
-    Ok((encoder.finish().map_err(fail)?, summed.crc.finalize()))
-}
-
-/// A reader that sums what passes through it.
-struct Crc32Reader<R> {
-    inner: R,
-    crc: crc32fast::Hasher,
-}
-
-impl<R: std::io::Read> std::io::Read for Crc32Reader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.crc.update(&buf[..n]);
-        Ok(n)
-    }
+    body.finish().map_err(fail)
 }
 
 /// Succeeds if the object at `key` decompresses to exactly the file at `path`; refuses loudly
@@ -113,9 +101,10 @@ async fn same_content(
             Error::new(ErrorKind::Storage, format!("{key} vanished while it was being compared")).retryable(true)
         );
     };
-    let limit = size_limit(name);
-    let stored_key = key.to_string();
-    let existing = blocking(move || method.decompress(&stored, limit, &stored_key)).await.map_err(|e| {
+    let stages = ReadStages::new(method, key).limit(size_limit(name));
+    // The CRC-32 is only recorded beside formats without a checksum of their own.
+    let stages = if wal_checksum::needed(method) { stages.checksummed() } else { stages };
+    let (existing, counted) = blocking(move || stages.decode(&stored)).await.map_err(|e| {
         e.context(format!("{name} is already archived but the stored copy cannot be read"))
             .with_hint("inspect the object; if it is damaged, delete it and archiving will store it again")
     })?;
@@ -124,7 +113,7 @@ async fn same_content(
         // earlier push ended before writing it) or describe another object (one stored under
         // this name by another tool after walrs wrote the checksum).
         if wal_checksum::needed(method) {
-            let recorded = Recorded { crc32: crc32fast::hash(&data), size: data.len() as u64 };
+            let recorded = Recorded::of(counted);
             if wal_checksum::load(storage, name).await.ok().flatten() != Some(recorded) {
                 wal_checksum::store(storage, name, recorded).await?;
             }
