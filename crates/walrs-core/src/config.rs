@@ -66,23 +66,19 @@ impl RepoConfig {
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> Env {
-        Env::from_pairs(pairs)
-    }
-
     #[test]
     fn envdir_values_win_and_walg_prefixes_map_to_urls() {
-        let mut e = env(&[("WALG_S3_PREFIX", "s3://from-env/p")]);
+        let mut e = Env::from_pairs(&[("WALG_S3_PREFIX", "s3://from-env/p")]);
         assert_eq!(walg_storage_url(&e).as_deref(), Some("s3://from-env/p"));
         e.overlay([("WALG_S3_PREFIX".to_string(), "s3://from-envdir/p".to_string())].into());
         assert_eq!(walg_storage_url(&e).as_deref(), Some("s3://from-envdir/p"));
         assert_eq!(
-            walg_storage_url(&env(&[("WALG_FILE_PREFIX", "/backups/pg")])).as_deref(),
+            walg_storage_url(&Env::from_pairs(&[("WALG_FILE_PREFIX", "/backups/pg")])).as_deref(),
             Some("file:///backups/pg")
         );
-        assert_eq!(walg_storage_url(&env(&[("WALG_S3_PREFIX", "")])), None);
+        assert_eq!(walg_storage_url(&Env::from_pairs(&[("WALG_S3_PREFIX", "")])), None);
         for (var, url) in [("WALG_AZ_PREFIX", "azure://c/p"), ("WALG_GS_PREFIX", "gs://b/p")] {
-            let got = walg_storage_url(&env(&[(var, url)])).unwrap();
+            let got = walg_storage_url(&Env::from_pairs(&[(var, url)])).unwrap();
             assert_eq!(Location::parse(&got).unwrap().to_string(), url, "{var}");
         }
     }
@@ -116,7 +112,7 @@ mod tests {
         ];
         for (flag, setting, vars, want) in cases {
             let given = StorageGiven { flag: *flag, setting: setting.map(|s| (s, CONF)) };
-            let got = storage_url(given, &env(vars));
+            let got = storage_url(given, &Env::from_pairs(vars));
             let got = got.as_ref().map(|(url, source)| (url.as_str(), *source));
             assert_eq!(got, *want, "flag {flag:?}, setting {setting:?}, env {vars:?}");
         }

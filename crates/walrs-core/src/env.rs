@@ -90,13 +90,9 @@ mod tests {
     use super::*;
     use crate::redact::redact;
 
-    fn env(pairs: &[(&str, &str)]) -> Env {
-        Env::from_pairs(pairs)
-    }
-
     #[test]
     fn debug_hides_secrets() {
-        let e = env(&[("AWS_SECRET_ACCESS_KEY", "s3cr3tvalue"), ("AWS_REGION", "eu-west-1")]);
+        let e = Env::from_pairs(&[("AWS_SECRET_ACCESS_KEY", "s3cr3tvalue"), ("AWS_REGION", "eu-west-1")]);
         let shown = format!("{e:?}");
         assert!(!shown.contains("s3cr3tvalue"), "{shown}");
         assert!(shown.contains("eu-west-1"));
@@ -104,7 +100,7 @@ mod tests {
 
     #[test]
     fn sas_signatures_are_hidden_in_every_form() {
-        let e = env(&[("AZURE_STORAGE_SAS_TOKEN", "?sv=2021-08-06&sp=rl&sig=Ab%2Bcd%2Fef%3D")]);
+        let e = Env::from_pairs(&[("AZURE_STORAGE_SAS_TOKEN", "?sv=2021-08-06&sp=rl&sig=Ab%2Bcd%2Fef%3D")]);
         let secrets = e.secret_values();
         for shown in [
             "GET http://h/c/k?sv=2021-08-06&sp=rl&sig=Ab%2Bcd%2Fef%3D failed",

@@ -202,13 +202,9 @@ mod tests {
     use super::*;
     use crate::ErrorKind;
 
-    fn env(pairs: &[(&str, &str)]) -> Env {
-        Env::from_pairs(pairs)
-    }
-
     fn build_err(url: &str, pairs: &[(&str, &str)]) -> Error {
         let location = Location::parse(url).unwrap();
-        match build(&location, &env(pairs), &RetryPolicy::default()) {
+        match build(&location, &Env::from_pairs(pairs), &RetryPolicy::default()) {
             Ok(_) => panic!("{url} with {pairs:?} should not build"),
             Err(e) => e,
         }
@@ -216,7 +212,7 @@ mod tests {
 
     fn builds(url: &str, pairs: &[(&str, &str)]) {
         let location = Location::parse(url).unwrap();
-        if let Err(e) = build(&location, &env(pairs), &RetryPolicy::default()) {
+        if let Err(e) = build(&location, &Env::from_pairs(pairs), &RetryPolicy::default()) {
             panic!("{url} with {pairs:?}: {e}");
         }
     }
