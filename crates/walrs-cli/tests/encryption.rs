@@ -1,5 +1,6 @@
 //! The command with libsodium keys from the env dir and from the process environment:
 //! restore, verify, fetch and push against the libsodium fixture (WAL-G-format, encrypted).
+#![allow(clippy::unwrap_used)] // a test: a panic is its failure report
 
 use std::path::Path;
 use std::process::{Command, Output};
