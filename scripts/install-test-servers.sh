@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install the storage servers the tests talk to: moto (S3) and Azurite (Azure Blob), pinned,
-# into a cache directory, so nothing system-wide changes (but python3-venv when missing).
+# into a cache directory, so nothing system-wide changes (but python3-venv when missing); and
+# PyNaCl, the real libsodium with a Python binding, which the libsodium interoperability test
+# (crates/walrs-core/tests/libsodium_interop.rs) encrypts and decrypts with.
 # Idempotent: a second run only checks versions. Prints where the binaries are.
 #
 #   WALRS_SERVERS_DIR   where to install (default ~/.cache/walrs/servers)
@@ -11,6 +13,7 @@
 set -euo pipefail
 
 MOTO_VERSION="5.2.1"
+PYNACL_VERSION="1.6.2"
 AZURITE_VERSION="3.35.0"
 NODE_MIN_MAJOR=20
 NODE_PYPI_VERSION="20.18.0"
@@ -42,6 +45,16 @@ if [ ! -x "$moto_bin" ] || [ "$("$moto_venv/bin/python" -m pip show moto 2>/dev/
   rm -rf "$moto_venv"
   python3 -m venv "$moto_venv"
   "$moto_venv/bin/python" -m pip install -q --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+fi
+
+# --- PyNaCl (libsodium), in its own virtual environment -------------------------------------
+nacl_venv="$CACHE/pynacl"
+if [ "$("$nacl_venv/bin/python" -m pip show pynacl 2>/dev/null | awk '/^Version:/ {print $2}')" != "$PYNACL_VERSION" ]; then
+  ensure_venv
+  say "pip install pynacl==$PYNACL_VERSION into $nacl_venv"
+  rm -rf "$nacl_venv"
+  python3 -m venv "$nacl_venv"
+  "$nacl_venv/bin/python" -m pip install -q --disable-pip-version-check "pynacl==$PYNACL_VERSION"
 fi
 
 # --- Node.js 20 or later, for Azurite --------------------------------------------------------
@@ -79,5 +92,7 @@ fi
 
 "$moto_bin" --help >/dev/null || die "$moto_bin does not run"
 [ -x "$azurite_bin" ] || die "$azurite_bin is missing after npm install"
+"$nacl_venv/bin/python" -c 'import nacl.bindings' || die "$nacl_venv/bin/python cannot import nacl"
 echo "moto_server ($MOTO_VERSION):    $moto_bin"
+echo "pynacl ($PYNACL_VERSION):        $nacl_venv/bin/python"
 echo "azurite-blob ($AZURITE_VERSION): $azurite_bin (node $("$node_bin" --version) at $node_bin)"

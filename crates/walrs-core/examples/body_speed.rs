@@ -5,6 +5,10 @@
 //!
 //! Prints one JSON line per method: the median milliseconds of each path, and the CRC-32 of
 //! the stored object, which must not change when the code that writes it does.
+//!
+//! With `WALG_LIBSODIUM_KEY` (and `WALG_LIBSODIUM_KEY_TRANSFORM`) in the environment, the
+//! repository is encrypted, as walrs encrypts with those set; the CRC-32 then changes each run
+//! (every object has a random header).
 
 use std::time::{Duration, Instant};
 use walrs_core::compress::Compression;
@@ -23,7 +27,9 @@ fn main() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     std::fs::create_dir(dir.path().join("repo")).expect("the repository directory");
     let location = Location::parse(&format!("file://{}/repo", dir.path().display())).expect("a file:// URL");
-    let storage = Storage::open(&location, &Env::default()).expect("the repository");
+    let keys: Vec<(String, String)> = std::env::vars().filter(|(k, _)| k.starts_with("WALG_LIBSODIUM_")).collect();
+    let keys: Vec<(&str, &str)> = keys.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let storage = Storage::open(&location, &Env::from_pairs(&keys)).expect("the repository");
     for (m, method) in
         [Compression::Lz4, Compression::Zstd, Compression::Brotli, Compression::None].into_iter().enumerate()
     {

@@ -104,6 +104,16 @@ impl Compression {
         })
     }
 
+    /// The bytes every object of this method starts with, for the formats that have them.
+    pub fn magic(self) -> Option<&'static [u8]> {
+        match self {
+            Compression::Lz4 => Some(&[0x04, 0x22, 0x4D, 0x18]),
+            Compression::Zstd => Some(&[0x28, 0xB5, 0x2F, 0xFD]),
+            Compression::Gzip => Some(&[0x1F, 0x8B]),
+            Compression::None | Compression::Brotli | Compression::Lzma => None,
+        }
+    }
+
     /// The method an object suffix names, if any.
     pub fn from_extension(ext: &str) -> Option<Compression> {
         READ_ORDER.into_iter().find(|c| c.extension() == ext)

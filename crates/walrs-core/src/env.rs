@@ -18,6 +18,7 @@ pub const SECRET_VARS: &[&str] = &[
     "AZURE_CLIENT_SECRET",
     "GOOGLE_SERVICE_ACCOUNT_KEY",
     "WALG_LIBSODIUM_KEY",
+    "WALRS_LIBSODIUM_KEY_PREVIOUS",
 ];
 
 /// Environment variables walrs reads: the process environment overlaid by an envdir.
@@ -69,6 +70,10 @@ impl Env {
     /// each form it can take there.
     pub fn secret_values(&self) -> Vec<String> {
         let mut out: Vec<String> = SECRET_VARS.iter().filter_map(|n| self.get(n)).map(str::to_string).collect();
+        // Each older key on its own too: a message could hold one without the others.
+        if let Some(list) = self.get("WALRS_LIBSODIUM_KEY_PREVIOUS") {
+            out.extend(list.split(',').map(str::trim).filter(|k| !k.is_empty()).map(str::to_string));
+        }
         if let Some(sas) = self.get("AZURE_STORAGE_SAS_TOKEN") {
             for sig in sas.trim_start_matches('?').split('&').filter_map(|kv| kv.strip_prefix("sig=")) {
                 out.extend(redact::url_value_forms(sig));
@@ -96,6 +101,16 @@ mod tests {
         let shown = format!("{e:?}");
         assert!(!shown.contains("s3cr3tvalue"), "{shown}");
         assert!(shown.contains("eu-west-1"));
+    }
+
+    #[test]
+    fn libsodium_keys_are_secrets_each_on_its_own() {
+        let e =
+            env(&[("WALG_LIBSODIUM_KEY", "current-key-text"), ("WALRS_LIBSODIUM_KEY_PREVIOUS", "old-one, old-two")]);
+        let shown = format!("{e:?}");
+        assert!(!shown.contains("current-key-text") && !shown.contains("old-one"), "{shown}");
+        let out = redact("tried current-key-text, then old-two", &e.secret_values());
+        assert_eq!(out, "tried <hidden>, then <hidden>");
     }
 
     #[test]

@@ -181,3 +181,128 @@ async fn wal_verify_reads_history_files_and_measures_the_segment_size() {
     let r = wal_verify(&storage, later).await.unwrap();
     assert!(r.problems.iter().any(|p| p.contains("00000002.history")), "{:?}", r.problems);
 }
+
+/// The libsodium fixture opened with `env` (its key, another key, or none).
+fn open_sodium(env: Env) -> (tempfile::TempDir, walrs_core::Result<Storage>) {
+    let dir = tempfile::tempdir().unwrap();
+    walrs_fixtures::copy_repository("libsodium-lz4", &dir.path().join("repo"));
+    let loc = Location::parse(&format!("file://{}/repo", dir.path().display())).unwrap();
+    let opened = Storage::open(&loc, &env);
+    (dir, opened)
+}
+
+fn sodium_key() -> String {
+    std::fs::read_to_string(walrs_fixtures::walg_format().join("libsodium-lz4.key")).unwrap().trim().to_string()
+}
+
+const SEGMENTS: [&str; 5] = [
+    "000000010000000000000001",
+    "000000010000000000000002",
+    "000000010000000000000003",
+    "000000010000000000000004",
+    "000000010000000000000002.00000028.backup",
+];
+
+#[tokio::test]
+async fn the_libsodium_fixture_restores_and_fetches_with_its_key() {
+    let key = sodium_key();
+    // From a key file too, as WALG_LIBSODIUM_KEY_PATH gives it (trailing newline and all).
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), format!("{key}\n")).unwrap();
+    let path = file.path().to_str().unwrap().to_string();
+    for env in [
+        Env::from_pairs(&[("WALG_LIBSODIUM_KEY", &key), ("WALG_LIBSODIUM_KEY_TRANSFORM", "base64")]),
+        Env::from_pairs(&[("WALG_LIBSODIUM_KEY_PATH", &path), ("WALG_LIBSODIUM_KEY_TRANSFORM", "base64")]),
+    ] {
+        let (dir, storage) = open_sodium(env);
+        let storage = storage.unwrap();
+        let b = find_backup(&storage, "LATEST").await.unwrap();
+        assert_eq!(b.name.as_str(), "base_000000010000000000000002");
+        let data = dir.path().join("data");
+        let report = backup_fetch(&storage, &b, &data, &|_| {}).await.unwrap();
+        assert_eq!(report.objects, 3, "two parts and pg_control");
+        assert!(report.bytes > 20 << 20, "{report:?}");
+        assert_eq!(std::fs::read_to_string(data.join("PG_VERSION")).unwrap().trim(), "15");
+        assert_eq!(std::fs::metadata(data.join("global/pg_control")).unwrap().len(), 8192);
+        assert!(data.join("backup_label").is_file());
+        for name in SEGMENTS {
+            let dest = dir.path().join(name);
+            wal_fetch(&storage, &WalFileName::parse(name).unwrap(), &dest, Compression::Lz4, None).await.unwrap();
+            if !name.contains("backup") {
+                assert_eq!(std::fs::metadata(&dest).unwrap().len(), 16 << 20, "{name}");
+            }
+        }
+        let text = std::fs::read_to_string(dir.path().join(SEGMENTS[4])).unwrap();
+        assert!(text.contains("START WAL LOCATION: 0/2000028"), "{text}");
+
+        use walrs_core::ops::backup_verify;
+        let c = &backup_verify(&storage, std::slice::from_ref(&b), &|_| {}).await.unwrap()[0];
+        assert!(c.is_ok(), "{:?}", c.problems);
+    }
+}
+
+#[tokio::test]
+async fn the_libsodium_fixture_with_a_wrong_key_fails_naming_the_object() {
+    let wrong = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let env = Env::from_pairs(&[("WALG_LIBSODIUM_KEY", wrong), ("WALG_LIBSODIUM_KEY_TRANSFORM", "base64")]);
+    let (dir, storage) = open_sodium(env);
+    let storage = storage.unwrap();
+    let b = find_backup(&storage, "LATEST").await.unwrap();
+    let err = backup_fetch(&storage, &b, &dir.path().join("data"), &|_| {}).await.unwrap_err();
+    assert_eq!(err.kind, walrs_core::ErrorKind::Config, "{err}");
+    assert!(err.message.starts_with("cannot decrypt basebackups_005/base_000000010000000000000002/tar_partitions/"));
+    assert!(err.message.ends_with(".tar.lz4 (wrong key?)"), "{}", err.message);
+    let hint = err.hint.unwrap();
+    assert!(hint.contains("WALG_LIBSODIUM_KEY") && hint.contains("WALRS_LIBSODIUM_KEY_PREVIOUS"), "{hint}");
+    assert!(!dir.path().join("data/global/pg_control").exists());
+
+    let name = WalFileName::parse(SEGMENTS[1]).unwrap();
+    let err = wal_fetch(&storage, &name, &dir.path().join("seg"), Compression::Lz4, None).await.unwrap_err();
+    assert_eq!(err.message, "cannot decrypt wal_005/000000010000000000000002.lz4 (wrong key?)");
+    assert!(!err.message.contains(wrong) && !err.hint.unwrap().contains(wrong));
+
+    // The right key as an older one opens it: rotation.
+    let env = Env::from_pairs(&[
+        ("WALG_LIBSODIUM_KEY", wrong),
+        ("WALRS_LIBSODIUM_KEY_PREVIOUS", &sodium_key()),
+        ("WALG_LIBSODIUM_KEY_TRANSFORM", "base64"),
+    ]);
+    let (dir, storage) = open_sodium(env);
+    wal_fetch(&storage.unwrap(), &name, &dir.path().join("seg"), Compression::Lz4, None).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_libsodium_fixture_without_a_key_says_it_looks_encrypted() {
+    let (dir, storage) = open_sodium(Env::default());
+    let storage = storage.unwrap();
+    // Sentinels and metadata are plain, as WAL-G keeps them: the backup is listed.
+    let b = find_backup(&storage, "LATEST").await.unwrap();
+    let err = backup_fetch(&storage, &b, &dir.path().join("data"), &|_| {}).await.unwrap_err();
+    assert_eq!(err.kind, walrs_core::ErrorKind::Config, "{err}");
+    assert!(err.message.contains("tar_partitions/") && err.message.contains("looks encrypted"), "{}", err.message);
+    assert!(err.hint.unwrap().contains("WALG_LIBSODIUM_KEY"));
+    let name = WalFileName::parse(SEGMENTS[2]).unwrap();
+    let err = wal_fetch(&storage, &name, &dir.path().join("seg"), Compression::Lz4, None).await.unwrap_err();
+    assert!(err.message.starts_with("wal_005/000000010000000000000003.lz4 is not a lz4 object"), "{}", err.message);
+    assert!(err.message.contains("looks encrypted"), "{}", err.message);
+    assert!(err.hint.unwrap().contains("WALG_LIBSODIUM_KEY"));
+}
+
+#[tokio::test]
+async fn an_unusable_key_fails_the_open_naming_the_variable() {
+    for (pairs, var) in [
+        (vec![("WALG_LIBSODIUM_KEY", "c2hvcnQ="), ("WALG_LIBSODIUM_KEY_TRANSFORM", "base64")], "WALG_LIBSODIUM_KEY"),
+        (vec![("WALG_LIBSODIUM_KEY", "too-short")], "WALG_LIBSODIUM_KEY"),
+        (vec![("WALG_LIBSODIUM_KEY_PATH", "/nonexistent/walrs.key")], "WALG_LIBSODIUM_KEY_PATH"),
+        (vec![("WALG_PGP_KEY", "-----BEGIN PGP PRIVATE KEY BLOCK-----")], "WALG_PGP_KEY"),
+    ] {
+        let (_dir, opened) = open_sodium(Env::from_pairs(&pairs));
+        let err = opened.unwrap_err();
+        assert_eq!(err.kind, walrs_core::ErrorKind::Config, "{err}");
+        assert!(err.message.starts_with(var), "{}", err.message);
+        assert!(
+            !err.message.contains("c2hvcnQ=") && !err.message.contains("too-short") && !err.message.contains("BEGIN")
+        );
+        assert!(err.hint.is_some());
+    }
+}

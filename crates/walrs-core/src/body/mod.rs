@@ -20,8 +20,11 @@
 //! checksum per file and would pay for one of the whole stream for nothing.
 //!
 //! Encryption goes in the seal stage ([`Seal`]), after compression on the way out and before
-//! decompression on the way in (encrypted bytes do not compress). Today it has only
-//! [`Seal::None`], which passes bytes through: the stored bytes are WAL-G's unencrypted format.
+//! decompression on the way in (encrypted bytes do not compress): [`Seal::None`] passes bytes
+//! through (WAL-G's unencrypted format), [`Seal::Libsodium`] is WAL-G's libsodium encryption
+//! ([`crate::crypto`]). The repository handle holds the seal its keys ask for, and operations
+//! build their stages from it ([`crate::storage::Storage::read_stages`],
+//! [`crate::storage::Storage::write_stages`]), so every object of a repository gets the same one.
 //!
 //! Everything is streamed: memory holds the codec's buffers, not the object, unless the sink
 //! is a buffer (a WAL segment is compressed straight from its file into its stored copy).
@@ -34,7 +37,7 @@ mod write;
 mod tests;
 
 pub use read::{BodyReader, ReadStages};
-pub use seal::{Seal, Sealed};
+pub use seal::{Seal, SealError, Sealed};
 pub use write::{BodyWriter, WriteStages};
 
 /// What the count stage saw of the plain bytes.

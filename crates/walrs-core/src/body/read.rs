@@ -1,9 +1,11 @@
 //! The read chain: source → unseal → decompress → count → consumer.
 
-use super::{Counted, Seal, Tally};
+use super::{Counted, Seal, SealError, Tally};
 use crate::compress::Compression;
 use crate::{Error, Result};
+use std::cell::RefCell;
 use std::io::{self, Read};
+use std::rc::Rc;
 
 const DAMAGED: &str = "the object is damaged or was written by another tool under the wrong name";
 
@@ -19,10 +21,16 @@ pub struct ReadStages {
 }
 
 impl ReadStages {
-    /// Decompress the object `key`, stored with `method`; count the size of the plain bytes.
+    /// Decompress the object `key`, stored with `method` and not encrypted; count the size of
+    /// the plain bytes. Operations build theirs with [`crate::storage::Storage::read_stages`],
+    /// which adds the repository's seal.
     pub fn new(method: Compression, key: impl Into<String>) -> Self {
-        // The one place a body's seal is chosen: decryption goes here (see seal.rs).
         ReadStages { method, key: key.into(), seal: Seal::None, checksum: false, limit: None }
+    }
+
+    /// Unseal with `seal` before decompressing.
+    pub fn sealed(self, seal: Seal) -> Self {
+        ReadStages { seal, ..self }
     }
 
     /// Also compute the CRC-32 of the plain bytes.
@@ -42,25 +50,37 @@ impl ReadStages {
 
     /// A reader of the plain bytes of the stored bytes `source` yields. Its [`Read`] passes
     /// errors on as they are, for a consumer that names them itself (the tar walker);
-    /// [`BodyReader::fill`] makes them the object's.
+    /// [`BodyReader::fill`] makes them the object's, and [`BodyReader::take_failure`] gives
+    /// the object's own error for a failure of the stages.
     pub fn open<'a, R: Read + 'a>(self, source: R) -> Result<BodyReader<'a>> {
-        let decoded = self
-            .method
-            .decoder(self.seal.reader(source))
-            .map_err(|e| Error::corrupt(format!("{} does not decompress as {}: {e}", self.key, self.method.name())))?;
-        Ok(BodyReader {
-            decoded,
+        let encrypted = self.seal.is_encrypted();
+        // Without a key, the first bytes tell an encrypted object from a damaged one.
+        let (unsealed, sniffed) = match self.method.magic() {
+            Some(_) if !encrypted => {
+                let sniffed = Rc::new(RefCell::new(Vec::with_capacity(4)));
+                let source = Sniff { inner: source, seen: Rc::clone(&sniffed) };
+                (self.seal.reader(source), Some(sniffed))
+            }
+            _ => (self.seal.reader(source), None),
+        };
+        let mut reader = BodyReader {
+            decoded: Box::new(io::empty()),
             tally: Tally::new(self.checksum),
             method: self.method,
             key: self.key,
             limit: self.limit,
-        })
+            encrypted,
+            sniffed,
+            failure: None,
+        };
+        reader.decoded = self.method.decoder(unsealed).map_err(|e| reader.damaged(e))?;
+        Ok(reader)
     }
 
     /// The plain bytes of a whole stored object held in memory, and their counts.
     pub fn decode(self, stored: &[u8]) -> Result<(Vec<u8>, Counted)> {
         let limit = self.limit;
-        let mut reader = self.open(stored).map_err(|e| e.with_hint(DAMAGED))?;
+        let mut reader = self.open(stored)?;
         let mut plain = Vec::new();
         // One byte past the limit is enough to know it is passed. Straight from the decoder,
         // counted once at the end: std's read_to_end then fills the buffer without zeroing it
@@ -73,6 +93,22 @@ impl ReadStages {
     }
 }
 
+/// Keeps the first bytes read through it (up to 4: enough for any compression's magic).
+struct Sniff<R> {
+    inner: R,
+    seen: Rc<RefCell<Vec<u8>>>,
+}
+
+impl<R: Read> Read for Sniff<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut seen = self.seen.borrow_mut();
+        let want = (4 - seen.len()).min(n);
+        seen.extend_from_slice(&buf[..want]);
+        Ok(n)
+    }
+}
+
 /// A streaming reader of one object's plain bytes; see [`ReadStages::open`].
 pub struct BodyReader<'a> {
     decoded: Box<dyn Read + 'a>,
@@ -80,6 +116,13 @@ pub struct BodyReader<'a> {
     method: Compression,
     key: String,
     limit: Option<u64>,
+    /// Whether the stages decrypt.
+    encrypted: bool,
+    /// The object's first bytes, when they are watched (see [`ReadStages::open`]).
+    sniffed: Option<Rc<RefCell<Vec<u8>>>>,
+    /// The first failure of the stages that says more than the decoder's words (see
+    /// [`BodyReader::take_failure`]).
+    failure: Option<Error>,
 }
 
 impl BodyReader<'_> {
@@ -100,8 +143,48 @@ impl BodyReader<'_> {
         }
     }
 
+    /// The object's own error for a read that failed in the stages because of the seal (no
+    /// key opens it, it is truncated or damaged, or it looks encrypted and no key is set), if
+    /// one did. A consumer of the plain [`Read`] (the tar walker) words errors in its own
+    /// terms; [`crate::ops`] prefers this one when there is one.
+    pub fn take_failure(&mut self) -> Option<Error> {
+        self.failure.take()
+    }
+
+    /// What a read error of the stages means, when it means more than "does not decompress".
+    fn explained(&self, e: &io::Error) -> Option<Error> {
+        if let Some(sealed) = SealError::find(e) {
+            return Some(sealed.for_object(&self.key, self.method.magic()));
+        }
+        let (magic, seen) = (self.method.magic()?, self.sniffed.as_ref()?.borrow());
+        if self.encrypted || seen.is_empty() || magic.starts_with(&seen[..seen.len().min(magic.len())]) {
+            return None;
+        }
+        Some(
+            Error::config(format!(
+                "{} is not a {} object: it does not start with {}'s magic bytes, and looks encrypted",
+                self.key,
+                self.method.name(),
+                self.method.name()
+            ))
+            .with_hint(format!(
+                "the repository's objects may be encrypted and no key is configured: {}",
+                crate::crypto::KEY_HINT
+            )),
+        )
+    }
+
     fn damaged(&self, e: io::Error) -> Error {
-        Error::corrupt(format!("{} does not decompress as {}: {e}", self.key, self.method.name())).with_hint(DAMAGED)
+        if let Some(explained) = self.explained(&e) {
+            return explained;
+        }
+        let err = Error::corrupt(format!("{} does not decompress as {}: {e}", self.key, self.method.name()));
+        match self.method.magic() {
+            None if !self.encrypted => {
+                err.with_hint(format!("{DAMAGED}; if the repository is encrypted, {}", crate::crypto::KEY_HINT))
+            }
+            _ => err.with_hint(DAMAGED),
+        }
     }
 
     fn check_limit(&self) -> Result<()> {
@@ -116,7 +199,15 @@ impl BodyReader<'_> {
 
 impl Read for BodyReader<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.decoded.read(buf)?;
+        let n = match self.decoded.read(buf) {
+            Ok(n) => n,
+            Err(e) => {
+                if self.failure.is_none() {
+                    self.failure = self.explained(&e);
+                }
+                return Err(e);
+            }
+        };
         self.tally.update(&buf[..n]);
         Ok(n)
     }

@@ -123,7 +123,7 @@ fn more_than_the_limit_is_refused() {
 }
 
 #[test]
-fn the_seal_stage_passes_bytes_through_today() {
+fn without_a_key_the_seal_stage_passes_bytes_through() {
     let mut sealed = Seal::None.writer(Vec::new());
     sealed.write_all(b"plain").unwrap();
     let stored = sealed.finish().unwrap();

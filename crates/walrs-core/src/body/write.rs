@@ -6,7 +6,7 @@ use crate::{Error, Result};
 use std::io::{self, Write};
 
 /// The stages an object's bytes pass on their way to storage.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct WriteStages {
     compression: Compression,
     seal: Seal,
@@ -14,10 +14,16 @@ pub struct WriteStages {
 }
 
 impl WriteStages {
-    /// Compress with `compression`; count the size of the plain bytes.
+    /// Compress with `compression`, without encryption; count the size of the plain bytes.
+    /// Operations build theirs with [`crate::storage::Storage::write_stages`], which adds the
+    /// repository's seal.
     pub fn new(compression: Compression) -> Self {
-        // The one place a body's seal is chosen: encryption goes here (see seal.rs).
         WriteStages { compression, seal: Seal::None, checksum: false }
+    }
+
+    /// Seal with `seal` after compressing.
+    pub fn sealed(self, seal: Seal) -> Self {
+        WriteStages { seal, ..self }
     }
 
     /// Also compute the CRC-32 of the plain bytes.
@@ -34,7 +40,8 @@ impl WriteStages {
 
     /// The stored form of a whole body held in memory.
     pub fn encode(self, plain: &[u8]) -> Result<Vec<u8>> {
-        let fail = |e: io::Error| Error::local_io(format!("{} compression", self.compression.name()), &e);
+        let name = self.compression.name();
+        let fail = |e: io::Error| Error::local_io(format!("{name} compression"), &e);
         let mut writer = self.into_writer(Vec::with_capacity(plain.len() / 2 + 64))?;
         writer.write_all(plain).map_err(fail)?;
         writer.finish().map(|(stored, _)| stored).map_err(fail)

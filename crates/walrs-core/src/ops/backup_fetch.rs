@@ -4,7 +4,6 @@
 
 use crate::backup::files_metadata::FilesMetadata;
 use crate::backup::BackupInfo;
-use crate::body::ReadStages;
 use crate::compress::Compression;
 use crate::layout::{files_metadata_key, partitions_dir};
 use crate::restore::sync::{EarlySync, Submitter};
@@ -264,7 +263,7 @@ async fn extract_object(
     early: Submitter,
 ) -> Result<Extracted> {
     let (what, dest) = (key.to_string(), dest.to_path_buf());
-    super::with_decoded(storage, ReadStages::new(method, key), move |decoded| {
+    super::with_decoded(storage, storage.read_stages(method, key), move |decoded| {
         untar::extract_syncing(decoded, &dest, &what, &expected, early)
     })
     .await?

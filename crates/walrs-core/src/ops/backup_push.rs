@@ -191,10 +191,10 @@ async fn upload_partition(
     files: impl Iterator<Item = SourceFile> + Send + 'static,
 ) -> Result<(TarFile, Vec<FileRecord>, u64)> {
     let (writer, rx) = stream::channel();
-    let (data_dir, compression) = (req.data_dir.clone(), req.compression);
+    let (data_dir, stages) = (req.data_dir.clone(), storage.write_stages(req.compression));
     let verify_pages = req.data_checksums.then_some(started.start_lsn);
     let producer = super::blocking(move || -> Result<Vec<FileRecord>> {
-        let mut tar = tar::Builder::new(WriteStages::new(compression).into_writer(writer)?);
+        let mut tar = tar::Builder::new(stages.into_writer(writer)?);
         let records = append_all(&mut tar, &data_dir, &dirs, files, verify_pages)?;
         let finish = |e: std::io::Error| Error::local_io("cannot finish a backup partition", &e);
         let (upload, _) = tar.into_inner().map_err(finish)?.finish().map_err(finish)?;
@@ -218,7 +218,9 @@ pub async fn complete(
 ) -> Result<Sentinel> {
     let name = &started.name;
     let (label, map, c) = (stopped.backup_label.clone(), stopped.tablespace_map.clone(), req.compression);
-    let label_tar = super::blocking(move || small_tar(&[("backup_label", label), ("tablespace_map", map)], c)).await?;
+    let stages = storage.write_stages(c);
+    let label_tar =
+        super::blocking(move || small_tar(&[("backup_label", label), ("tablespace_map", map)], stages)).await?;
     storage.put(&tar_key(name, &TarFile::new(TarContent::BackupLabel, c)), Bytes::from(label_tar)).await?;
 
     let mut files = FilesMetadata::default();
@@ -319,8 +321,8 @@ fn tablespace_spec(data_dir: &std::path::Path, tablespaces: &[(String, String)])
     Some(spec.into())
 }
 
-fn small_tar(entries: &[(&str, String)], c: Compression) -> Result<Vec<u8>> {
-    let mut tar = tar::Builder::new(WriteStages::new(c).into_writer(Vec::new())?);
+fn small_tar(entries: &[(&str, String)], stages: WriteStages) -> Result<Vec<u8>> {
+    let mut tar = tar::Builder::new(stages.into_writer(Vec::new())?);
     let fail = |e: std::io::Error| Error::local_io("cannot build backup_label.tar", &e);
     for (path, body) in entries {
         let mut h = tar::Header::new_gnu();

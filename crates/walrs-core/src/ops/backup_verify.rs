@@ -11,7 +11,6 @@ use super::with_decoded;
 use crate::backup::files_metadata::FilesMetadata;
 use crate::backup::walk::PG_CONTROL;
 use crate::backup::BackupInfo;
-use crate::body::ReadStages;
 use crate::layout::{files_metadata_key, partitions_dir, sentinel_key, WAL_DIR};
 use crate::restore::untar::{self, Sink};
 use crate::snapshot::{backup_objects, segment_size, Snapshot};
@@ -163,7 +162,7 @@ async fn check_objects(
     let mut seen = BTreeSet::new();
     for (key, method) in objects.in_restore_order() {
         let (what, exp) = (key.clone(), expected.clone());
-        let got = with_decoded(storage, ReadStages::new(*method, key), move |decoded| {
+        let got = with_decoded(storage, storage.read_stages(*method, key), move |decoded| {
             let mut sink = Checker::default();
             let walked = untar::walk(decoded, &what, &exp, &mut sink);
             Ok((walked, sink))

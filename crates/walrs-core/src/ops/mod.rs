@@ -58,7 +58,7 @@ pub(crate) async fn with_decoded<T: Send + 'static>(
     // file:// objects are read straight from the file: one thread, large reads.
     if let Some(path) = storage.local_file(&key) {
         let got = blocking(move || match std::fs::File::open(&path) {
-            Ok(file) => work(&mut stages.open(std::io::BufReader::with_capacity(1 << 20, file))?).map(Some),
+            Ok(file) => run(work, stages.open(std::io::BufReader::with_capacity(1 << 20, file))?).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(crate::Error::local_io(format!("cannot read {key} ({})", path.display()), &e)),
         })
@@ -68,7 +68,14 @@ pub(crate) async fn with_decoded<T: Send + 'static>(
     }
     let Some(reader) = storage.open_reader(&key).await? else { return Ok(None) };
     let bridge = tokio_util::io::SyncIoBridge::new(reader);
-    blocking(move || work(&mut stages.open(bridge)?)).await.map(Some)
+    blocking(move || run(work, stages.open(bridge)?)).await.map(Some)
+}
+
+/// `work` on `reader`; when it fails because the stages did (a seal that refused the object,
+/// an object that looks encrypted), the stages' own error, which names the cause better than
+/// what the consumer made of it.
+fn run<T>(work: impl FnOnce(&mut BodyReader<'static>) -> Result<T>, mut reader: BodyReader<'static>) -> Result<T> {
+    work(&mut reader).map_err(|e| reader.take_failure().unwrap_or(e))
 }
 
 /// Run CPU or file work on tokio's blocking pool, so async I/O threads stay free.

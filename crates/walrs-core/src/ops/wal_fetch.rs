@@ -2,7 +2,7 @@
 
 use super::wal_checksum::{self, Recorded};
 use super::{candidate_keys, size_limit, with_decoded};
-use crate::body::{BodyReader, Counted, ReadStages};
+use crate::body::{BodyReader, Counted};
 use crate::compress::Compression;
 use crate::storage::Storage;
 use crate::wal::header::{check_segment_start, LONG_HEADER_LEN};
@@ -36,7 +36,7 @@ pub async fn wal_fetch(
     for (key, method) in candidate_keys(name, preferred) {
         let (kind, tmp, what) = (name.kind(), temporary_name(dest), key.clone());
         let (checked, into) = (name.clone(), tmp.clone());
-        let stages = ReadStages::new(method, &key).limit(size_limit(name)).checksummed();
+        let stages = storage.read_stages(method, &key).limit(size_limit(name)).checksummed();
         let written = with_decoded(storage, stages, move |decoded| {
             let (first, counted) = copy_to(&into, decoded)?;
             let len = counted.size;

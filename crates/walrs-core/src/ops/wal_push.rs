@@ -3,7 +3,7 @@
 
 use super::wal_checksum::{self, Recorded};
 use super::{blocking, find_archived, size_limit};
-use crate::body::{Counted, ReadStages, WriteStages};
+use crate::body::{Counted, WriteStages};
 use crate::compress::Compression;
 use crate::layout::wal_key;
 use crate::storage::Storage;
@@ -55,7 +55,8 @@ pub async fn wal_push(
     // Compressed straight from the file: only the compressed copy is held in memory, which
     // keeps look-ahead uploads (several segments at once) small.
     let source = path.to_path_buf();
-    let (packed, counted) = blocking(move || compress_file(&source, len, compression)).await?;
+    let stages = storage.write_stages(compression).checksummed();
+    let (packed, counted) = blocking(move || compress_file(&source, len, stages)).await?;
     let stored_bytes = packed.len() as u64;
     if storage.put_if_absent(&key, Bytes::from(packed)).await? {
         // After the object, never before: a checksum must only ever describe a stored object.
@@ -70,11 +71,11 @@ pub async fn wal_push(
     same_content(storage, name, &key, compression, path).await.map(|()| PushOutcome::AlreadyArchived { key })
 }
 
-/// The compressed file, and the size and CRC-32 of what was compressed.
-fn compress_file(path: &Path, len: u64, compression: Compression) -> Result<(Vec<u8>, Counted)> {
+/// The file through `stages` (compressed, and sealed if the repository is encrypted), and
+/// the size and CRC-32 of what was compressed.
+fn compress_file(path: &Path, len: u64, stages: WriteStages) -> Result<(Vec<u8>, Counted)> {
     let fail = |e: std::io::Error| Error::local_io(format!("cannot compress {}", path.display()), &e);
     let file = std::fs::File::open(path).map_err(fail)?;
-    let stages = WriteStages::new(compression).checksummed();
     let mut body = stages.into_writer(Vec::with_capacity(len as usize / 4 + 64))?;
     // io::copy hands a BufReader's own buffer to the writer: no copy on the way in.
     let copied = std::io::copy(&mut std::io::BufReader::with_capacity(1 << 20, file), &mut body).map_err(fail)?;
@@ -101,7 +102,7 @@ async fn same_content(
             Error::new(ErrorKind::Storage, format!("{key} vanished while it was being compared")).retryable(true)
         );
     };
-    let stages = ReadStages::new(method, key).limit(size_limit(name));
+    let stages = storage.read_stages(method, key).limit(size_limit(name));
     // The CRC-32 is only recorded beside formats without a checksum of their own.
     let stages = if wal_checksum::needed(method) { stages.checksummed() } else { stages };
     let (existing, counted) = blocking(move || stages.decode(&stored)).await.map_err(|e| {

@@ -19,7 +19,6 @@
 
 use super::blocking;
 use crate::backup::BackupInfo;
-use crate::body::ReadStages;
 use crate::snapshot::{segment_size, Snapshot, WalObject};
 use crate::storage::Storage;
 use crate::timeline::{parse_history, HistoryEntry, MAX_HISTORY_BYTES};
@@ -130,7 +129,7 @@ async fn read_history(storage: &Storage, w: &WalObject) -> Result<Vec<HistoryEnt
         .await?
         .ok_or_else(|| crate::Error::not_found(format!("{} vanished while it was read", w.key)))?;
     let key = w.key.clone();
-    let stages = ReadStages::new(method, key).limit(MAX_HISTORY_BYTES);
+    let stages = storage.read_stages(method, key).limit(MAX_HISTORY_BYTES);
     let (text, _) = blocking(move || stages.decode(&bytes)).await?;
     let text = String::from_utf8_lossy(&text);
     parse_history(&text, w.name.timeline(), &w.key)

@@ -2,7 +2,6 @@
 //! segment, else inferred from the backups.
 
 use super::Snapshot;
-use crate::body::ReadStages;
 use crate::ops::{with_decoded, MAX_SEGMENT};
 use crate::retention::infer_segment_size;
 use crate::storage::Storage;
@@ -15,7 +14,7 @@ pub async fn segment_size(storage: &Storage, snap: &Snapshot) -> (u64, Option<St
     let Some(sample) = snap.wal.iter().rev().find(|w| w.name.kind() == WalFileKind::Segment) else {
         return (inferred, None);
     };
-    let counted = with_decoded(storage, ReadStages::new(sample.compression(), &sample.key), |decoded| {
+    let counted = with_decoded(storage, storage.read_stages(sample.compression(), &sample.key), |decoded| {
         std::io::copy(&mut std::io::Read::take(decoded, MAX_SEGMENT + 1), &mut std::io::sink())
             .map_err(|e| crate::Error::corrupt(format!("cannot read a WAL segment: {e}")))
     })

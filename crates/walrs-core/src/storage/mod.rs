@@ -12,6 +12,8 @@ pub mod stream;
 pub use location::{Cloud, Location};
 pub use retry::{is_transient, RetryPolicy};
 
+use crate::body::{ReadStages, Seal, WriteStages};
+use crate::compress::Compression;
 use crate::env::Env;
 use crate::redact::redact;
 use crate::{Error, ErrorKind, Result};
@@ -31,6 +33,8 @@ pub struct Storage {
     policy: RetryPolicy,
     /// Set once a listing showed that the bucket or container exists.
     bucket_seen: Arc<AtomicBool>,
+    /// How object bodies are encrypted, from the keys in the environment it was opened with.
+    seal: Seal,
 }
 
 impl std::fmt::Debug for Storage {
@@ -53,14 +57,34 @@ impl Storage {
     }
 
     /// As [`Storage::open`], with other timeouts and retries (tests use short ones).
+    /// The environment's encryption keys are read here: an unusable one fails the open.
     pub fn open_with_policy(location: &Location, env: &Env, policy: RetryPolicy) -> Result<Storage> {
+        let seal = crate::crypto::seal_from_env(env)?;
         Ok(Storage {
             store: backends::build(location, env, &policy)?,
             location: location.clone(),
             secrets: Arc::new(env.secret_values()),
             policy,
             bucket_seen: Arc::new(AtomicBool::new(false)),
+            seal,
         })
+    }
+
+    /// How this repository's object bodies are encrypted ([`Seal::None`]: they are not).
+    /// Sentinels, `metadata.json`, `files_metadata.json` and walrs's WAL checksums are never
+    /// sealed, as WAL-G keeps them plain: they do not pass through the body stages.
+    pub fn seal(&self) -> &Seal {
+        &self.seal
+    }
+
+    /// The stages that write an object body to this repository: compress, then seal.
+    pub fn write_stages(&self, compression: Compression) -> WriteStages {
+        WriteStages::new(compression).sealed(self.seal.clone())
+    }
+
+    /// The stages that read the object `key` of this repository, stored with `method`.
+    pub fn read_stages(&self, method: Compression, key: impl Into<String>) -> ReadStages {
+        ReadStages::new(method, key).sealed(self.seal.clone())
     }
 
     pub fn location(&self) -> &Location {
