@@ -18,6 +18,12 @@ pub const SECRET_VARS: &[&str] = &[
     "AZURE_CLIENT_SECRET",
     "GOOGLE_SERVICE_ACCOUNT_KEY",
     "WALG_LIBSODIUM_KEY",
+    // OpenPGP (crypto/openpgp): the key ring, where it is, its passphrase, the legacy key ids.
+    "WALG_PGP_KEY",
+    "WALG_PGP_KEY_PATH",
+    "WALG_PGP_KEY_PASSPHRASE",
+    "WALG_GPG_KEY_ID",
+    "WALE_GPG_KEY_ID",
 ];
 
 /// Environment variables walrs reads: the process environment overlaid by an envdir.

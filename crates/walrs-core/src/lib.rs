@@ -9,6 +9,7 @@ pub mod backup;
 pub mod body;
 pub mod compress;
 pub mod config;
+pub mod crypto;
 pub mod env;
 pub mod envdir;
 pub mod error;

@@ -30,6 +30,11 @@ impl ReadStages {
         ReadStages { checksum: true, ..self }
     }
 
+    /// Unseal with `seal` instead of [`Seal::None`].
+    pub fn sealed(self, seal: Seal) -> Self {
+        ReadStages { seal, ..self }
+    }
+
     /// Refuse more than `limit` plain bytes (in [`BodyReader::fill`] and [`ReadStages::decode`]):
     /// a small object that decompresses without end is damage, not data.
     pub fn limit(self, limit: u64) -> Self {
@@ -43,10 +48,11 @@ impl ReadStages {
     /// A reader of the plain bytes of the stored bytes `source` yields. Its [`Read`] passes
     /// errors on as they are, for a consumer that names them itself (the tar walker);
     /// [`BodyReader::fill`] makes them the object's.
-    pub fn open<'a, R: Read + 'a>(self, source: R) -> Result<BodyReader<'a>> {
+    pub fn open<'a, R: Read + Send + 'a>(self, source: R) -> Result<BodyReader<'a>> {
+        let unsealed = self.seal.reader(source, &self.key)?;
         let decoded = self
             .method
-            .decoder(self.seal.reader(source))
+            .decoder(unsealed)
             .map_err(|e| Error::corrupt(format!("{} does not decompress as {}: {e}", self.key, self.method.name())))?;
         Ok(BodyReader {
             decoded,

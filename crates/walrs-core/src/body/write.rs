@@ -6,7 +6,7 @@ use crate::{Error, Result};
 use std::io::{self, Write};
 
 /// The stages an object's bytes pass on their way to storage.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct WriteStages {
     compression: Compression,
     seal: Seal,
@@ -25,16 +25,23 @@ impl WriteStages {
         WriteStages { checksum: true, ..self }
     }
 
+    /// Seal with `seal` instead of [`Seal::None`].
+    pub fn sealed(self, seal: Seal) -> Self {
+        WriteStages { seal, ..self }
+    }
+
     /// A writer that takes plain bytes and writes the stored form to `sink`. Call
     /// [`BodyWriter::finish`] to end the object.
     pub fn into_writer<S: Write>(self, sink: S) -> Result<BodyWriter<S>> {
-        let encoder = self.compression.encoder(self.seal.writer(sink))?;
+        let sealed = self.seal.writer(sink).map_err(|e| Error::local_io("sealing the object", &e))?;
+        let encoder = self.compression.encoder(sealed)?;
         Ok(BodyWriter { encoder, tally: Tally::new(self.checksum) })
     }
 
     /// The stored form of a whole body held in memory.
     pub fn encode(self, plain: &[u8]) -> Result<Vec<u8>> {
-        let fail = |e: io::Error| Error::local_io(format!("{} compression", self.compression.name()), &e);
+        let name = self.compression.name();
+        let fail = |e: io::Error| Error::local_io(format!("{name} compression"), &e);
         let mut writer = self.into_writer(Vec::with_capacity(plain.len() / 2 + 64))?;
         writer.write_all(plain).map_err(fail)?;
         writer.finish().map(|(stored, _)| stored).map_err(fail)
