@@ -97,7 +97,7 @@ impl OpenPgpKeys {
             Error::config(format!("{source} does not hold a usable OpenPGP key ring: {what}")).with_hint(RING_HINT)
         };
         let (keys, _) = PublicOrSecret::from_armor_many(armored.as_bytes())
-            .map_err(|_| unusable("no armored key block (-----BEGIN PGP ... KEY BLOCK-----) could be read"))?;
+            .map_err(|_| unusable("no armored key block could be read in it"))?;
         let mut public = Vec::new();
         let mut locked = Vec::new();
         for key in keys {
