@@ -22,5 +22,8 @@ mod keys;
 mod read;
 mod write;
 
+#[cfg(test)]
+mod tests;
+
 pub use keys::{OpenPgpKeys, KEY_PATH_VAR, KEY_VAR, LEGACY_KEY_ID_VARS, PASSPHRASE_VAR};
 pub use write::Encryptor;

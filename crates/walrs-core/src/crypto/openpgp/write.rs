@@ -25,7 +25,7 @@ use std::io::{self, Write};
 use zeroize::Zeroizing;
 
 /// The size of a partial body part: a power of two of at least 512, as the format asks.
-const CHUNK: usize = 1 << 16;
+pub(super) const CHUNK: usize = 1 << 16;
 /// The length octet of a [`CHUNK`]-byte part: 224 + log2(CHUNK).
 const CHUNK_OCTET: u8 = 224 + CHUNK.trailing_zeros() as u8;
 
@@ -37,7 +37,7 @@ const fn new_format(tag: u8) -> u8 {
 }
 
 /// A new-format body length (the last part of a partial body too).
-fn definite_length(len: usize, out: &mut Vec<u8>) {
+pub(super) fn definite_length(len: usize, out: &mut Vec<u8>) {
     match len {
         0..=191 => out.push(len as u8),
         192..=8383 => {
