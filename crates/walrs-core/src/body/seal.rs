@@ -29,7 +29,7 @@ impl Seal {
     pub fn writer<W: Write>(&self, sink: W) -> io::Result<Sealed<W>> {
         match self {
             Seal::None => Ok(Sealed::Plain(sink)),
-            Seal::OpenPgp(keys) => keys.encryptor(sink).map(Sealed::OpenPgp),
+            Seal::OpenPgp(keys) => keys.encryptor(sink).map(|e| Sealed::OpenPgp(Box::new(e))),
         }
     }
 
@@ -50,7 +50,8 @@ impl Seal {
 /// The write side of the seal stage; see [`Seal::writer`].
 pub enum Sealed<W: Write> {
     Plain(W),
-    OpenPgp(Encryptor<W>),
+    /// Boxed: the cipher's state is a kilobyte, a plain sink a pointer.
+    OpenPgp(Box<Encryptor<W>>),
 }
 
 impl<W: Write> Sealed<W> {

@@ -55,9 +55,10 @@ fn pgp_error(what: &str, e: pgp::errors::Error) -> io::Error {
     io::Error::other(format!("OpenPGP encryption: {what}: {e}"))
 }
 
+/// Boxed: each key schedule is most of a kilobyte.
 enum Cfb {
-    Aes128(cfb_mode::BufEncryptor<aes::Aes128>),
-    Aes256(cfb_mode::BufEncryptor<aes::Aes256>),
+    Aes128(Box<cfb_mode::BufEncryptor<aes::Aes128>>),
+    Aes256(Box<cfb_mode::BufEncryptor<aes::Aes256>>),
 }
 
 impl Cfb {
@@ -66,10 +67,10 @@ impl Cfb {
         let bad = |_| io::Error::other("OpenPGP encryption: session key of the wrong size");
         match alg {
             SymmetricKeyAlgorithm::AES128 => {
-                Ok(Cfb::Aes128(cfb_mode::BufEncryptor::new_from_slices(key, &iv).map_err(bad)?))
+                Ok(Cfb::Aes128(Box::new(cfb_mode::BufEncryptor::new_from_slices(key, &iv).map_err(bad)?)))
             }
             SymmetricKeyAlgorithm::AES256 => {
-                Ok(Cfb::Aes256(cfb_mode::BufEncryptor::new_from_slices(key, &iv).map_err(bad)?))
+                Ok(Cfb::Aes256(Box::new(cfb_mode::BufEncryptor::new_from_slices(key, &iv).map_err(bad)?)))
             }
             other => Err(io::Error::other(format!("OpenPGP encryption: cipher {other:?} is not written"))),
         }
