@@ -55,12 +55,16 @@ impl Gpg {
     /// encryption subkey of `subkey_algo` unless that is `None`. Its fingerprint.
     fn key(&self, uid: &str, algo: &str, subkey_algo: Option<&str>) -> String {
         self.run(&["--quick-gen-key", uid, algo, "cert,sign", "never"]);
-        let listing = String::from_utf8(self.run(&["--with-colons", "--list-keys", uid])).unwrap();
-        let fpr = listing.lines().find_map(|l| l.strip_prefix("fpr:")).unwrap().trim_matches(':').to_string();
+        let fpr = self.fingerprint(uid);
         if let Some(sub) = subkey_algo {
             self.run(&["--quick-add-key", &fpr, sub, "encr", "never"]);
         }
         fpr
+    }
+
+    fn fingerprint(&self, uid: &str) -> String {
+        let listing = String::from_utf8(self.run(&["--with-colons", "--list-keys", uid])).unwrap();
+        listing.lines().find_map(|l| l.strip_prefix("fpr:")).unwrap().trim_matches(':').to_string()
     }
 
     fn public_ring(&self, fpr: &str) -> String {
@@ -271,6 +275,13 @@ fn key_configuration_from_the_environment() {
         keys(&Env::from_pairs(&[("WALG_PGP_KEY", &gpg.public_ring(&signer))])),
         "no encryption-capable subkey",
     );
+
+    // Nor can a key whose only encryption subkey has expired (made in 2020, for a day).
+    let in_2020 = ["--faked-system-time", "20200101T000000!"];
+    gpg.run(&[&in_2020[..], &["--quick-gen-key", "old <old@example.org>", "ed25519", "cert,sign", "never"]].concat());
+    let old = gpg.fingerprint("old <old@example.org>");
+    gpg.run(&[&in_2020[..], &["--quick-add-key", &old, "cv25519", "encr", "1d"]].concat());
+    config_error(keys(&Env::from_pairs(&[("WALG_PGP_KEY", &gpg.public_ring(&old))])), "valid now");
 
     // All of these are secrets: hidden from Debug and redacted from messages.
     let env = Env::from_pairs(&[("WALG_PGP_KEY", &one_line), ("WALG_PGP_KEY_PASSPHRASE", PASS)]);

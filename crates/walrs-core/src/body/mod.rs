@@ -20,8 +20,9 @@
 //! checksum per file and would pay for one of the whole stream for nothing.
 //!
 //! Encryption goes in the seal stage ([`Seal`]), after compression on the way out and before
-//! decompression on the way in (encrypted bytes do not compress). Today it has only
-//! [`Seal::None`], which passes bytes through: the stored bytes are WAL-G's unencrypted format.
+//! decompression on the way in (encrypted bytes do not compress). [`Seal::None`] passes bytes
+//! through: the stored bytes are WAL-G's unencrypted format. [`Seal::OpenPgp`] makes them an
+//! OpenPGP message, as WAL-G's `WALG_PGP_KEY` does ([`crate::crypto::openpgp`]).
 //!
 //! Everything is streamed: memory holds the codec's buffers, not the object, unless the sink
 //! is a buffer (a WAL segment is compressed straight from its file into its stored copy).

@@ -118,7 +118,8 @@ impl OpenPgpKeys {
                 .map_err(|_| unusable(&format!("the signatures binding key {} do not verify", key.fingerprint())))?;
             recipients.push(encryption_key(key).ok_or_else(|| {
                 Error::config(format!(
-                    "{source}: key {} has no encryption-capable subkey (it may only sign)",
+                    "{source}: key {} has no encryption-capable subkey that is valid now (it may only sign, \
+                     or has expired or been revoked)",
                     key.fingerprint()
                 ))
                 .with_hint("add an encryption subkey (`gpg --quick-add-key FINGERPRINT default encr`) and export again")
@@ -200,10 +201,21 @@ impl OpenPgpKeys {
     }
 }
 
-/// The key of `key` that objects are encrypted to: its newest encryption subkey that is bound
-/// and not revoked, or the primary key if it may encrypt and no subkey does.
+/// The key of `key` that objects are encrypted to: its newest encryption subkey that is bound,
+/// not revoked and not expired, or the primary key if it may encrypt and no subkey does.
+/// `None` for a key that has expired itself.
 fn encryption_key(key: &SignedPublicKey) -> Option<Recipient> {
+    let now = pgp::types::Timestamp::now().as_secs();
+    let expired = |created: pgp::types::Timestamp, sig: &pgp::packet::Signature| {
+        let lifetime = sig.key_expiration_time().map_or(0, |d| d.as_secs());
+        lifetime != 0 && u64::from(created.as_secs()) + u64::from(lifetime) <= u64::from(now)
+    };
     let encrypts = |flags: pgp::packet::KeyFlags| flags.encrypt_comms() || flags.encrypt_storage();
+    let self_sigs = || key.details.users.iter().flat_map(|u| &u.signatures);
+    let newest_self_sig = self_sigs().max_by_key(|s| s.created());
+    if newest_self_sig.is_some_and(|s| expired(key.primary_key.created_at(), s)) {
+        return None;
+    }
     let newest = key
         .public_subkeys
         .iter()
@@ -211,14 +223,14 @@ fn encryption_key(key: &SignedPublicKey) -> Option<Recipient> {
         .filter(|sub| {
             let revoked = sub.signatures.iter().any(|s| s.typ() == Some(pgp::packet::SignatureType::SubkeyRevocation));
             let binding = sub.signatures.iter().filter(|s| s.typ() == Some(pgp::packet::SignatureType::SubkeyBinding));
-            !revoked && binding.max_by_key(|s| s.created()).is_some_and(|s| encrypts(s.key_flags()))
+            let binding = binding.max_by_key(|s| s.created());
+            !revoked && binding.is_some_and(|s| encrypts(s.key_flags()) && !expired(sub.key.created_at(), s))
         })
         .max_by_key(|sub| sub.key.created_at());
     if let Some(sub) = newest {
         return Some(Recipient::Subkey(sub.clone()));
     }
-    let primary_flags = key.details.users.iter().flat_map(|u| &u.signatures).map(|s| s.key_flags());
-    let primary_encrypts = key.primary_key.algorithm().can_encrypt() && primary_flags.into_iter().any(encrypts);
+    let primary_encrypts = key.primary_key.algorithm().can_encrypt() && self_sigs().any(|s| encrypts(s.key_flags()));
     primary_encrypts.then(|| Recipient::Primary(key.clone()))
 }
 
