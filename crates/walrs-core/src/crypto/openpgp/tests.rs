@@ -115,3 +115,36 @@ fn debug_shows_fingerprints_not_keys() {
     assert!(!shown.contains("BEGIN") && RING.lines().filter(|l| l.len() > 16).all(|l| !shown.contains(l)), "{shown}");
     assert!(keys.can_decrypt());
 }
+
+/// The integrity check comes last, and a decompressor stops reading at the end of its own
+/// frame: the check must still be reached, whole or streamed, on a body of many parts.
+#[test]
+fn a_changed_integrity_check_fails_the_read_through_the_stages() {
+    let keys = keys();
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut noise = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x as u8
+    };
+    let plain: Vec<u8> = (0..3_000_000).map(|_| noise()).collect();
+    for c in [Compression::Lz4, Compression::Zstd, Compression::Brotli, Compression::None] {
+        let mut stored = WriteStages::new(c).sealed(Seal::OpenPgp(keys.clone())).encode(&plain).unwrap();
+        let last = stored.len() - 1;
+        stored[last] ^= 1;
+        let stages = ReadStages::new(c, "k").sealed(Seal::OpenPgp(keys.clone()));
+        let err = stages.clone().decode(&stored).unwrap_err();
+        assert!(err.message.contains("Modification Detection Code"), "{}: {err:?}", c.name());
+        let mut reader = stages.open(&stored[..]).unwrap();
+        let mut buf = vec![0; 1 << 16];
+        let streamed = loop {
+            match reader.fill(&mut buf) {
+                Ok(0) => break Ok(()),
+                Ok(_) => {}
+                Err(e) => break Err(e),
+            }
+        };
+        assert_eq!(streamed.unwrap_err().kind, ErrorKind::Corrupt, "{}", c.name());
+    }
+}
