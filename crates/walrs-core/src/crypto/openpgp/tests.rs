@@ -3,7 +3,7 @@
 //! gpg itself).
 
 use super::write::{definite_length, CHUNK};
-use super::OpenPgpKeys;
+use super::{Encryptor, OpenPgpKeys};
 use crate::body::{ReadStages, Seal, WriteStages};
 use crate::compress::Compression;
 use crate::ErrorKind;
@@ -147,4 +147,18 @@ fn a_changed_integrity_check_fails_the_read_through_the_stages() {
         };
         assert_eq!(streamed.unwrap_err().kind, ErrorKind::Corrupt, "{}", c.name());
     }
+}
+
+/// WAL-G's messages: AES-128 and literal data marked as text ('t'). The mode changes nothing
+/// read: carriage returns and all come back as written.
+#[test]
+fn messages_shaped_as_wal_g_writes_them_read_back_exactly() {
+    let mut keys = OpenPgpKeys::from_armored(RING, None, "WALG_PGP_KEY").unwrap();
+    assert_eq!(keys.cipher, pgp::crypto::sym::SymmetricKeyAlgorithm::AES256, "gpg's keys prefer AES-256");
+    keys.cipher = pgp::crypto::sym::SymmetricKeyAlgorithm::AES128;
+    let body = b"\r\n\x04\"M\x18\r\r\n\n".repeat(20_000);
+    let mut writer = Encryptor::with_literal_mode(&keys, Vec::new(), b't').unwrap();
+    writer.write_all(&body).unwrap();
+    let stored = writer.finish().unwrap();
+    assert_eq!(unseal(&stored, &keys).unwrap(), body);
 }

@@ -136,7 +136,12 @@ pub struct Encryptor<W: Write> {
 }
 
 impl<W: Write> Encryptor<W> {
-    pub(super) fn new(keys: &OpenPgpKeys, mut sink: W) -> io::Result<Self> {
+    pub(super) fn new(keys: &OpenPgpKeys, sink: W) -> io::Result<Self> {
+        Self::with_literal_mode(keys, sink, b'b')
+    }
+
+    /// With another literal data mode: WAL-G's 't', for the tests that read what it writes.
+    pub(super) fn with_literal_mode(keys: &OpenPgpKeys, mut sink: W, mode: u8) -> io::Result<Self> {
         let mut rng = rand::thread_rng();
         let alg = keys.cipher;
         let mut key = Zeroizing::new(vec![0u8; alg.key_size()]);
@@ -166,8 +171,8 @@ impl<W: Write> Encryptor<W> {
         seipd.put(&prefix, true)?;
         seipd.put(&[new_format(TAG_LITERAL)], true)?;
         let mut literal = Vec::with_capacity(CHUNK);
-        // Binary, no file name, no time.
-        literal.extend_from_slice(&[b'b', 0, 0, 0, 0, 0]);
+        // The mode, no file name, no time.
+        literal.extend_from_slice(&[mode, 0, 0, 0, 0, 0]);
         Ok(Encryptor { seipd, literal })
     }
 
