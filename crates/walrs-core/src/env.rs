@@ -19,6 +19,11 @@ pub const SECRET_VARS: &[&str] = &[
     "GOOGLE_SERVICE_ACCOUNT_KEY",
     "WALG_LIBSODIUM_KEY",
     "WALRS_LIBSODIUM_KEY_PREVIOUS",
+    // OpenPGP (crypto/openpgp): the key ring, its passphrase, the legacy key ids.
+    "WALG_PGP_KEY",
+    "WALG_PGP_KEY_PASSPHRASE",
+    "WALG_GPG_KEY_ID",
+    "WALE_GPG_KEY_ID",
 ];
 
 /// Environment variables walrs reads: the process environment overlaid by an envdir.
@@ -105,8 +110,10 @@ mod tests {
 
     #[test]
     fn libsodium_keys_are_secrets_each_on_its_own() {
-        let e =
-            env(&[("WALG_LIBSODIUM_KEY", "current-key-text"), ("WALRS_LIBSODIUM_KEY_PREVIOUS", "old-one, old-two")]);
+        let e = Env::from_pairs(&[
+            ("WALG_LIBSODIUM_KEY", "current-key-text"),
+            ("WALRS_LIBSODIUM_KEY_PREVIOUS", "old-one, old-two"),
+        ]);
         let shown = format!("{e:?}");
         assert!(!shown.contains("current-key-text") && !shown.contains("old-one"), "{shown}");
         let out = redact("tried current-key-text, then old-two", &e.secret_values());

@@ -22,9 +22,10 @@
 //! Encryption goes in the seal stage ([`Seal`]), after compression on the way out and before
 //! decompression on the way in (encrypted bytes do not compress): [`Seal::None`] passes bytes
 //! through (WAL-G's unencrypted format), [`Seal::Libsodium`] is WAL-G's libsodium encryption
-//! ([`crate::crypto`]). The repository handle holds the seal its keys ask for, and operations
-//! build their stages from it ([`crate::storage::Storage::read_stages`],
-//! [`crate::storage::Storage::write_stages`]), so every object of a repository gets the same one.
+//! and [`Seal::OpenPgp`] an OpenPGP message as WAL-G's `WALG_PGP_KEY` writes ([`crate::crypto`]).
+//! The repository handle holds the seal its keys ask for, and operations build their stages
+//! from it ([`crate::storage::Storage::read_stages`], [`crate::storage::Storage::write_stages`]),
+//! so every object of a repository gets the same one.
 //!
 //! Everything is streamed: memory holds the codec's buffers, not the object, unless the sink
 //! is a buffer (a WAL segment is compressed straight from its file into its stored copy).

@@ -3,9 +3,8 @@
 use super::{Counted, Seal, SealError, Tally};
 use crate::compress::Compression;
 use crate::{Error, Result};
-use std::cell::RefCell;
 use std::io::{self, Read};
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 const DAMAGED: &str = "the object is damaged or was written by another tool under the wrong name";
 
@@ -52,16 +51,16 @@ impl ReadStages {
     /// errors on as they are, for a consumer that names them itself (the tar walker);
     /// [`BodyReader::fill`] makes them the object's, and [`BodyReader::take_failure`] gives
     /// the object's own error for a failure of the stages.
-    pub fn open<'a, R: Read + 'a>(self, source: R) -> Result<BodyReader<'a>> {
+    pub fn open<'a, R: Read + Send + 'a>(self, source: R) -> Result<BodyReader<'a>> {
         let encrypted = self.seal.is_encrypted();
         // Without a key, the first bytes tell an encrypted object from a damaged one.
         let (unsealed, sniffed) = match self.method.magic() {
             Some(_) if !encrypted => {
-                let sniffed = Rc::new(RefCell::new(Vec::with_capacity(4)));
-                let source = Sniff { inner: source, seen: Rc::clone(&sniffed) };
-                (self.seal.reader(source), Some(sniffed))
+                let sniffed = Arc::new(Mutex::new(Vec::with_capacity(4)));
+                let source = Sniff { inner: source, seen: Arc::clone(&sniffed) };
+                (self.seal.reader(source, &self.key)?, Some(sniffed))
             }
-            _ => (self.seal.reader(source), None),
+            _ => (self.seal.reader(source, &self.key)?, None),
         };
         let mut reader = BodyReader {
             decoded: Box::new(io::empty()),
@@ -96,13 +95,13 @@ impl ReadStages {
 /// Keeps the first bytes read through it (up to 4: enough for any compression's magic).
 struct Sniff<R> {
     inner: R,
-    seen: Rc<RefCell<Vec<u8>>>,
+    seen: Arc<Mutex<Vec<u8>>>,
 }
 
 impl<R: Read> Read for Sniff<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        let mut seen = self.seen.borrow_mut();
+        let mut seen = self.seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         let want = (4 - seen.len()).min(n);
         seen.extend_from_slice(&buf[..want]);
         Ok(n)
@@ -119,7 +118,7 @@ pub struct BodyReader<'a> {
     /// Whether the stages decrypt.
     encrypted: bool,
     /// The object's first bytes, when they are watched (see [`ReadStages::open`]).
-    sniffed: Option<Rc<RefCell<Vec<u8>>>>,
+    sniffed: Option<Arc<Mutex<Vec<u8>>>>,
     /// The first failure of the stages that says more than the decoder's words (see
     /// [`BodyReader::take_failure`]).
     failure: Option<Error>,
@@ -156,7 +155,8 @@ impl BodyReader<'_> {
         if let Some(sealed) = SealError::find(e) {
             return Some(sealed.for_object(&self.key, self.method.magic()));
         }
-        let (magic, seen) = (self.method.magic()?, self.sniffed.as_ref()?.borrow());
+        let magic = self.method.magic()?;
+        let seen = self.sniffed.as_ref()?.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if self.encrypted || seen.is_empty() || magic.starts_with(&seen[..seen.len().min(magic.len())]) {
             return None;
         }

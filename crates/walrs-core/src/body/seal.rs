@@ -12,7 +12,8 @@
 //! the read stages turn into the object's error.
 
 use crate::crypto::libsodium;
-use crate::{Error, ErrorKind};
+use crate::crypto::openpgp::{Encryptor, OpenPgpKeys};
+use crate::{Error, ErrorKind, Result};
 use std::fmt;
 use std::io::{self, Read, Write};
 use std::sync::Arc;
@@ -25,6 +26,9 @@ pub enum Seal {
     None,
     /// libsodium's secretstream, as WAL-G's `WALG_LIBSODIUM_KEY` encrypts.
     Libsodium(Arc<libsodium::Keys>),
+    /// A binary OpenPGP message encrypted to the ring's public keys, as WAL-G writes with
+    /// `WALG_PGP_KEY`; reading needs the ring's secret keys.
+    OpenPgp(Arc<OpenPgpKeys>),
 }
 
 impl Seal {
@@ -33,11 +37,13 @@ impl Seal {
         !matches!(self, Seal::None)
     }
 
-    /// Wrap `sink` so that what is written reaches it sealed.
-    pub fn writer<W: Write>(self, sink: W) -> Sealed<W> {
+    /// Wrap `sink` so that what is written reaches it sealed. A seal may write its header to
+    /// the sink at once (OpenPGP's session-key packets).
+    pub fn writer<W: Write>(&self, sink: W) -> io::Result<Sealed<W>> {
         match self {
-            Seal::None => Sealed::Plain(sink),
-            Seal::Libsodium(keys) => Sealed::Libsodium(Box::new(libsodium::Writer::new(sink, &keys))),
+            Seal::None => Ok(Sealed::Plain(sink)),
+            Seal::Libsodium(keys) => Ok(Sealed::Libsodium(Box::new(libsodium::Writer::new(sink, keys)))),
+            Seal::OpenPgp(keys) => keys.encryptor(sink).map(|e| Sealed::OpenPgp(Box::new(e))),
         }
     }
 
@@ -45,18 +51,23 @@ impl Seal {
     /// type of its own: through a `Box`, std passes on the fast paths of the reader inside
     /// (reading into a buffer that was never zeroed, as `read_to_end` does), which a type of
     /// ours cannot offer on stable Rust; an uncompressed body decodes twice as fast this way.
-    pub fn reader<'a, R: Read + 'a>(self, source: R) -> Box<dyn Read + 'a> {
+    /// OpenPGP reads its header here, so that a key that does not fit is an error naming the
+    /// object `key` before any decompression; libsodium reports through [`SealError`] on read.
+    pub fn reader<'a, R: Read + Send + 'a>(&self, source: R, key: &str) -> Result<Box<dyn Read + 'a>> {
         match self {
-            Seal::None => Box::new(source),
-            Seal::Libsodium(keys) => Box::new(libsodium::Reader::new(source, keys)),
+            Seal::None => Ok(Box::new(source)),
+            Seal::Libsodium(keys) => Ok(Box::new(libsodium::Reader::new(source, Arc::clone(keys)))),
+            Seal::OpenPgp(keys) => keys.decryptor(source, key),
         }
     }
 }
 
 /// The write side of the seal stage; see [`Seal::writer`].
-pub enum Sealed<W> {
+pub enum Sealed<W: Write> {
     Plain(W),
     Libsodium(Box<libsodium::Writer<W>>),
+    /// Boxed: the cipher's state is a kilobyte, a plain sink a pointer.
+    OpenPgp(Box<Encryptor<W>>),
 }
 
 impl<W: Write> Sealed<W> {
@@ -65,6 +76,7 @@ impl<W: Write> Sealed<W> {
         match self {
             Sealed::Plain(sink) => Ok(sink),
             Sealed::Libsodium(w) => w.finish(),
+            Sealed::OpenPgp(encryptor) => encryptor.finish(),
         }
     }
 }
@@ -74,6 +86,7 @@ impl<W: Write> Write for Sealed<W> {
         match self {
             Sealed::Plain(sink) => sink.write(buf),
             Sealed::Libsodium(w) => w.write(buf),
+            Sealed::OpenPgp(encryptor) => encryptor.write(buf),
         }
     }
 
@@ -81,6 +94,7 @@ impl<W: Write> Write for Sealed<W> {
         match self {
             Sealed::Plain(sink) => sink.flush(),
             Sealed::Libsodium(w) => w.flush(),
+            Sealed::OpenPgp(encryptor) => encryptor.flush(),
         }
     }
 }

@@ -124,11 +124,11 @@ fn more_than_the_limit_is_refused() {
 
 #[test]
 fn without_a_key_the_seal_stage_passes_bytes_through() {
-    let mut sealed = Seal::None.writer(Vec::new());
+    let mut sealed = Seal::None.writer(Vec::new()).unwrap();
     sealed.write_all(b"plain").unwrap();
     let stored = sealed.finish().unwrap();
     assert_eq!(stored, b"plain");
     let mut back = Vec::new();
-    Seal::default().reader(&stored[..]).read_to_end(&mut back).unwrap();
+    Seal::default().reader(&stored[..], "k").unwrap().read_to_end(&mut back).unwrap();
     assert_eq!(back, b"plain");
 }

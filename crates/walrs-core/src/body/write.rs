@@ -34,7 +34,8 @@ impl WriteStages {
     /// A writer that takes plain bytes and writes the stored form to `sink`. Call
     /// [`BodyWriter::finish`] to end the object.
     pub fn into_writer<S: Write>(self, sink: S) -> Result<BodyWriter<S>> {
-        let encoder = self.compression.encoder(self.seal.writer(sink))?;
+        let sealed = self.seal.writer(sink).map_err(|e| Error::local_io("sealing the object", &e))?;
+        let encoder = self.compression.encoder(sealed)?;
         Ok(BodyWriter { encoder, tally: Tally::new(self.checksum) })
     }
 
