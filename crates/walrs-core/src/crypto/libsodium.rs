@@ -91,6 +91,24 @@ impl Keys {
         Keys { current: Zeroizing::new(current), previous: previous.iter().map(|k| Zeroizing::new(*k)).collect() }
     }
 
+    /// Which key opens the stream that starts with `start` (its header and first chunk, or
+    /// as much of them as the object has): `Some(0)` for the current key, `Some(n)` for the
+    /// n-th previous key, None when none does or `start` is too short to be a stream.
+    pub fn which_opens(&self, start: &[u8]) -> Option<usize> {
+        if start.len() < HEADER + ABYTES {
+            return None;
+        }
+        let mut header = [0u8; HEADER];
+        header.copy_from_slice(&start[..HEADER]);
+        let chunk = &start[HEADER..start.len().min(HEADER + SEALED_CHUNK)];
+        let mut plain = Zeroizing::new(vec![0u8; chunk.len() - ABYTES]);
+        self.all().position(|key| {
+            let (mut state, mut tag) = (ss::State::new(), 0u8);
+            ss::crypto_secretstream_xchacha20poly1305_init_pull(&mut state, &header, key);
+            ss::crypto_secretstream_xchacha20poly1305_pull(&mut state, &mut plain, &mut tag, chunk, None).is_ok()
+        })
+    }
+
     /// Every key, in the order reading tries them.
     fn all(&self) -> impl Iterator<Item = &[u8; KEY_BYTES]> {
         std::iter::once(&*self.current).chain(self.previous.iter().map(|k| &**k))

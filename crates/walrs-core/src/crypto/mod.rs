@@ -13,10 +13,13 @@
 //! - libsodium ([`libsodium`]): `WALG_LIBSODIUM_KEY` / `WALG_LIBSODIUM_KEY_PATH`, and
 //!   `WALRS_LIBSODIUM_KEY_PREVIOUS` for reading objects written under older keys;
 //! - OpenPGP ([`openpgp`]): `WALG_PGP_KEY` / `WALG_PGP_KEY_PATH`, `WALG_PGP_KEY_PASSPHRASE`.
+//!
+//! [`which_key`] tells which of the configured keys an object needs, from its first bytes.
 
 pub mod keys;
 pub mod libsodium;
 pub mod openpgp;
+pub mod which_key;
 
 use crate::body::Seal;
 use crate::env::Env;

@@ -312,6 +312,20 @@ impl Storage {
         Ok(Some(Bytes::from(out)))
     }
 
+    /// The first `limit` bytes of an object (all of it if it is shorter), or None if there is
+    /// no such object. Reading stops there: the rest of the object is never fetched into memory.
+    pub async fn get_start(&self, key: &str, limit: usize) -> Result<Option<Bytes>> {
+        use tokio::io::AsyncReadExt;
+        let Some(reader) = self.open_reader(key).await? else { return Ok(None) };
+        let mut out = Vec::with_capacity(limit);
+        reader
+            .take(limit as u64)
+            .read_to_end(&mut out)
+            .await
+            .map_err(|e| Error::new(ErrorKind::Storage, redact(&e.to_string(), &self.secrets)).retryable(true))?;
+        Ok(Some(Bytes::from(out)))
+    }
+
     /// A streaming reader of the object, or None if there is no such object. Opening is
     /// retried; a failure mid-stream surfaces as a read error naming the key.
     pub async fn open_reader(&self, key: &str) -> Result<Option<impl tokio::io::AsyncRead + Send + Unpin + 'static>> {

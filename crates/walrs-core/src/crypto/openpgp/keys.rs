@@ -44,6 +44,9 @@ pub struct OpenPgpKeys {
     /// Where the ring came from, for errors: [`KEY_VAR`] or [`KEY_PATH_VAR`].
     source: &'static str,
     pub(super) recipients: Vec<Recipient>,
+    /// The key id and fingerprint of every key and subkey in the ring, public identifiers
+    /// only: to tell which key an object was encrypted to.
+    ids: Vec<([u8; 8], String)>,
     pub(super) cipher: SymmetricKeyAlgorithm,
     /// The ring's secret keys as given (locked if the ring was exported with a passphrase).
     locked: Vec<SignedSecretKey>,
@@ -112,6 +115,16 @@ impl OpenPgpKeys {
         if public.is_empty() {
             return Err(unusable("it holds no key"));
         }
+        let mut ids = Vec::new();
+        for key in &public {
+            let primary = (key.legacy_key_id(), key.fingerprint().to_string());
+            let subkeys = key.public_subkeys.iter().map(|s| (s.key.legacy_key_id(), s.key.fingerprint().to_string()));
+            for (id, fingerprint) in std::iter::once(primary).chain(subkeys) {
+                let mut bytes = [0u8; 8];
+                bytes.copy_from_slice(id.as_ref());
+                ids.push((bytes, fingerprint));
+            }
+        }
         let mut recipients = Vec::new();
         for key in &public {
             key.verify_bindings()
@@ -128,6 +141,7 @@ impl OpenPgpKeys {
         Ok(OpenPgpKeys {
             source,
             recipients,
+            ids,
             cipher: cipher_for(&public),
             locked,
             passphrase: passphrase.map(|p| Zeroizing::new(p.to_string())),
@@ -148,6 +162,11 @@ impl OpenPgpKeys {
     /// The fingerprints of the keys objects are encrypted to.
     pub fn recipient_fingerprints(&self) -> Vec<String> {
         self.recipients.iter().map(Recipient::fingerprint).collect()
+    }
+
+    /// The fingerprint of the ring's key or subkey whose key id is `id`, if the ring has one.
+    pub fn fingerprint_of(&self, id: &[u8; 8]) -> Option<&str> {
+        self.ids.iter().find(|(i, _)| i == id).map(|(_, f)| f.as_str())
     }
 
     /// The secret keys, unlocked with the passphrase the first time they are needed.
