@@ -31,7 +31,8 @@ pub struct Global {
 pub enum Command {
     /// List complete backups (those with a sentinel), oldest first.
     BackupList {
-        /// Also show sizes, LSNs, host and data directory.
+        /// Also show sizes, LSNs, host, data directory, and which key the backup needs (read
+        /// from the first bytes of its first tar partition: one request per backup).
         #[arg(long)]
         detail: bool,
         /// Print JSON (one array) instead of a table.
@@ -89,6 +90,10 @@ pub enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Also count, per timeline, the segments each key opens ("current key", "previous key
+        /// 1", ...). Reads the first bytes of every segment: one request per segment.
+        #[arg(long)]
+        keys: bool,
     },
     /// Read a backup back completely (every object decompressed, every file checked against its
     /// recorded size and CRC-32) and check the WAL it needs is archived. Exits 1 on any problem.

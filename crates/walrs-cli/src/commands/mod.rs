@@ -27,7 +27,7 @@ pub fn run(cli: &Cli) -> Result<(), Error> {
         Command::Delete(command) => delete::run(&cli.global, command),
         Command::BackupMark { name, impermanent } => backup_mark::run(&cli.global, name, *impermanent),
         Command::WalVerify { json } => wal_verify::run(&cli.global, *json),
-        Command::WalShow { json } => wal_show::run(&cli.global, *json),
+        Command::WalShow { json, keys } => wal_show::run(&cli.global, *json, *keys),
         Command::BackupVerify { backup, all, json } => backup_verify::run(&cli.global, backup.as_deref(), *all, *json),
         Command::RestoreTest(args) => restore_test::run(&cli.global, args),
         Command::WalFetch { name, dest, prefetch } => wal_fetch::run(&cli.global, name, dest, *prefetch),

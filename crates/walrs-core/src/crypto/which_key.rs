@@ -9,10 +9,14 @@
 //!   subkeys of the configured ring (no secret key is needed).
 
 use super::libsodium;
+use crate::backup::BackupName;
 use crate::body::Seal;
 use crate::compress::Compression;
+use crate::layout::{self, TarContent, TarFile};
 use crate::storage::Storage;
+use crate::wal::WalFileKind;
 use crate::Result;
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// How many bytes of an object [`key_needed`] looks at: a libsodium header and its first
@@ -82,6 +86,40 @@ pub async fn key_needed_by(storage: &Storage, key: &str) -> Result<Option<KeyNee
     }
     let start = storage.get_start(key, PROBE_BYTES).await?;
     Ok(start.map(|start| key_needed(storage.seal(), &start)))
+}
+
+/// Which key the backup `name` needs: that of its first tar partition, or of its
+/// `pg_control` tar when it has no partition; None when it has neither. One object's first
+/// bytes are read.
+pub async fn backup_key_needed(storage: &Storage, name: &BackupName) -> Result<Option<KeyNeeded>> {
+    let objects = storage.list(&layout::partitions_dir(name)).await?;
+    let first = objects
+        .iter()
+        .filter_map(|o| TarFile::parse(&o.key).map(|t| (t, &o.key)))
+        .filter(|(t, _)| matches!(t.content, TarContent::Part(_) | TarContent::PgControl))
+        .min_by_key(|(t, _)| match t.content {
+            TarContent::Part(n) => (0, n),
+            _ => (1, 0),
+        });
+    match first {
+        Some((_, key)) => key_needed_by(storage, key).await,
+        None => Ok(None),
+    }
+}
+
+/// Per timeline, how many WAL segments (partial segments included) each key opens. Reads the
+/// first bytes of every segment, one request each: as slow as there are segments.
+pub async fn wal_keys_needed(storage: &Storage) -> Result<BTreeMap<u32, BTreeMap<KeyNeeded, u64>>> {
+    let mut out: BTreeMap<u32, BTreeMap<KeyNeeded, u64>> = BTreeMap::new();
+    for object in storage.list(layout::WAL_DIR).await? {
+        let Some((name, _)) = layout::parse_wal_key(&object.key) else { continue };
+        if !matches!(name.kind(), WalFileKind::Segment | WalFileKind::Partial) {
+            continue;
+        }
+        let Some(needed) = key_needed_by(storage, &object.key).await? else { continue };
+        *out.entry(name.timeline()).or_default().entry(needed).or_default() += 1;
+    }
+    Ok(out)
 }
 
 const TAG_PKESK: u8 = 1;
