@@ -20,6 +20,16 @@ async fn small_objects_are_read_up_to_their_limit_only() {
 }
 
 #[tokio::test]
+async fn the_start_of_an_object_is_its_first_bytes_or_all_of_a_shorter_one() {
+    let (_dir, s) = local();
+    let body: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+    s.put("a", Bytes::from(body.clone())).await.unwrap();
+    assert_eq!(s.get_start("a", 8233).await.unwrap().as_deref(), Some(&body[..8233]));
+    assert_eq!(s.get_start("a", 200_000).await.unwrap().as_deref(), Some(&body[..]));
+    assert_eq!(s.get_start("missing", 10).await.unwrap(), None);
+}
+
+#[tokio::test]
 async fn local_file_is_where_the_object_is_and_only_for_plain_keys() {
     let (dir, s) = local();
     let key = "wal_005/000000010000000000000001.lz4";
