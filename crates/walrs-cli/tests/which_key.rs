@@ -83,4 +83,7 @@ fn each_object_is_named_by_the_key_that_opens_it_across_a_rotation() {
     assert_eq!(now, serde_json::json!({"current key": 1, "no configured key": total - 1}));
     let listed = walrs(&cwd, &repo, &b_only, &["backup-list", "--detail"]);
     assert!(listed.lines().skip(1).all(|r| r.contains(" no configured key ")), "{listed}");
+    // With no key at all, encrypted objects are not taken for plain ones.
+    let now = counts(&walrs(&cwd, &repo, &[], &["wal-show", "--keys", "--json"]));
+    assert_eq!(now, serde_json::json!({"no configured key": total}));
 }

@@ -79,13 +79,17 @@ pub fn key_needed(seal: &Seal, start: &[u8]) -> KeyNeeded {
 }
 
 /// Which key the stored object `key` needs; None if there is no such object. Reads only the
-/// object's first [`PROBE_BYTES`] bytes.
+/// object's first [`PROBE_BYTES`] bytes. With no key configured, an object whose compression
+/// (from its name) has magic bytes it does not start with is encrypted, and needs a key that
+/// is not configured: it is not taken for a plain one.
 pub async fn key_needed_by(storage: &Storage, key: &str) -> Result<Option<KeyNeeded>> {
-    if !storage.seal().is_encrypted() {
-        return Ok(storage.exists(key).await?.then_some(KeyNeeded::NotEncrypted));
+    let Some(start) = storage.get_start(key, PROBE_BYTES).await? else { return Ok(None) };
+    let needed = key_needed(storage.seal(), &start);
+    let magic = key.rsplit_once('.').and_then(|(_, ext)| Compression::from_extension(ext)).and_then(Compression::magic);
+    match magic {
+        Some(m) if !storage.seal().is_encrypted() && !start.starts_with(m) => Ok(Some(KeyNeeded::NoConfiguredKey)),
+        _ => Ok(Some(needed)),
     }
-    let start = storage.get_start(key, PROBE_BYTES).await?;
-    Ok(start.map(|start| key_needed(storage.seal(), &start)))
 }
 
 /// Which key the backup `name` needs: that of its first tar partition, or of its

@@ -113,3 +113,28 @@ fn the_words_shown() {
             .collect();
     assert_eq!(shown, ["not encrypted", "current key", "previous key 3", "no configured key"]);
 }
+
+#[tokio::test]
+async fn stored_objects_are_read_by_their_start_and_named_without_a_key_too() {
+    use crate::storage::{Location, Storage};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("repo")).unwrap();
+    let url = format!("file://{}/repo", dir.path().display());
+    let open =
+        |pairs: &[(&str, &str)]| Storage::open(&Location::parse(&url).unwrap(), &Env::from_pairs(pairs)).unwrap();
+    let plain = WriteStages::new(Compression::Lz4).encode(&vec![5u8; 100_000]).unwrap();
+    let sealed = WriteStages::new(Compression::Lz4).sealed(sodium(&[(libsodium::KEY_VAR, A)])).encode(&plain).unwrap();
+    let none = open(&[]);
+    none.put("wal_005/000000010000000000000001.lz4", plain.into()).await.unwrap();
+    none.put("wal_005/000000010000000000000002.lz4", sealed.into()).await.unwrap();
+    let (one, two) = ("wal_005/000000010000000000000001.lz4", "wal_005/000000010000000000000002.lz4");
+    assert_eq!(super::key_needed_by(&none, one).await.unwrap(), Some(KeyNeeded::NotEncrypted));
+    assert_eq!(super::key_needed_by(&none, two).await.unwrap(), Some(KeyNeeded::NoConfiguredKey));
+    assert_eq!(super::key_needed_by(&none, "wal_005/missing.lz4").await.unwrap(), None);
+    let rotated = open(&[(libsodium::KEY_VAR, B), (libsodium::PREVIOUS_VAR, A)]);
+    assert_eq!(super::key_needed_by(&rotated, one).await.unwrap(), Some(KeyNeeded::NotEncrypted));
+    assert_eq!(super::key_needed_by(&rotated, two).await.unwrap(), Some(KeyNeeded::Previous(1)));
+    let counts = super::wal_keys_needed(&rotated).await.unwrap();
+    let want = [(KeyNeeded::NotEncrypted, 1), (KeyNeeded::Previous(1), 1)].into_iter().collect();
+    assert_eq!(counts, [(1, want)].into_iter().collect());
+}
