@@ -1,4 +1,5 @@
-//! The libsodium key over a cluster's life. A key file the server cannot read stops archiving
+//! The libsodium key over a cluster's life. A key file the server cannot read (newly named in
+//! `walrs.env_dir`) stops archiving
 //! (a WARNING naming `WALG_LIBSODIUM_KEY_PATH`, `.ready` files kept, nothing stored), and once
 //! it is readable again archiving catches up with no gap, every object encrypted. Rotating the
 //! key as docs/security.md says (old key to `WALRS_LIBSODIUM_KEY_PREVIOUS`, no restart) writes
@@ -29,9 +30,12 @@ fn env_dir(work: &Workdir, name: &str, vars: &[(&str, &str)]) -> PathBuf {
     dir
 }
 
-/// `walrs --env-dir env --storage repo wal-fetch name scratch/name`.
+/// `walrs --env-dir env --storage repo wal-fetch name scratch/<env's name>/name`. One directory
+/// per env dir: wal-fetch prefetches the next segments into the directory it writes to, and a
+/// later fetch there takes them as they are, whatever keys it has itself.
 fn wal_fetch(repo: &Repo, env: &Path, name: &str, scratch: &Path) -> Output {
-    std::fs::create_dir_all(scratch).unwrap();
+    let scratch = scratch.join(env.file_name().unwrap());
+    std::fs::create_dir_all(&scratch).unwrap();
     let dest = scratch.join(name);
     let _ = std::fs::remove_file(&dest); // not there on the first fetch
     let url = repo.url();
@@ -75,10 +79,20 @@ fn an_unusable_key_stops_archiving_and_fixing_it_catches_up() {
     let before = wal_objects(&repo);
     assert!(before.iter().any(|f| f.contains(&first)), "{first} archived with the key readable: {before:?}");
 
-    // The key file unreadable for the server's user (as root, the test itself still reads it).
-    run(Command::new("chmod").arg("000").arg(&key_file));
-    let probe = as_postgres("cat").arg(&key_file).output().expect("run cat as postgres");
+    // The env dir now names a key file the server's user cannot read (as root, the test still
+    // reads it): the archiver opens the repository again because a variable changed (a file
+    // changed in place is not noticed, as docs/security.md says).
+    let new_key_file = keys.join("sodium-new.key");
+    std::fs::write(&new_key_file, format!("{KEY_A}\n")).unwrap();
+    chown_postgres(&keys);
+    run(Command::new("chmod").arg("000").arg(&new_key_file));
+    let probe = as_postgres("cat").arg(&new_key_file).output().expect("run cat as postgres");
     assert!(!probe.status.success(), "postgres can still read a key file of mode 000");
+    env_dir(
+        &work,
+        "env",
+        &[("WALG_LIBSODIUM_KEY_PATH", new_key_file.to_str().unwrap()), ("WALG_LIBSODIUM_KEY_TRANSFORM", "base64")],
+    );
     let log_start = pg.server_log().len();
     let mut switched = Vec::new();
     for i in 1..=3 {
@@ -103,7 +117,7 @@ fn an_unusable_key_stops_archiving_and_fixing_it_catches_up() {
     assert!(pg.archive_status("ready").len() >= 3, "{:?}", pg.archive_status("ready"));
 
     // Fixed: the archiver catches up (PostgreSQL's retry wait is 60 s at most).
-    run(Command::new("chmod").arg("600").arg(&key_file));
+    run(Command::new("chmod").arg("600").arg(&new_key_file));
     pg.wait_archived(&last, Duration::from_secs(150));
     let archived = repo.segments();
     for seg in pg.segments_between(&first, &last) {
@@ -124,7 +138,7 @@ fn an_unusable_key_stops_archiving_and_fixing_it_catches_up() {
         assert!(!out.status.success() && err.contains("looks encrypted"), "{seg} without the key: {err}");
         assert_ok(&wal_fetch(&repo, &env, seg, &scratch), &format!("wal-fetch {seg} with the key"));
         let want = std::fs::read(pg.pg_wal().join(seg)).unwrap();
-        assert!(std::fs::read(scratch.join(seg)).unwrap() == want, "{seg} differs from pg_wal's");
+        assert!(std::fs::read(scratch.join("env").join(seg)).unwrap() == want, "{seg} differs from pg_wal's");
         checked += 1;
     }
     assert!(checked >= 4, "only {checked} segments checked");
