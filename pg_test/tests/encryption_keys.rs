@@ -175,7 +175,8 @@ fn rotation_keeps_older_objects_readable() {
     // and nothing restarted or reloaded.
     std::fs::copy(live.join("WALG_LIBSODIUM_KEY"), live.join("WALRS_LIBSODIUM_KEY_PREVIOUS")).unwrap();
     std::fs::write(live.join("WALG_LIBSODIUM_KEY"), format!("{KEY_B}\n")).unwrap();
-    chown_postgres(&live);
+    // The copy belongs to root, who made it: without the docs' chown, archiving stops.
+    run(Command::new("chown").arg(OS_USER).arg(live.join("WALRS_LIBSODIUM_KEY_PREVIOUS")));
     pg.sql("INSERT INTO ledger SELECT g, 'key B' FROM generate_series(201, 300) g");
     pg.switch_wal();
     let last_b = pg.switch_wal();
