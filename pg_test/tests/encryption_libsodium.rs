@@ -108,25 +108,7 @@ fn an_encrypted_repository_restores_to_a_point_in_time_and_holds_no_plain_bytes(
     }
 
     // Restore with the key from the same env dir (passed on to restore_command), to the mark.
-    let dest = work.path.join("restored");
-    let url = repo.url();
-    let args = [
-        "--env-dir",
-        &env,
-        "--storage",
-        &url,
-        "backup-fetch",
-        dest.to_str().unwrap(),
-        "LATEST",
-        "--target-time",
-        &target,
-        "--target-action",
-        "promote",
-    ];
-    assert_ok(&walrs(&args), "backup-fetch with the key");
-    let restored = Cluster::adopt(&work, "restored");
-    restored.start();
-    wait_for("the end of recovery", Duration::from_secs(120), || restored.sql("SELECT pg_is_in_recovery()") == "f");
+    let restored = restore_and_promote(&work, &repo, &["--env-dir", &env, "--target-time", &target]);
     assert_eq!(restored.sql("SELECT count(*) || ' ' || sum(abalance) FROM pgbench_accounts"), expected);
     assert_eq!(restored.sql("SELECT count(*) FROM pgbench_history"), history);
     assert_eq!(restored.sql("SELECT count(*) FROM steady"), "20000");
@@ -135,7 +117,7 @@ fn an_encrypted_repository_restores_to_a_point_in_time_and_holds_no_plain_bytes(
     restored.stop();
 
     // Without the key, the restore says why it cannot read the backup.
-    let out = walrs(&["--storage", &url, "backup-fetch", work.path.join("nokey").to_str().unwrap(), "LATEST"]);
+    let out = walrs(&["--storage", &repo.url(), "backup-fetch", work.path.join("nokey").to_str().unwrap(), "LATEST"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("looks encrypted"), "{stderr}");
     assert!(!stderr.contains(KEY), "{stderr}");

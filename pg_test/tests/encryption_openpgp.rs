@@ -116,25 +116,7 @@ fn a_gpg_made_key_encrypts_what_gpg_and_lz4_read_back_and_restores_to_a_point_in
     println!("{seg}: gpg --decrypt | lz4 -d gives the segment back");
 
     // Restore with the ring from the same env dir (passed on to restore_command), to the mark.
-    let dest = work.path.join("restored");
-    let url = repo.url();
-    let args = [
-        "--env-dir",
-        &env,
-        "--storage",
-        &url,
-        "backup-fetch",
-        dest.to_str().unwrap(),
-        "LATEST",
-        "--target-time",
-        &target,
-        "--target-action",
-        "promote",
-    ];
-    assert_ok(&walrs(&args), "backup-fetch with the key ring");
-    let restored = Cluster::adopt(&work, "restored");
-    restored.start();
-    wait_for("the end of recovery", Duration::from_secs(120), || restored.sql("SELECT pg_is_in_recovery()") == "f");
+    let restored = restore_and_promote(&work, &repo, &["--env-dir", &env, "--target-time", &target]);
     assert_eq!(restored.sql("SELECT count(*) || ' ' || sum(abalance) FROM pgbench_accounts"), expected);
     assert_eq!(restored.sql("SELECT count(*) || ' ' || sum(delta) FROM pgbench_history"), history);
     assert_eq!(restored.sql("SELECT count(*) FROM pg_class WHERE relname = 'after_target'"), "0");
@@ -143,7 +125,7 @@ fn a_gpg_made_key_encrypts_what_gpg_and_lz4_read_back_and_restores_to_a_point_in
     restored.stop();
 
     // Without the ring, the restore says why it cannot read the backup.
-    let out = walrs(&["--storage", &url, "backup-fetch", work.path.join("nokey").to_str().unwrap(), "LATEST"]);
+    let out = walrs(&["--storage", &repo.url(), "backup-fetch", work.path.join("nokey").to_str().unwrap(), "LATEST"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("looks encrypted"), "{stderr}");
     assert!(!stderr.contains(PASSPHRASE), "{stderr}");

@@ -5,6 +5,8 @@
 //! tests, with how to install them: a test that skips cannot fail.
 #![allow(clippy::unwrap_used)] // a test: a panic is its failure report
 
+mod support;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -15,7 +17,6 @@ use walrs_core::crypto::libsodium::Keys;
 use walrs_core::env::Env;
 use walrs_core::ops::{wal_fetch, wal_push, PushOutcome};
 use walrs_core::storage::{Location, Storage};
-use walrs_core::wal::WalFileName;
 
 const KEY: [u8; 32] = [
     0x31, 0x9c, 0x07, 0xe2, 0x55, 0x10, 0xab, 0x4f, 0x88, 0x02, 0x6d, 0xc3, 0x90, 0x1e, 0x77, 0xfa, 0x0b, 0x64, 0x29,
@@ -147,21 +148,10 @@ fn repo(dir: &Path) -> Storage {
     Storage::open(&Location::parse(&format!("file://{}", dir.display())).unwrap(), &env).unwrap()
 }
 
-/// A real WAL segment: segment 3 of the lz4 fixture, fetched without a key.
-async fn a_segment(dir: &Path) -> (WalFileName, PathBuf) {
-    walrs_fixtures::copy_repository("lz4", &dir.join("fixture"));
-    let plain = Storage::open(&Location::parse(&format!("file://{}/fixture", dir.display())).unwrap(), &Env::default());
-    let name = WalFileName::parse("000000010000000000000003").unwrap();
-    let path = dir.join("pg_wal").join(name.to_string());
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    wal_fetch(&plain.unwrap(), &name, &path, Compression::Lz4, None).await.unwrap();
-    (name, path)
-}
-
 #[tokio::test]
 async fn a_segment_walrs_archived_decrypts_with_libsodium_and_lz4() {
     let dir = tempfile::tempdir().unwrap();
-    let (name, path) = a_segment(dir.path()).await;
+    let (name, path) = support::fixture_segment(dir.path()).await;
     let original = std::fs::read(&path).unwrap();
     let storage = repo(&dir.path().join("repo"));
     let pushed = wal_push(&storage, &name, &path, Compression::Lz4, None).await.unwrap();
@@ -181,7 +171,7 @@ async fn a_segment_walrs_archived_decrypts_with_libsodium_and_lz4() {
 #[tokio::test]
 async fn a_segment_libsodium_encrypted_is_fetched_by_walrs() {
     let dir = tempfile::tempdir().unwrap();
-    let (name, path) = a_segment(dir.path()).await;
+    let (name, path) = support::fixture_segment(dir.path()).await;
     let original = std::fs::read(&path).unwrap();
     let frame = pipe(Command::new("lz4").args(["-c"]), &original);
     let wal = dir.path().join("repo/wal_005");

@@ -4,6 +4,8 @@
 //! fails, never skips, when gpg is missing (`scripts/install-deps.sh` installs `gnupg`).
 #![allow(clippy::unwrap_used)] // a test: a panic is its failure report
 
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -13,7 +15,6 @@ use walrs_core::crypto::openpgp::OpenPgpKeys;
 use walrs_core::env::Env;
 use walrs_core::ops::{wal_fetch, wal_push, PushOutcome};
 use walrs_core::storage::{Location, Storage};
-use walrs_core::wal::WalFileName;
 use walrs_core::ErrorKind;
 
 const GPG: &str = "/usr/bin/gpg";
@@ -293,17 +294,6 @@ fn key_configuration_from_the_environment() {
     assert!(env.secret_values().contains(&PASS.to_string()));
 }
 
-/// A real WAL segment (segment 3 of the lz4 fixture, fetched without a key) in `dir/pg_wal`.
-async fn a_segment(dir: &Path) -> (WalFileName, PathBuf) {
-    walrs_fixtures::copy_repository("lz4", &dir.join("fixture"));
-    let plain = Storage::open(&Location::parse(&format!("file://{}/fixture", dir.display())).unwrap(), &Env::default());
-    let name = WalFileName::parse("000000010000000000000003").unwrap();
-    let path = dir.join("pg_wal").join(name.to_string());
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    wal_fetch(&plain.unwrap(), &name, &path, Compression::Lz4, None).await.unwrap();
-    (name, path)
-}
-
 /// Through the repository handle, as the archiver and `wal-fetch` use it: a segment archived
 /// with WALG_PGP_KEY set is an OpenPGP message gpg decrypts to an LZ4 frame of the segment;
 /// walrs fetches it back; pushing the same segment again is a success, a changed one a conflict.
@@ -312,7 +302,7 @@ async fn a_repository_with_an_openpgp_key_archives_what_gpg_decrypts() {
     let gpg = Gpg::new();
     let fpr = gpg.key("walrs repo <r@example.org>", "ed25519", Some("cv25519"));
     let dir = tempfile::tempdir().unwrap();
-    let (name, path) = a_segment(dir.path()).await;
+    let (name, path) = support::fixture_segment(dir.path()).await;
     let original = std::fs::read(&path).unwrap();
     let ring = gpg.secret_ring(&fpr);
     let env = Env::from_pairs(&[("WALG_PGP_KEY", &ring), ("WALG_PGP_KEY_PASSPHRASE", PASS)]);
