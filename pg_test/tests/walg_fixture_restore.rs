@@ -1,9 +1,25 @@
 //! Interop: repositories written by another WAL-G-format tool (lz4, zstd, brotli) restore with
 //! `walrs backup-fetch LATEST --recovery` and `walrs wal-fetch` as restore_command, and hold
-//! exactly the data the fixtures' README promises (including rows only WAL replay brings back).
+//! exactly the data the fixtures' README promises (including rows only WAL replay brings back);
+//! so does the one encrypted with libsodium, given its key.
 
 use std::time::Duration;
 use walrs_pg_test::*;
+
+/// `backup-fetch LATEST --recovery` of the repository at `url` into `work`/data, with `extra`
+/// options; started, and recovery (WAL replay through wal-fetch) waited for.
+fn restore_with_replay(work: &Workdir, url: &str, extra: &[&str]) -> Cluster {
+    let data = work.path.join("data");
+    let mut args = vec!["--storage", url, "backup-fetch", data.to_str().unwrap(), "LATEST", "--recovery"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--target-action", "promote"]);
+    let stderr = assert_ok(&walrs(&args), &format!("backup-fetch {}", extra.join(" ")));
+    assert!(stderr.contains("restored base_000000010000000000000002"), "{stderr}");
+    let pg = Cluster::adopt(work, "data");
+    pg.start();
+    wait_for("the end of recovery", Duration::from_secs(60), || pg.sql("SELECT pg_is_in_recovery()") == "f");
+    pg
+}
 
 #[test]
 #[cfg_attr(not(pg15), ignore = "runs on PostgreSQL 15 only: the fixtures are PostgreSQL 15 clusters")]
@@ -20,22 +36,7 @@ fn walg_repositories_restore_with_wal_replay() {
         let listed = String::from_utf8_lossy(&list.stdout);
         assert!(listed.contains("\"backup_name\": \"base_000000010000000000000002\""), "{listed}");
 
-        let data = work.path.join("data");
-        let out = walrs(&[
-            "--storage",
-            &url,
-            "backup-fetch",
-            data.to_str().unwrap(),
-            "LATEST",
-            "--recovery",
-            "--target-action",
-            "promote",
-        ]);
-        let stderr = assert_ok(&out, "backup-fetch");
-        assert!(stderr.contains("restored base_000000010000000000000002"), "{stderr}");
-        let pg = Cluster::adopt(&work, "data");
-        pg.start();
-        wait_for("the end of recovery", Duration::from_secs(60), || pg.sql("SELECT pg_is_in_recovery()") == "f");
+        let pg = restore_with_replay(&work, &url, &[]);
         assert_eq!(
             pg.sql("SELECT count(*)||' '||md5(string_agg(payload, ',' ORDER BY id)) FROM fixture_data"),
             "7000 e2aea2b7433808dcdc83cd8dbc738023",
@@ -65,24 +66,7 @@ fn walg_libsodium_repository_restores_with_wal_replay() {
     run(std::process::Command::new("chmod").arg("-R").arg("go-rwx").arg(&env));
     chown_postgres(&env);
 
-    let data = work.path.join("data");
-    let out = walrs(&[
-        "--storage",
-        &url,
-        "--env-dir",
-        env.to_str().unwrap(),
-        "backup-fetch",
-        data.to_str().unwrap(),
-        "LATEST",
-        "--recovery",
-        "--target-action",
-        "promote",
-    ]);
-    let stderr = assert_ok(&out, "backup-fetch with the key");
-    assert!(stderr.contains("restored base_000000010000000000000002"), "{stderr}");
-    let pg = Cluster::adopt(&work, "data");
-    pg.start();
-    wait_for("the end of recovery", Duration::from_secs(60), || pg.sql("SELECT pg_is_in_recovery()") == "f");
+    let pg = restore_with_replay(&work, &url, &["--env-dir", env.to_str().unwrap()]);
     assert_eq!(
         pg.sql("SELECT count(*)||' '||md5(string_agg(id||':'||payload, ',' ORDER BY id)) FROM fixture_data"),
         "7000 6260799d2ef9a8964f2fab6d5efa4876"
