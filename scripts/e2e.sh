@@ -20,9 +20,11 @@ WAITING=(backup_schedule retention_pg_cron cloud_outage fault_archiver_killed)
 echo "==> end-to-end scenarios on PostgreSQL $v"
 cargo pgrx install --pg-config "$pg_config" --features "pg${v}" --no-default-features
 cargo build --locked -p walrs-cli
-bin=/tmp/walrs-e2e/bin
-mkdir -p "$bin"
-chmod 755 /tmp/walrs-e2e "$bin"
+# A directory of this run's own: two runs on one machine must not replace each other's binary.
+mkdir -p /tmp/walrs-e2e
+chmod 755 /tmp/walrs-e2e
+bin=$(mktemp -d /tmp/walrs-e2e/bin.XXXXXX)
+chmod 755 "$bin"
 install -m 0755 target/debug/walrs "$bin/walrs"
 export WALRS_PG_BINDIR="$(dirname "$pg_config")" WALRS_BIN="$bin/walrs"
 
@@ -30,7 +32,7 @@ export WALRS_PG_BINDIR="$(dirname "$pg_config")" WALRS_BIN="$bin/walrs"
 # list each one's test binary as "name path".
 list=$(mktemp)
 lane_log=$(mktemp)
-trap 'rm -f "$list" "$lane_log"' EXIT
+trap 'rm -f "$list" "$lane_log"; rm -rf "$bin"' EXIT
 cargo test --locked -p walrs-pg-test --no-run --message-format=json-render-diagnostics \
   | python3 -c '
 import json, sys
