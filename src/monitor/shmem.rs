@@ -30,6 +30,8 @@ static PRELOADED: AtomicBool = AtomicBool::new(false);
 
 /// Reserve the shared record. Call from `_PG_init` while preloading only: PostgreSQL sizes
 /// shared memory once, from what preloaded libraries ask for.
+// The macro tests features pgrx has for PostgreSQL 13 and 14, which walrs does not declare.
+#[allow(unexpected_cfgs)]
 pub fn init() {
     // The record starts (and a crash restart starts it again) as of the time shared memory is
     // set up: that is when the counters begin.
