@@ -53,9 +53,7 @@ fn the_archiver_view_matches_postgresql_and_shows_failures_and_their_end() {
     let last = pg.switch_wal();
     pg.wait_archived(&last, Duration::from_secs(60));
     // pg_stat_archiver counts a file once the callback has returned: wait for it to settle.
-    wait_for("pg_stat_archiver to count the last segment", Duration::from_secs(10), || {
-        pg.archiver_stats().2 == last
-    });
+    wait_for("pg_stat_archiver to count the last segment", Duration::from_secs(10), || pg.archiver_stats().2 == last);
     let (archived, failed, _) = pg.archiver_stats();
     assert!(archived >= 5, "only {archived} files archived");
     assert_eq!(stat_i64(&pg, "archived_count"), archived, "walrs and pg_stat_archiver disagree");
@@ -131,7 +129,8 @@ fn the_archiver_view_matches_postgresql_and_shows_failures_and_their_end() {
             run(Command::new("touch").args(["-d", "1 hour ago"]).arg(f.path()));
         }
     }
-    let verified = pg.sql("SELECT status || ' ' || lost_segments || ' ' || array_to_string(lost, ',') FROM walrs_wal_verify()");
+    let verified =
+        pg.sql("SELECT status || ' ' || lost_segments || ' ' || array_to_string(lost, ',') FROM walrs_wal_verify()");
     assert_eq!(verified, format!("lost 1 {gone}"));
     let cli = walrs(&["--storage", &repo.url(), "wal-verify", "--json"]);
     let report = String::from_utf8_lossy(&cli.stdout);

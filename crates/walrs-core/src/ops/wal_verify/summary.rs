@@ -154,7 +154,12 @@ mod tests {
             rows.iter().map(|r| (r.timeline, r.status.as_str(), r.lost_segments, r.uploading_segments)).collect();
         assert_eq!(
             got,
-            [(Some(1), "ok", 0, 0), (Some(2), "lost", 4, 0), (Some(3), "uploading", 0, 2), (Some(4), "unchecked", 0, 0)]
+            [
+                (Some(1), "ok", 0, 0),
+                (Some(2), "lost", 4, 0),
+                (Some(3), "uploading", 0, 2),
+                (Some(4), "unchecked", 0, 0)
+            ]
         );
         assert_eq!(rows[1].lost, ["X3", "X5..X7"]);
         assert_eq!(rows[0].checked_segments, 9);
