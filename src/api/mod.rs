@@ -2,3 +2,4 @@
 
 mod backups;
 mod delete;
+mod monitor;

@@ -11,16 +11,19 @@
 //! and identical content counts as archived). The choice is `walrs_core::lookahead::plan`.
 
 use crate::error::{from_caught, log_error, log_error_with_detail};
+use crate::monitor::shmem;
 use crate::{gucs, repo, runtime};
 use parking_lot::Mutex;
 use pgrx::{debug1, log, PgLogLevel, PgTryBuilder};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use tokio::task::JoinHandle;
+use walrs_core::chrono::Utc;
 use walrs_core::compress::Compression;
 use walrs_core::config::RepoConfig;
 use walrs_core::env::Env;
 use walrs_core::lookahead;
+use walrs_core::monitor::{Failure, SegmentResult};
 use walrs_core::ops::{wal_push, PushOutcome};
 use walrs_core::storage::{Location, Storage};
 use walrs_core::wal::WalFileName;
@@ -47,6 +50,7 @@ pub fn check_configured() -> bool {
 
 pub fn archive_file(file: &str, path: &str) -> bool {
     let result = PgTryBuilder::new(|| archive(file, path)).catch_others(|caught| Err(from_caught(caught))).execute();
+    record(file, &result);
     match result {
         Ok(PushOutcome::Stored { key, original_bytes, stored_bytes }) => {
             debug1!("walrs: archived {file} as {key} ({original_bytes} bytes, {stored_bytes} stored)");
@@ -61,6 +65,30 @@ pub fn archive_file(file: &str, path: &str) -> bool {
             false
         }
     }
+}
+
+/// Count the result in the shared statistics (`walrs_stat_archiver`). Everything that may
+/// take time (the message's redaction, counting the uploads in flight) is done before the
+/// lock is taken.
+fn record(file: &str, result: &Result<PushOutcome, Error>) {
+    let failure;
+    let counted = match result {
+        Ok(PushOutcome::Stored { original_bytes, stored_bytes, .. }) => {
+            SegmentResult::Stored { original_bytes: *original_bytes, stored_bytes: *stored_bytes }
+        }
+        Ok(PushOutcome::AlreadyArchived { .. }) => SegmentResult::AlreadyArchived,
+        Err(e) => {
+            // Storage errors come redacted already; this also covers the rest (a caught ERROR).
+            // Settings that cannot be read hold no secrets walrs loaded: nothing to remove then.
+            let secrets = gucs::repo_config().map(|(c, _)| c.env.secret_values()).unwrap_or_default();
+            failure = Failure::new(&e.message, &secrets);
+            SegmentResult::Failed(&failure)
+        }
+    };
+    let in_flight = IN_FLIGHT.lock().values().filter(|f| !f.handle.is_finished()).count();
+    let in_flight = u32::try_from(in_flight).unwrap_or(u32::MAX);
+    let now = Utc::now();
+    shmem::update_archiver(|stats| stats.record(file, counted, in_flight, now));
 }
 
 /// What the WARNING says happens next. PostgreSQL keeps the segment and asks again either

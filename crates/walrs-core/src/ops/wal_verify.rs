@@ -28,6 +28,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
+mod summary;
+pub use summary::{summary_rows, RowStatus, SummaryRow};
+
 /// How long after the newest segments were stored a missing one before them counts as uploading.
 pub const IN_FLIGHT_MINUTES: i64 = 10;
 
