@@ -16,6 +16,7 @@ pub mod error;
 pub mod layout;
 pub mod lookahead;
 pub mod lsn;
+pub mod monitor;
 pub mod ops;
 pub mod pgconf;
 pub mod pgcontrol;
