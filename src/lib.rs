@@ -10,6 +10,7 @@ mod api;
 mod archive;
 mod error;
 mod gucs;
+mod monitor;
 mod repo;
 mod retention;
 mod runtime;
@@ -19,13 +20,14 @@ mod worker;
 
 /// Runs in every process that loads walrs: the postmaster (when preloaded), the archiver
 /// (`archive_library`), workers and backends. It registers settings, and while preloading the
-/// scheduler worker: no threads, no I/O.
+/// scheduler worker and the shared memory of running backups: no threads, no I/O.
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::register();
     // SAFETY: reading a flag PostgreSQL sets around shared_preload_libraries loading.
     if unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress } {
         worker::scheduler::register();
+        monitor::backup_progress::init();
     }
 }
 

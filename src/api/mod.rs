@@ -1,4 +1,5 @@
 //! SQL functions, one file per group.
 
+mod backup_monitor;
 mod backups;
 mod delete;

@@ -286,11 +286,15 @@ mod tests {
 
         slots.set_name(4242, "base_000000010000000000000002");
         slots.set_phase(4242, Phase::StreamingFiles, at("2026-12-02T10:00:02Z"));
-        let counts = Counts { bytes_total: 1000, bytes_done: 250, files_total: 10, files_done: 3, partitions_uploaded: 1 };
+        let counts =
+            Counts { bytes_total: 1000, bytes_done: 250, files_total: 10, files_done: 3, partitions_uploaded: 1 };
         slots.set_counts(4242, counts);
         let r = &slots.running(at("2026-12-02T10:00:12Z"))[0];
         assert_eq!(r.backup_name.as_deref(), Some("base_000000010000000000000002"));
-        assert_eq!((r.bytes_total, r.bytes_done, r.files_total, r.files_done, r.partitions_uploaded), (1000, 250, 10, 3, 1));
+        assert_eq!(
+            (r.bytes_total, r.bytes_done, r.files_total, r.files_done, r.partitions_uploaded),
+            (1000, 250, 10, 3, 1)
+        );
         // 250 bytes in 10 s: the other 750 take 30 s more.
         assert_eq!(r.estimated_finish, Some(at("2026-12-02T10:00:42Z")));
 
@@ -324,7 +328,10 @@ mod tests {
     fn files_that_grew_make_the_total_what_was_streamed() {
         let mut slots = BackupSlots::default();
         slots.claim(7, at("2026-12-02T10:00:00Z"));
-        slots.set_counts(7, Counts { bytes_total: 100, bytes_done: 130, files_total: 2, files_done: 3, ..Counts::default() });
+        slots.set_counts(
+            7,
+            Counts { bytes_total: 100, bytes_done: 130, files_total: 2, files_done: 3, ..Counts::default() },
+        );
         let r = &slots.running(at("2026-12-02T10:00:01Z"))[0];
         assert_eq!((r.bytes_total, r.bytes_done, r.files_total, r.files_done), (130, 130, 3, 3));
     }

@@ -123,15 +123,16 @@ mod tests {
         let s = RepoSummary::of(&backups, &[object(10), object(32), object(0)], at("2026-12-02T04:00:00Z"));
         assert_eq!(s.backups, 3);
         assert_eq!(s.total_bytes, 42);
-        assert_eq!(
-            s.newest,
-            Some(("base_000000010000000000000009".to_string(), Some(at("2026-12-02T03:12:00.5Z"))))
-        );
+        assert_eq!(s.newest, Some(("base_000000010000000000000009".to_string(), Some(at("2026-12-02T03:12:00.5Z")))));
     }
 
     #[test]
     fn a_sentinel_without_a_finish_time_falls_back_to_when_it_was_stored() {
-        let s = RepoSummary::of(&[backup("base_000000010000000000000002", "2026-12-01T03:00:00Z", None)], &[], at("2026-12-02T04:00:00Z"));
+        let s = RepoSummary::of(
+            &[backup("base_000000010000000000000002", "2026-12-01T03:00:00Z", None)],
+            &[],
+            at("2026-12-02T04:00:00Z"),
+        );
         assert_eq!(s.newest.unwrap().1, Some(at("2026-12-01T00:00:00Z")));
         let empty = RepoSummary::of(&[], &[], at("2026-12-02T04:00:00Z"));
         assert_eq!((empty.backups, empty.total_bytes, empty.newest), (0, 0, None));
@@ -149,7 +150,10 @@ mod tests {
     #[test]
     fn a_scheduled_run_keeps_its_name_or_its_error_on_one_line() {
         let ok = ScheduledRun::new(at("2026-12-02T03:10:00Z"), Ok("base_000000010000000000000009"));
-        assert_eq!((ok.result(), ok.backup_name(), ok.error()), ("succeeded", Some("base_000000010000000000000009"), None));
+        assert_eq!(
+            (ok.result(), ok.backup_name(), ok.error()),
+            ("succeeded", Some("base_000000010000000000000009"), None)
+        );
         let failed = ScheduledRun::new(at("2026-12-02T03:10:00Z"), Err("walrs.storage is not set\n  HINT: set it"));
         assert_eq!((failed.result(), failed.backup_name()), ("failed", None));
         assert_eq!(failed.error(), Some("walrs.storage is not set HINT: set it"));
