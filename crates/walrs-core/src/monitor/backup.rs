@@ -17,8 +17,8 @@ pub const SLOTS: usize = 4;
 /// Bytes kept of a backup name (`base_` and 24 hex digits; delta names are longer).
 pub const NAME_BYTES: usize = 64;
 
-/// Where a backup is, as `walrs_stat_backup.phase` names it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Where a backup is, as `walrs_stat_backup.phase` names it; ordered as a backup passes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
     /// Waiting for the backup lock, `pg_backup_start` and its checkpoint.
     Starting,
@@ -192,11 +192,17 @@ impl BackupSlots {
         }
     }
 
-    /// Move to `phase`; entering streaming starts the clock of the estimate.
+    /// Move to `phase`; entering streaming starts the clock of the estimate. Once streaming is
+    /// over, what was streamed is the total: files that shrank or vanished since the inventory
+    /// were counted at their size then.
     pub fn set_phase(&mut self, pid: i32, phase: Phase, now: DateTime<Utc>) {
         if let Some(s) = self.slot(pid) {
             if phase == Phase::StreamingFiles && s.phase != phase {
                 s.streaming_since = Some(now);
+            }
+            if phase > Phase::StreamingFiles {
+                s.counts.bytes_total = s.counts.bytes_done;
+                s.counts.files_total = s.counts.files_done;
             }
             s.phase = phase;
         }
@@ -322,6 +328,21 @@ mod tests {
         assert_eq!(slots.running(at("2026-12-02T10:00:09Z"))[0].estimated_finish, Some(at("2026-12-02T10:00:13Z")));
         slots.set_phase(7, Phase::WaitingForWal, at("2026-12-02T10:00:10Z"));
         assert_eq!(slots.running(at("2026-12-02T10:00:10Z"))[0].estimated_finish, None, "after streaming");
+    }
+
+    #[test]
+    fn after_streaming_the_total_is_what_was_streamed() {
+        let mut slots = BackupSlots::default();
+        slots.claim(7, at("2026-12-02T10:00:00Z"));
+        slots.set_phase(7, Phase::StreamingFiles, at("2026-12-02T10:00:00Z"));
+        slots.set_counts(
+            7,
+            Counts { bytes_total: 100, bytes_done: 90, files_total: 4, files_done: 4, ..Counts::default() },
+        );
+        assert_eq!(slots.running(at("2026-12-02T10:00:01Z"))[0].bytes_total, 100, "still streaming");
+        slots.set_phase(7, Phase::WaitingForWal, at("2026-12-02T10:00:01Z"));
+        let r = &slots.running(at("2026-12-02T10:00:01Z"))[0];
+        assert_eq!((r.bytes_total, r.bytes_done, r.files_total), (90, 90, 4));
     }
 
     #[test]
