@@ -49,7 +49,7 @@ fn poll(pg: &Cluster) -> Option<Seen> {
         files_done: n(6),
         files_total: n(7),
         partitions: n(8),
-        estimated: f[9] == "t",
+        estimated: f[9] == "true",
     })
 }
 
@@ -194,7 +194,7 @@ fn a_running_backup_shows_its_phases_and_progress_and_then_its_status() {
     };
     let now = status("watcher");
     let f: Vec<&str> = now.split('|').collect();
-    assert_eq!(&f[..5], [name.as_str(), "1", "t", "t", "t"], "{now}");
+    assert_eq!(&f[..5], [name.as_str(), "1", "true", "true", "true"], "{now}");
     // Another session lists again: the cache is per session.
     let cached = pg.psql_script(
         "SELECT listed_at FROM walrs_backup_status();\nSELECT pg_sleep(0.2);\nSELECT listed_at FROM walrs_backup_status();\n",
