@@ -20,7 +20,7 @@ mod worker;
 
 /// Runs in every process that loads walrs: the postmaster (when preloaded), the archiver
 /// (`archive_library`), workers and backends. It registers settings, and while preloading the
-/// scheduler worker and the shared memory of the statistics: no threads, no I/O.
+/// scheduler worker and the shared memory of the statistics and of running backups: no threads, no I/O.
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     gucs::register();
@@ -28,6 +28,7 @@ pub extern "C-unwind" fn _PG_init() {
     if unsafe { pgrx::pg_sys::process_shared_preload_libraries_in_progress } {
         worker::scheduler::register();
         monitor::shmem::init();
+        monitor::backup_progress::init();
     }
 }
 

@@ -1,5 +1,6 @@
 //! SQL functions, one file per group.
 
+mod backup_monitor;
 mod backups;
 mod delete;
 mod monitor;

@@ -1,4 +1,5 @@
-//! What walrs shows about its own work from SQL: counters kept in shared memory
-//! ([`shmem`], the only FFI here) and updated by the process doing the work.
+//! What walrs shows about its own work from SQL: records kept in shared memory and updated by
+//! the process doing the work. These two modules are the only FFI here.
 
+pub mod backup_progress;
 pub mod shmem;

@@ -9,13 +9,17 @@
 //! If anything fails, no sentinel is written and the session's exit aborts the backup.
 
 use crate::error::{from_caught, log_error};
+use crate::monitor::backup_progress::Reporter;
 use crate::{gucs, repo, runtime};
 use pgrx::bgworkers::{BackgroundWorker, SignalWakeFlags};
 use pgrx::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 use walrs_core::lsn::Lsn;
-use walrs_core::ops::backup_push::{backup_name, complete, upload_files, BackupRequest, ServerFacts, Started, Stopped};
+use walrs_core::monitor::backup::Phase;
+use walrs_core::ops::backup_push::{
+    backup_name, complete, upload_files_watched, BackupRequest, ServerFacts, Started, Stopped,
+};
 use walrs_core::ops::wal_is_archived;
 use walrs_core::storage::Storage;
 use walrs_core::wal::SegmentPos;
@@ -27,8 +31,13 @@ use walrs_core::{Error, ErrorKind};
 pub extern "C-unwind" fn walrs_backup_worker_main(_arg: pg_sys::Datum) {
     BackgroundWorker::attach_signal_handlers(SignalWakeFlags::SIGHUP | SignalWakeFlags::SIGTERM);
     let request = super::Request::from_extra(BackgroundWorker::get_extra());
+    // Shown in walrs_stat_backup from here (a FATAL error connecting clears it on exit); gone
+    // before the caller hears the outcome.
+    let progress = Reporter::start();
     BackgroundWorker::connect_worker_to_spi(Some(&gucs::backup_database()), None);
-    let outcome = PgTryBuilder::new(|| take_backup(request.permanent)).catch_others(|e| Err(from_caught(e))).execute();
+    let outcome =
+        PgTryBuilder::new(|| take_backup(request.permanent, &progress)).catch_others(|e| Err(from_caught(e))).execute();
+    drop(progress);
     match &outcome {
         Ok(name) => log!("walrs: backup {name} is complete"),
         Err(e) => log_error(PgLogLevel::LOG, "backup failed", e),
@@ -65,7 +74,7 @@ fn not_null<T>(value: Option<T>, query: &str, name: &str) -> Result<T, Error> {
     value.ok_or_else(|| Error::internal(format!("{query}: the query returned NULL for {name}")))
 }
 
-fn take_backup(permanent: bool) -> Result<String, Error> {
+fn take_backup(permanent: bool, progress: &Reporter) -> Result<String, Error> {
     let repo::Repo { config: cfg, storage } = repo::open()?;
     take_backup_lock()?;
 
@@ -100,6 +109,7 @@ fn take_backup(permanent: bool) -> Result<String, Error> {
     let segment_size = parse_size(&segment_size)?;
     let name = backup_name(timeline as u32, start_lsn, segment_size)?;
     log!("walrs: backup {name} started at {start_lsn}");
+    progress.set_name(&name.to_string());
 
     let req = BackupRequest {
         data_dir: data_dir.clone().into(),
@@ -110,7 +120,12 @@ fn take_backup(permanent: bool) -> Result<String, Error> {
         fail_on_corrupt_pages: gucs::backup_fail_on_checksum_error(),
     };
     let started = Started { name: name.clone(), start_lsn, start_time };
-    let uploaded = runtime::block_on_interruptible(upload_files(&storage, &req, &started), still_wanted)??;
+    progress.phase(Phase::StreamingFiles);
+    let upload = upload_files_watched(&storage, &req, &started, progress.counters());
+    let uploaded = runtime::block_on_interruptible(upload, || {
+        progress.publish();
+        still_wanted()
+    })??;
     for note in &uploaded.notes {
         log!("walrs: backup {name}: {note}");
     }
@@ -140,6 +155,7 @@ fn take_backup(permanent: bool) -> Result<String, Error> {
         })
     })?;
     let finish_lsn: Lsn = stop_lsn.parse()?;
+    progress.phase(Phase::WaitingForWal);
     wait_for_wal(&storage, &name.to_string(), timeline as u32, start_lsn, &stop_segment, segment_size)?;
 
     let stopped = Stopped { finish_lsn, backup_label: label, tablespace_map: map, finish_time: SystemTime::now() };
@@ -151,6 +167,7 @@ fn take_backup(permanent: bool) -> Result<String, Error> {
             .unwrap_or_default(),
         is_permanent: permanent,
     };
+    progress.phase(Phase::WritingSentinel);
     // A few small objects, the sentinel last: not cut short, so a backup whose sentinel was
     // sent is never reported as cancelled.
     runtime::block_on(complete(&storage, &req, &started, &uploaded, &stopped, &facts))??;

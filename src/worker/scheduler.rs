@@ -5,9 +5,12 @@
 
 use crate::error::log_error;
 use crate::gucs;
+use crate::monitor::backup_progress::record_scheduled;
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags};
 use pgrx::prelude::*;
 use std::time::Duration;
+use walrs_core::chrono::Utc;
+use walrs_core::monitor::backup_status::ScheduledRun;
 use walrs_core::schedule::{DateTime, Local, Schedule};
 
 /// Longest sleep between checks, so clock changes are noticed.
@@ -89,7 +92,11 @@ pub extern "C-unwind" fn walrs_scheduler_main(_arg: pg_sys::Datum) {
         }
         if next.is_some_and(|n| Local::now() >= n) {
             log!("walrs: scheduled backup starting ('{}')", schedule.as_ref().map(Schedule::expr).unwrap_or(""));
-            match super::run_backup(false) {
+            let outcome = super::run_backup(false);
+            // For walrs_backup_status(): the name, or the message the WARNING below logs.
+            let shown = outcome.as_ref().map(String::as_str).map_err(|e| e.message.as_str());
+            record_scheduled(ScheduledRun::new(Utc::now(), shown));
+            match outcome {
                 Ok(name) => {
                     log!("walrs: scheduled backup {name} is complete");
                     apply_retention();

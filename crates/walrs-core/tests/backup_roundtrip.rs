@@ -2,13 +2,17 @@
 #![allow(clippy::unwrap_used)] // a test: a panic is its failure report
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::SystemTime;
 use walrs_core::backup::{find_backup, list_backups};
 use walrs_core::body::WriteStages;
 use walrs_core::compress::Compression;
 use walrs_core::env::Env;
 use walrs_core::lsn::{Lsn, DEFAULT_SEGMENT_SIZE};
-use walrs_core::ops::backup_push::{backup_name, complete, upload_files, BackupRequest, ServerFacts, Started, Stopped};
+use walrs_core::monitor::backup::ProgressCounters;
+use walrs_core::ops::backup_push::{
+    backup_name, complete, upload_files, upload_files_watched, BackupRequest, ServerFacts, Started, Stopped,
+};
 use walrs_core::ops::{backup_fetch, backup_fetch_with, TablespaceMapping};
 use walrs_core::storage::{Location, Storage};
 
@@ -86,8 +90,15 @@ fn stopped() -> (Stopped, ServerFacts) {
 
 async fn push(storage: &Storage, data: &Path, compression: Compression) -> String {
     let (req, started) = (request(data, compression), started());
-    let uploaded = upload_files(storage, &req, &started).await.unwrap();
+    let counters = Arc::new(ProgressCounters::default());
+    let uploaded = upload_files_watched(storage, &req, &started, counters.clone()).await.unwrap();
     assert!(uploaded.uncompressed_bytes > 4 << 20);
+    // What a watcher was told adds up to what was stored: every byte and file of the inventory,
+    // several partitions (1 MiB each) and pg_control.tar.
+    let c = counters.counts();
+    assert_eq!((c.bytes_done, c.bytes_total), (uploaded.uncompressed_bytes, uploaded.uncompressed_bytes));
+    assert_eq!(c.files_done, c.files_total);
+    assert!(c.files_total > 3 && c.partitions_uploaded > 3, "{c:?}");
     let (listed, _) = list_backups(storage).await.unwrap();
     assert!(listed.is_empty(), "a backup must be invisible before its sentinel");
     let (stopped, facts) = stopped();

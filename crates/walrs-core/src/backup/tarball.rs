@@ -7,6 +7,7 @@
 use super::checksum::{first_block, page_ok, BLOCK_SIZE};
 use super::walk::SourceFile;
 use crate::lsn::Lsn;
+use crate::monitor::backup::BackupObserver;
 use crate::timefmt::rfc3339;
 use crate::{Error, Result};
 use std::fs::File;
@@ -30,12 +31,14 @@ const READ_BUFFER: usize = 256 << 10;
 
 /// Append the directories and `files` of `data_dir` to `tar`. Returns a record per file stored.
 /// `verify_pages` is the backup's start LSN when relation pages should be checksum-verified.
+/// `observer` hears of each file's bytes as they are read, and of each file done.
 pub fn append_all<W: Write>(
     tar: &mut tar::Builder<W>,
     data_dir: &Path,
     dirs: &[String],
     files: impl IntoIterator<Item = SourceFile>,
     verify_pages: Option<Lsn>,
+    observer: &dyn BackupObserver,
 ) -> Result<Vec<FileRecord>> {
     for d in dirs {
         let mut h = tar::Header::new_gnu();
@@ -47,9 +50,10 @@ pub fn append_all<W: Write>(
     }
     let mut records = Vec::new();
     for f in files {
-        if let Some(r) = append_file(tar, data_dir, &f, verify_pages)? {
+        if let Some(r) = append_file(tar, data_dir, &f, verify_pages, observer)? {
             records.push(r);
         }
+        observer.file_done();
     }
     Ok(records)
 }
@@ -59,6 +63,7 @@ fn append_file<W: Write>(
     data_dir: &Path,
     f: &SourceFile,
     verify_pages: Option<Lsn>,
+    observer: &dyn BackupObserver,
 ) -> Result<Option<FileRecord>> {
     let path = data_dir.join(&f.rel);
     let file = match File::open(&path) {
@@ -83,7 +88,7 @@ fn append_file<W: Write>(
     // Large reads: the tar writer asks for 8 KiB at a time, one system call each without this.
     let source = io::BufReader::with_capacity(READ_BUFFER, file).take(size);
     let pages = Pages { inner: source, check, page: Box::new([0; BLOCK_SIZE]), filled: 0, served: 0 };
-    let mut reader = Padded { inner: pages, left: size, crc: crc32fast::Hasher::new() };
+    let mut reader = Padded { inner: pages, left: size, crc: crc32fast::Hasher::new(), observer };
     tar.append_data(&mut h, &f.rel, &mut reader)
         .map_err(|e| Error::local_io(format!("cannot back up {}", path.display()), &e))?;
     let corrupt_blocks = reader.inner.check.map(|c| c.corrupt).unwrap_or_default();
@@ -154,14 +159,16 @@ impl<R: Read> Read for Pages<R> {
     }
 }
 
-/// Exactly `left` bytes: the file's, then zeros if it came up short. Hashes what it yields.
-struct Padded<R> {
+/// Exactly `left` bytes: the file's, then zeros if it came up short. Hashes what it yields,
+/// and tells the observer how much.
+struct Padded<'a, R> {
     inner: R,
     left: u64,
     crc: crc32fast::Hasher,
+    observer: &'a dyn BackupObserver,
 }
 
-impl<R: Read> Read for Padded<R> {
+impl<R: Read> Read for Padded<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         if self.left == 0 {
             return Ok(0);
@@ -173,6 +180,7 @@ impl<R: Read> Read for Padded<R> {
             n = want;
         }
         self.crc.update(&buf[..n]);
+        self.observer.read(n as u64);
         self.left -= n as u64;
         Ok(n)
     }
@@ -192,13 +200,18 @@ mod tests {
             SourceFile { rel: "gone".into(), size: 10, mtime: t },
         ];
         let mut tar = tar::Builder::new(Vec::new());
-        let records = append_all(&mut tar, d.path(), &["base".to_string()], files.clone(), None).unwrap();
+        let counters = crate::monitor::backup::ProgressCounters::default();
+        let records = append_all(&mut tar, d.path(), &["base".to_string()], files.clone(), None, &counters).unwrap();
         assert_eq!(records.len(), 1);
         assert_eq!(records[0].crc32, crc32fast::hash(b"abc"));
-        // Padding: a reader asked for more than the file holds yields zeros.
-        let mut p = Padded { inner: &b"ab"[..], left: 4, crc: crc32fast::Hasher::new() };
+        // The vanished file is done too: files_done reaches files_total.
+        let c = counters.counts();
+        assert_eq!((c.bytes_done, c.files_done), (3, 2));
+        // Padding: a reader asked for more than the file holds yields zeros, and counts them.
+        let mut p = Padded { inner: &b"ab"[..], left: 4, crc: crc32fast::Hasher::new(), observer: &counters };
         let mut out = Vec::new();
         p.read_to_end(&mut out).unwrap();
         assert_eq!(out, b"ab\0\0");
+        assert_eq!(counters.counts().bytes_done, 7);
     }
 }

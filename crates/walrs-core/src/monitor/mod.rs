@@ -4,6 +4,8 @@
 //! passed in so tests are exact.
 
 pub mod archiver;
+pub mod backup;
+pub mod backup_status;
 pub mod fixed_text;
 pub mod rate;
 

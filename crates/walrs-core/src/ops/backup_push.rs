@@ -19,6 +19,7 @@ use crate::layout::{
     backup_dir, files_metadata_key, metadata_key, partitions_dir, sentinel_key, tar_key, TarContent, TarFile,
 };
 use crate::lsn::Lsn;
+use crate::monitor::backup::{BackupObserver, Unobserved};
 use crate::storage::{stream, Storage};
 use crate::timefmt::rfc3339;
 use crate::wal::SegmentPos;
@@ -26,6 +27,7 @@ use crate::{Error, ErrorKind, Result};
 use bytes::Bytes;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 #[derive(Debug, Clone)]
@@ -118,14 +120,26 @@ fn describe(corrupt: &[CorruptFile]) -> String {
 
 /// Upload every file of the data directory but `backup_label`, then `pg_control`.
 pub async fn upload_files(storage: &Storage, req: &BackupRequest, started: &Started) -> Result<Uploaded> {
+    upload_files_watched(storage, req, started, Arc::new(Unobserved)).await
+}
+
+/// As [`upload_files`], telling `observer` what is to be streamed, each file's bytes as they
+/// are read, and each partition stored.
+pub async fn upload_files_watched(
+    storage: &Storage,
+    req: &BackupRequest,
+    started: &Started,
+    observer: Arc<dyn BackupObserver>,
+) -> Result<Uploaded> {
     let dir = req.data_dir.clone();
     let inv = super::blocking(move || walk::inventory(&dir)).await?;
+    observer.planned(inv.files.len() as u64, inv.files.iter().map(|f| f.size).sum());
     clear_leftovers(storage, &started.name).await?;
     // One writer per partition in flight; each starts partitions until no file is left.
     let queue = WorkQueue::new(&inv.files, req.partition_size.max(1));
     let numbers = AtomicUsize::new(1);
     let writers = (0..req.concurrency.max(1)).map(|_| {
-        let (queue, numbers, dirs) = (&queue, &numbers, &inv.dirs);
+        let (queue, numbers, dirs, observer) = (&queue, &numbers, &inv.dirs, &observer);
         async move {
             let mut mine = vec![];
             while let Some(files) = queue.next_partition() {
@@ -133,7 +147,7 @@ pub async fn upload_files(storage: &Storage, req: &BackupRequest, started: &Star
                 let file = TarFile::new(TarContent::Part(n as u32), req.compression);
                 // The directories go into the first partition, so every other one is files only.
                 let dirs = if n == 1 { dirs.clone() } else { vec![] };
-                mine.push(upload_partition(storage, req, started, file, dirs, files).await?);
+                mine.push(upload_partition(storage, req, started, file, dirs, files, observer.clone()).await?);
             }
             Ok::<_, Error>(mine)
         }
@@ -144,9 +158,9 @@ pub async fn upload_files(storage: &Storage, req: &BackupRequest, started: &Star
 
     let control = inv.files.iter().find(|f| f.rel == PG_CONTROL).cloned().expect("inventory checks pg_control");
     let control = std::iter::once(control);
+    let pg_control = TarFile::new(TarContent::PgControl, req.compression);
     let (file, records, stored) =
-        upload_partition(storage, req, started, TarFile::new(TarContent::PgControl, req.compression), vec![], control)
-            .await?;
+        upload_partition(storage, req, started, pg_control, vec![], control, observer.clone()).await?;
     parts.push((file, records, stored));
 
     let mut out = Uploaded { notes: inv.notes, tablespaces: inv.tablespaces, ..Default::default() };
@@ -189,13 +203,15 @@ async fn upload_partition(
     file: TarFile,
     dirs: Vec<String>,
     files: impl Iterator<Item = SourceFile> + Send + 'static,
+    observer: Arc<dyn BackupObserver>,
 ) -> Result<(TarFile, Vec<FileRecord>, u64)> {
     let (writer, rx) = stream::channel();
     let (data_dir, stages) = (req.data_dir.clone(), storage.write_stages(req.compression));
     let verify_pages = req.data_checksums.then_some(started.start_lsn);
+    let watcher = observer.clone();
     let producer = super::blocking(move || -> Result<Vec<FileRecord>> {
         let mut tar = tar::Builder::new(stages.into_writer(writer)?);
-        let records = append_all(&mut tar, &data_dir, &dirs, files, verify_pages)?;
+        let records = append_all(&mut tar, &data_dir, &dirs, files, verify_pages, &*watcher)?;
         let finish = |e: std::io::Error| Error::local_io("cannot finish a backup partition", &e);
         let (upload, _) = tar.into_inner().map_err(finish)?.finish().map_err(finish)?;
         upload.finish().map_err(finish)?;
@@ -204,7 +220,9 @@ async fn upload_partition(
     let key = tar_key(&started.name, &file);
     let (records, stored) = tokio::join!(producer, storage.put_stream(&key, rx));
     let records = records?; // a producer error explains an upload error: report it first
-    Ok((file, records, stored?))
+    let stored = stored?;
+    observer.partition_uploaded();
+    Ok((file, records, stored))
 }
 
 /// Store `backup_label`, the metadata, and last the sentinel.
