@@ -1,5 +1,6 @@
 use super::with_config;
 use crate::cli::{BackupFetchArgs, Global};
+use crate::progress::Reporter;
 use std::io::IsTerminal;
 use std::time::Instant;
 use walrs_core::backup::find_backup;
@@ -47,6 +48,8 @@ pub fn run(global: &Global, args: &BackupFetchArgs) -> Result<(), Error> {
 
     let started = Instant::now();
     let show_progress = std::io::stderr().is_terminal() || global.verbose;
+    let reporter = Reporter::new("restoring", global.verbose);
+    let reporter = &reporter;
     let dir = args.dir.clone();
     let mapping = &mapping;
     let (name, report, restore_command) = with_config(global, None, |storage, cfg| async move {
@@ -54,12 +57,8 @@ pub fn run(global: &Global, args: &BackupFetchArgs) -> Result<(), Error> {
         if show_progress {
             eprintln!("walrs: restoring {} into {}", backup.name, dir.display());
         }
-        let progress = |line: &str| {
-            if show_progress {
-                eprintln!("walrs:   {line}");
-            }
-        };
-        let report = backup_fetch_with(&storage, &backup, &dir, mapping, &progress).await?;
+        let report = backup_fetch_with(&storage, &backup, &dir, mapping, &|p| reporter.report(p)).await?;
+        reporter.finish();
         Ok((backup.name, report, super::restore_command(&cfg)))
     })?;
 

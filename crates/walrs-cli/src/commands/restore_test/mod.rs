@@ -8,6 +8,7 @@ mod checks;
 mod server;
 
 use crate::cli::{Global, RestoreTestArgs};
+use crate::progress::Reporter;
 use checks::{Check, RecoveryFailure, Verdict};
 use server::{command_as, find_bindir, free_port, Ids, Server};
 use std::path::{Path, PathBuf};
@@ -68,7 +69,9 @@ pub fn run(global: &Global, args: &RestoreTestArgs) -> Result<(), Error> {
                 .collect();
             eprintln!("walrs: restore-test: fetching {} into {}", backup.name, data.display());
             let started = Instant::now();
-            let report = backup_fetch_with(&storage, &backup, &data, &mapping, &|_| {}).await?;
+            let reporter = Reporter::new("restoring", false);
+            let report = backup_fetch_with(&storage, &backup, &data, &mapping, &|p| reporter.report(p)).await?;
+            reporter.finish();
             let fetch_time = started.elapsed();
             // Listed before the server starts: segments archived during the drill do not count.
             let archive: Vec<(WalFileName, chrono::DateTime<chrono::Utc>)> = storage
