@@ -76,6 +76,22 @@ pub fn run(global: &Global, args: &BackupFetchArgs) -> Result<(), Error> {
         }
         sync::sync_tree(dir)?;
     }
+    if args.json {
+        let shape = serde_json::json!({
+            "backup": name.to_string(),
+            "dir": args.dir.display().to_string(),
+            "objects": report.objects,
+            "files": report.files,
+            "bytes": report.bytes,
+            "seconds": started.elapsed().as_secs_f64(),
+            "tablespaces": report.tablespaces.iter()
+                .map(|(oid, dir)| serde_json::json!({"oid": oid, "dir": dir.display().to_string()}))
+                .collect::<Vec<_>>(),
+            "recovery": recovery_wanted,
+            "archive_mode": if archive_mode == ArchiveMode::Off { "off" } else { "preserve" },
+        });
+        println!("{}", serde_json::to_string_pretty(&shape).expect("JSON of plain values"));
+    }
     eprintln!(
         "walrs: restored {name} into {}: {} files, {} bytes from {} objects in {:.1} s{}",
         args.dir.display(),
