@@ -48,9 +48,8 @@ impl Reporter {
             bar.set_length(total.max(done));
             bar.set_position(done);
         }
-        match (self.lines, p.line()) {
-            (true, Some(line)) => self.println(&format!("walrs:   {line}")),
-            _ => {}
+        if let (true, Some(line)) = (self.lines, p.line()) {
+            self.println(&format!("walrs:   {line}"));
         }
     }
 
