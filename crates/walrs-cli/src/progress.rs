@@ -2,14 +2,14 @@
 //! standard error when it is a terminal, and nothing when it is not, so logs and cron mail
 //! never fill with redraws. With --verbose each finished object is also a line, as before.
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 use std::io::IsTerminal;
 use walrs_core::ops::Progress;
 
 /// Bytes done / total, rate and time left when the backup recorded its size.
 const BYTES: &str = "{prefix} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec}, {eta} left";
 /// Objects done / total otherwise (delete counts items, not bytes).
-const ITEMS: &str = "{prefix} [{bar:30}] {pos}/{len} {per_sec}, {eta} left";
+const ITEMS: &str = "{prefix} [{bar:30}] {pos}/{len} {items_per_sec}, {eta} left";
 
 /// Turns the core's progress reports into what standard error shows.
 pub struct Reporter {
@@ -38,7 +38,11 @@ impl Reporter {
             if p.object.is_none() {
                 bar.reset();
                 let style = ProgressStyle::with_template(template).expect("the templates above parse");
-                bar.set_style(style.progress_chars("=> "));
+                let whole_rate = |s: &ProgressState, w: &mut dyn std::fmt::Write| {
+                    // A rate on a terminal; nothing to do if it cannot be written.
+                    write!(w, "{:.0}/s", s.per_sec()).unwrap_or(())
+                };
+                bar.set_style(style.with_key("items_per_sec", whole_rate).progress_chars("=> "));
                 bar.set_prefix(match &p.backup {
                     Some(backup) => format!("walrs: {} {backup}", self.what),
                     None => format!("walrs: {}", self.what),
