@@ -98,7 +98,6 @@ pub async fn backup_fetch_with(
     link_tablespaces(dest, &tablespaces)?;
 
     let expected = Arc::new(objects.listed.as_ref().map(FilesMetadata::checksums).unwrap_or_default());
-    let mut report = FetchReport { objects: 0, files: 0, bytes: 0, tablespaces: tablespaces.clone() };
     // Partitions several at a time (each streams with bounded memory), then backup_label,
     // then pg_control last.
     // Large files are synced as soon as they are written, so the disk works while the rest
@@ -111,26 +110,25 @@ pub async fn backup_fetch_with(
         async move { extract_object(storage, key, *method, dest, expected, early).await.map(|got| (key, got)) }
     }))
     .buffer_unordered(restore_parallelism());
-    let mut done = Vec::new();
     while let Some(result) = extracted.next().await {
         let (key, got) = result?;
         counted.finished(key, got.files, got.bytes, None);
         progress(&counted);
-        done.push(got);
     }
     drop(extracted);
     for (key, method) in objects.label.iter().chain(objects.control.iter()) {
         let got = extract_object(storage, key, *method, dest, expected.clone(), early.submitter()).await?;
         counted.finished(key, got.files, got.bytes, None);
         progress(&counted);
-        done.push(got);
     }
     super::blocking(move || early.finish()).await?;
-    for got in done {
-        report.objects += 1;
-        report.files += got.files;
-        report.bytes += got.bytes;
-    }
+    let report = FetchReport {
+        // A backup has at most a few thousand objects: the count fits.
+        objects: u32::try_from(counted.objects_done).unwrap_or(u32::MAX),
+        files: counted.files_done,
+        bytes: counted.bytes_done,
+        tablespaces: tablespaces.clone(),
+    };
     if let Some(listed) = &objects.listed {
         check_all_restored(listed, backup, dest)?;
     }
