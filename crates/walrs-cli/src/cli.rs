@@ -51,6 +51,9 @@ pub enum Command {
         name: String,
         #[arg(long)]
         impermanent: bool,
+        /// Print JSON ({backup, permanent, changed}) instead of a line.
+        #[arg(long)]
+        json: bool,
     },
     /// Fetch one WAL file from the repository: restore_command = 'walrs wal-fetch %f %p'.
     /// Exits 0 when fetched, 74 when the repository does not have it.
@@ -162,6 +165,9 @@ pub struct BackupFetchArgs {
     /// Owner of the restored files when run as root (default: the owner of DIR's parent, or postgres).
     #[arg(long, value_name = "USER")]
     pub owner: Option<String>,
+    /// Print the summary as JSON on standard output (see docs/cli.md).
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -261,4 +267,7 @@ pub struct RestoreTestArgs {
     /// Skip the amcheck index check.
     #[arg(long)]
     pub no_amcheck: bool,
+    /// Print the report as JSON on standard output (see docs/cli.md).
+    #[arg(long)]
+    pub json: bool,
 }

@@ -5,6 +5,7 @@ mod cli;
 mod commands;
 mod config;
 mod exit;
+mod progress;
 
 use clap::Parser;
 use std::io::Write;

@@ -154,6 +154,39 @@ fn failing_sql_fails_the_drill_and_keep_keeps_the_directory() {
     assert!(Path::new(&kept[0]).join("server.log").is_file());
 }
 
+#[test]
+fn json_reports_the_drill_in_its_documented_shape() {
+    check_environment();
+    let s = Scratch::new("lz4");
+    let (out, stdout, stderr) = s.restore_test(&["--json", "--sql", DATA_SQL, "--sql", "SELECT * FROM no_such_table"]);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    let report: serde_json::Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{e}: {stdout}"));
+    let keys = |v: &serde_json::Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort_unstable();
+        k
+    };
+    let expected = ["backup", "checks", "end", "kept", "major", "recovery", "restored", "result", "server_log_tail"];
+    assert_eq!(keys(&report), expected);
+    assert_eq!(keys(&report["restored"]), ["bytes", "files", "seconds"]);
+    assert_eq!(keys(&report["recovery"]), ["consistent_after_seconds", "error", "ok", "seconds"]);
+    assert_eq!(keys(&report["end"]), ["committed_at", "lsn"]);
+    assert_eq!((&report["backup"], &report["major"]), (&"base_000000010000000000000002".into(), &15.into()));
+    assert_eq!(
+        (&report["recovery"]["ok"], &report["result"], &report["kept"]),
+        (&true.into(), &"FAILED".into(), &serde_json::Value::Null)
+    );
+    let checks = report["checks"].as_array().unwrap();
+    let verdict = |name: &str, detail: &str| {
+        let detail_has = |c: &&serde_json::Value| c["detail"].as_str().is_some_and(|d| d.contains(detail));
+        checks.iter().filter(|c| c["name"] == name).find(detail_has).map(|c| c["verdict"].clone())
+    };
+    assert_eq!(verdict("sql", EXPECTED), Some("passed".into()), "{stdout}");
+    assert_eq!(verdict("sql", "no_such_table"), Some("failed".into()), "{stdout}");
+    assert_eq!(keys(&checks[0]), ["detail", "name", "verdict"]);
+    assert!(!report["server_log_tail"].as_array().unwrap().is_empty(), "a failed drill carries the log: {stdout}");
+}
+
 /// A copy of PostgreSQL 15 without amcheck, for the drill to find it missing. The copy keeps
 /// the installation's layout under a new prefix, so PostgreSQL finds its own share and lib
 /// directories there (it locates them relative to its executable).

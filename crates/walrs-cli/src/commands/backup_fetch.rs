@@ -1,5 +1,6 @@
 use super::with_config;
 use crate::cli::{BackupFetchArgs, Global};
+use crate::progress::Reporter;
 use std::io::IsTerminal;
 use std::time::Instant;
 use walrs_core::backup::find_backup;
@@ -47,6 +48,8 @@ pub fn run(global: &Global, args: &BackupFetchArgs) -> Result<(), Error> {
 
     let started = Instant::now();
     let show_progress = std::io::stderr().is_terminal() || global.verbose;
+    let reporter = Reporter::new("restoring", global.verbose);
+    let reporter = &reporter;
     let dir = args.dir.clone();
     let mapping = &mapping;
     let (name, report, restore_command) = with_config(global, None, |storage, cfg| async move {
@@ -54,12 +57,8 @@ pub fn run(global: &Global, args: &BackupFetchArgs) -> Result<(), Error> {
         if show_progress {
             eprintln!("walrs: restoring {} into {}", backup.name, dir.display());
         }
-        let progress = |line: &str| {
-            if show_progress {
-                eprintln!("walrs:   {line}");
-            }
-        };
-        let report = backup_fetch_with(&storage, &backup, &dir, mapping, &progress).await?;
+        let report = backup_fetch_with(&storage, &backup, &dir, mapping, &|p| reporter.report(p)).await?;
+        reporter.finish();
         Ok((backup.name, report, super::restore_command(&cfg)))
     })?;
 
@@ -76,6 +75,22 @@ pub fn run(global: &Global, args: &BackupFetchArgs) -> Result<(), Error> {
             owner::chown_tree(dir, ids)?;
         }
         sync::sync_tree(dir)?;
+    }
+    if args.json {
+        let shape = serde_json::json!({
+            "backup": name.to_string(),
+            "dir": args.dir.display().to_string(),
+            "objects": report.objects,
+            "files": report.files,
+            "bytes": report.bytes,
+            "seconds": started.elapsed().as_secs_f64(),
+            "tablespaces": report.tablespaces.iter()
+                .map(|(oid, dir)| serde_json::json!({"oid": oid, "dir": dir.display().to_string()}))
+                .collect::<Vec<_>>(),
+            "recovery": recovery_wanted,
+            "archive_mode": if archive_mode == ArchiveMode::Off { "off" } else { "preserve" },
+        });
+        println!("{}", serde_json::to_string_pretty(&shape).expect("JSON of plain values"));
     }
     eprintln!(
         "walrs: restored {name} into {}: {} files, {} bytes from {} objects in {:.1} s{}",

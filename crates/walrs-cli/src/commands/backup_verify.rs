@@ -1,12 +1,13 @@
 use super::with_repo;
 use crate::cli::Global;
-use std::io::IsTerminal;
+use crate::progress::Reporter;
 use walrs_core::backup::{find_backup, list_backups};
 use walrs_core::ops::{backup_verify, BackupCheck};
 use walrs_core::Error;
 
 pub fn run(global: &Global, which: Option<&str>, all: bool, json: bool) -> Result<(), Error> {
-    let show_progress = !json && (std::io::stderr().is_terminal() || global.verbose);
+    let reporter = Reporter::new("verifying", !json && global.verbose);
+    let reporter = &reporter;
     let checks = with_repo(global, None, |storage, _| async move {
         let backups = if all {
             let (backups, problems) = list_backups(&storage).await?;
@@ -17,12 +18,9 @@ pub fn run(global: &Global, which: Option<&str>, all: bool, json: bool) -> Resul
         } else {
             vec![find_backup(&storage, which.unwrap_or("LATEST")).await?]
         };
-        let progress = |line: &str| {
-            if show_progress {
-                eprintln!("walrs:   {line}");
-            }
-        };
-        backup_verify(&storage, &backups, &progress).await
+        let checks = backup_verify(&storage, &backups, &|p| reporter.report(p)).await;
+        reporter.finish();
+        checks
     })?;
     if json {
         println!("{}", serde_json::to_string_pretty(&checks).expect("JSON of plain values"));

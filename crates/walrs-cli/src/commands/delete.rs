@@ -1,8 +1,9 @@
 use super::with_repo;
 use crate::cli::{Confirm, DeleteCommand, Global};
+use crate::progress::Reporter;
 use walrs_core::backup::BackupName;
 use walrs_core::chrono::{DateTime, Duration, Utc};
-use walrs_core::ops::delete;
+use walrs_core::ops::delete_with;
 use walrs_core::retention::Policy;
 use walrs_core::Error;
 
@@ -10,8 +11,13 @@ pub fn run(global: &Global, command: &DeleteCommand) -> Result<(), Error> {
     let (policy, confirm) = policy(command)?;
     let now = Utc::now();
     let dry_run = !confirm.confirm;
-    let report =
-        with_repo(global, None, |storage, _| async move { delete(&storage, &policy, now, dry_run, None).await })?;
+    let reporter = Reporter::new("deleting", false);
+    let reporter = &reporter;
+    let report = with_repo(global, None, |storage, _| async move {
+        let report = delete_with(&storage, &policy, now, dry_run, None, &|p| reporter.report(p)).await;
+        reporter.finish();
+        report
+    })?;
     if confirm.json {
         let rows: Vec<serde_json::Value> = report
             .deleted()

@@ -25,7 +25,7 @@ pub fn run(cli: &Cli) -> Result<(), Error> {
         Command::BackupList { detail, json } => backup_list::run(&cli.global, *detail, *json),
         Command::BackupFetch(args) => backup_fetch::run(&cli.global, args),
         Command::Delete(command) => delete::run(&cli.global, command),
-        Command::BackupMark { name, impermanent } => backup_mark::run(&cli.global, name, *impermanent),
+        Command::BackupMark { name, impermanent, json } => backup_mark::run(&cli.global, name, *impermanent, *json),
         Command::WalVerify { json } => wal_verify::run(&cli.global, *json),
         Command::WalShow { json, keys } => wal_show::run(&cli.global, *json, *keys),
         Command::BackupVerify { backup, all, json } => backup_verify::run(&cli.global, backup.as_deref(), *all, *json),

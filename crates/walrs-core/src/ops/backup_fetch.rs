@@ -2,6 +2,7 @@
 //! then `pg_control` last, so a restore that fails midway leaves a directory PostgreSQL
 //! refuses to start rather than one that looks valid.
 
+use super::{OnProgress, Progress};
 use crate::backup::files_metadata::FilesMetadata;
 use crate::backup::BackupInfo;
 use crate::compress::Compression;
@@ -44,13 +45,13 @@ pub struct FetchReport {
     pub tablespaces: Vec<(String, PathBuf)>,
 }
 
-/// Fetch `backup` into `dest`, which must be missing or empty. `progress` hears one line per
-/// object restored.
+/// Fetch `backup` into `dest`, which must be missing or empty. `progress` hears a report before
+/// the first object and after each object restored.
 pub async fn backup_fetch(
     storage: &Storage,
     backup: &BackupInfo,
     dest: &Path,
-    progress: &(dyn Fn(&str) + Sync),
+    progress: OnProgress<'_>,
 ) -> Result<FetchReport> {
     backup_fetch_with(storage, backup, dest, &TablespaceMapping::new(), progress).await
 }
@@ -61,7 +62,7 @@ pub async fn backup_fetch_with(
     backup: &BackupInfo,
     dest: &Path,
     mapping: &TablespaceMapping,
-    progress: &(dyn Fn(&str) + Sync),
+    progress: OnProgress<'_>,
 ) -> Result<FetchReport> {
     check_version(backup)?;
     if backup.name.is_delta() {
@@ -97,32 +98,37 @@ pub async fn backup_fetch_with(
     link_tablespaces(dest, &tablespaces)?;
 
     let expected = Arc::new(objects.listed.as_ref().map(FilesMetadata::checksums).unwrap_or_default());
-    let mut report = FetchReport { objects: 0, files: 0, bytes: 0, tablespaces: tablespaces.clone() };
     // Partitions several at a time (each streams with bounded memory), then backup_label,
     // then pg_control last.
     // Large files are synced as soon as they are written, so the disk works while the rest
     // is decompressed; the caller's final sync then finds little left to write.
     let early = EarlySync::start(restore_parallelism());
+    let mut counted = Progress::of_backup(backup, &objects);
+    progress(&counted);
     let mut extracted = futures::stream::iter(objects.parts.iter().map(|(key, method)| {
         let (expected, early) = (expected.clone(), early.submitter());
         async move { extract_object(storage, key, *method, dest, expected, early).await.map(|got| (key, got)) }
     }))
     .buffer_unordered(restore_parallelism());
-    let mut done = Vec::new();
     while let Some(result) = extracted.next().await {
-        done.push(result?);
+        let (key, got) = result?;
+        counted.finished(key, got.files, got.bytes, None);
+        progress(&counted);
     }
     drop(extracted);
     for (key, method) in objects.label.iter().chain(objects.control.iter()) {
-        done.push((key, extract_object(storage, key, *method, dest, expected.clone(), early.submitter()).await?));
+        let got = extract_object(storage, key, *method, dest, expected.clone(), early.submitter()).await?;
+        counted.finished(key, got.files, got.bytes, None);
+        progress(&counted);
     }
     super::blocking(move || early.finish()).await?;
-    for (key, got) in done {
-        report.objects += 1;
-        report.files += got.files;
-        report.bytes += got.bytes;
-        progress(&format!("{key}: {} files, {} bytes", got.files, got.bytes));
-    }
+    let report = FetchReport {
+        // A backup has at most a few thousand objects: the count fits.
+        objects: u32::try_from(counted.objects_done).unwrap_or(u32::MAX),
+        files: counted.files_done,
+        bytes: counted.bytes_done,
+        tablespaces: tablespaces.clone(),
+    };
     if let Some(listed) = &objects.listed {
         check_all_restored(listed, backup, dest)?;
     }

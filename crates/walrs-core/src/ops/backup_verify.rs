@@ -7,7 +7,7 @@
 //! Backups written by WAL-G record no per-file checksums: for those, decompression, the tar
 //! structure and each file's length against its tar header are what can be checked.
 
-use super::with_decoded;
+use super::{with_decoded, OnProgress, Progress};
 use crate::backup::files_metadata::FilesMetadata;
 use crate::backup::walk::PG_CONTROL;
 use crate::backup::BackupInfo;
@@ -61,11 +61,12 @@ pub struct ObjectCheck {
     pub problem: Option<String>,
 }
 
-/// Verify each of `backups`; `progress` hears a line per object read.
+/// Verify each of `backups`; `progress` hears a report before each backup's first object and
+/// after each object read.
 pub async fn backup_verify(
     storage: &Storage,
     backups: &[BackupInfo],
-    progress: &(dyn Fn(&str) + Sync),
+    progress: OnProgress<'_>,
 ) -> Result<Vec<BackupCheck>> {
     let snap = Snapshot::load(storage).await?;
     let (seg_size, _) = segment_size(storage, &snap).await;
@@ -141,7 +142,7 @@ async fn check_objects(
     storage: &Storage,
     b: &BackupInfo,
     check: &mut BackupCheck,
-    progress: &(dyn Fn(&str) + Sync),
+    progress: OnProgress<'_>,
 ) -> Result<()> {
     let objects = match backup_objects(storage, b).await {
         Ok(o) => o,
@@ -160,6 +161,8 @@ async fn check_objects(
     let expected = Arc::new(objects.listed.as_ref().map(FilesMetadata::checksums).unwrap_or_default());
     check.checksums_recorded = !expected.is_empty();
     let mut seen = BTreeSet::new();
+    let mut counted = Progress::of_backup(b, &objects);
+    progress(&counted);
     for (key, method) in objects.in_restore_order() {
         let (what, exp) = (key.clone(), expected.clone());
         let got = with_decoded(storage, storage.read_stages(*method, key), move |decoded| {
@@ -192,12 +195,8 @@ async fn check_objects(
             }
             Err(e) => return Err(e),
         }
-        progress(&format!(
-            "{key}: {} files, {} bytes{}",
-            object.files,
-            object.bytes,
-            if object.problem.is_some() { ", FAILED" } else { "" }
-        ));
+        counted.finished(key, object.files, object.bytes, object.problem.clone());
+        progress(&counted);
         check.files += object.files;
         check.bytes += object.bytes;
         check.objects.push(object);

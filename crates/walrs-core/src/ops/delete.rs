@@ -4,6 +4,7 @@
 //! a partial backup (never listed, removed by `delete garbage`), never a listed backup with
 //! missing parts. WAL goes after the backups that needed it.
 
+use super::{OnProgress, Progress};
 use crate::layout::{parse_wal_key, wal_checksum_key};
 use crate::retention::{plan, Decision, Plan, Policy};
 use crate::snapshot::Snapshot;
@@ -37,16 +38,31 @@ pub async fn delete(
     dry_run: bool,
     backup_running: Option<bool>,
 ) -> Result<DeleteReport> {
+    delete_with(storage, policy, now, dry_run, backup_running, &|_| {}).await
+}
+
+/// As [`delete`]; `progress` hears a report before the first item and after each item (a
+/// backup, or a WAL file with its checksum) deleted.
+pub async fn delete_with(
+    storage: &Storage,
+    policy: &Policy,
+    now: DateTime<Utc>,
+    dry_run: bool,
+    backup_running: Option<bool>,
+    progress: OnProgress<'_>,
+) -> Result<DeleteReport> {
     let mut snapshot = Snapshot::load(storage).await?;
     snapshot.backup_running = backup_running;
     let plan = plan(&snapshot, policy, now)?;
     if !dry_run {
-        execute(storage, &plan).await?;
+        execute(storage, &plan, progress).await?;
     }
     Ok(DeleteReport { plan, executed: !dry_run })
 }
 
-async fn execute(storage: &Storage, plan: &Plan) -> Result<()> {
+async fn execute(storage: &Storage, plan: &Plan, progress: OnProgress<'_>) -> Result<()> {
+    let mut counted = Progress::of_objects(plan.delete.len() as u64);
+    progress(&counted);
     let (backups, wal): (Vec<&Decision>, Vec<&Decision>) =
         plan.delete.iter().partition(|d| d.kind != crate::retention::ItemKind::Wal);
     for backup in backups {
@@ -61,9 +77,22 @@ async fn execute(storage: &Storage, plan: &Plan) -> Result<()> {
         if let Ok(name) = crate::backup::BackupName::parse(&backup.name) {
             storage.remove_leftover_folder(&crate::layout::backup_dir(&name));
         }
+        counted.finished(&backup.name, 0, 0, None);
+        progress(&counted);
     }
-    let checksums: Vec<String> = wal.iter().filter_map(|d| checksum_of(d)).collect();
-    delete_all(storage, wal.iter().flat_map(|d| d.keys.iter()).chain(&checksums)).await
+    let mut deleted = futures::stream::iter(wal.iter().map(|d| async move {
+        let checksum = checksum_of(d);
+        for key in d.keys.iter().chain(checksum.as_ref()) {
+            storage.delete(key).await?;
+        }
+        Ok::<_, crate::Error>(d)
+    }))
+    .buffer_unordered(DELETE_CONCURRENCY);
+    while let Some(d) = deleted.next().await {
+        counted.finished(&d?.name, 0, 0, None);
+        progress(&counted);
+    }
+    Ok(())
 }
 
 /// The checksum walrs keeps beside a WAL object stored uncompressed or with brotli (see

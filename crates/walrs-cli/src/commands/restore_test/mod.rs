@@ -8,6 +8,7 @@ mod checks;
 mod server;
 
 use crate::cli::{Global, RestoreTestArgs};
+use crate::progress::Reporter;
 use checks::{Check, RecoveryFailure, Verdict};
 use server::{command_as, find_bindir, free_port, Ids, Server};
 use std::path::{Path, PathBuf};
@@ -68,7 +69,9 @@ pub fn run(global: &Global, args: &RestoreTestArgs) -> Result<(), Error> {
                 .collect();
             eprintln!("walrs: restore-test: fetching {} into {}", backup.name, data.display());
             let started = Instant::now();
-            let report = backup_fetch_with(&storage, &backup, &data, &mapping, &|_| {}).await?;
+            let reporter = Reporter::new("restoring", false);
+            let report = backup_fetch_with(&storage, &backup, &data, &mapping, &|p| reporter.report(p)).await?;
+            reporter.finish();
             let fetch_time = started.elapsed();
             // Listed before the server starts: segments archived during the drill do not count.
             let archive: Vec<(WalFileName, chrono::DateTime<chrono::Utc>)> = storage
@@ -101,7 +104,11 @@ pub fn run(global: &Global, args: &RestoreTestArgs) -> Result<(), Error> {
     let mut server = Server::start(&fetched.bindir, &data, &work.path, port, &db_user, ids)?;
     let outcome = drill(&mut server, args, &fetched);
     server.stop();
-    print_report(&fetched, &outcome, &work, &server);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&json_report(&fetched, &outcome, &work, &server)).expect("JSON"));
+    } else {
+        print_report(&fetched, &outcome, &work, &server);
+    }
     verdict(&fetched.backup.name.to_string(), &outcome)
 }
 
@@ -204,6 +211,41 @@ fn print_report(f: &Fetched, o: &Outcome, work: &WorkDir, server: &Server) {
         println!("  kept       {} (start it with: pg_ctl -D {} start)", work.path.display(), server.data.display());
     }
     println!("{}", result_line(o));
+}
+
+/// The report as `--json` prints it; docs/cli.md documents the shape.
+fn json_report(f: &Fetched, o: &Outcome, work: &WorkDir, server: &Server) -> serde_json::Value {
+    let ok = o.recovery.is_ok() && !o.checks.iter().any(Check::has_failed);
+    let checks: Vec<serde_json::Value> = o
+        .checks
+        .iter()
+        .map(|c| {
+            let (verdict, detail) = match &c.verdict {
+                Verdict::Passed(d) => ("passed", d),
+                Verdict::Failed(d) => ("failed", d),
+                Verdict::NotChecked(d) => ("not_checked", d),
+            };
+            serde_json::json!({"name": c.name, "verdict": verdict, "detail": detail})
+        })
+        .collect();
+    serde_json::json!({
+        "backup": f.backup.name.to_string(),
+        "major": f.major,
+        "restored": {"files": f.report.files, "bytes": f.report.bytes, "seconds": f.fetch_time.as_secs_f64()},
+        "recovery": match &o.recovery {
+            Ok(r) => serde_json::json!({"ok": true, "seconds": r.done_after.as_secs_f64(),
+                "consistent_after_seconds": r.consistent_after.as_secs_f64(), "error": null}),
+            Err(why) => serde_json::json!({"ok": false, "seconds": null, "consistent_after_seconds": null,
+                "error": why.to_string()}),
+        },
+        "end": o.end.as_ref().map(|(lsn, at)| serde_json::json!({"lsn": lsn, "committed_at": at})),
+        "checks": checks,
+        "server_log_tail": if ok { vec![] } else {
+            server.log_tail(LOG_TAIL_LINES).lines().map(str::to_string).collect::<Vec<_>>()
+        },
+        "kept": work.keep.then(|| work.path.display().to_string()),
+        "result": if ok { "OK" } else { "FAILED" },
+    })
 }
 
 fn check_line(c: &Check) -> String {
