@@ -1,6 +1,7 @@
 //! `walrs_stat_backup` (the running backups) and `walrs_backup_status()` (backups as a whole).
 //! Who may read them is in `sql/monitor_backup.sql`.
 
+use super::sql_values::{bigint, timestamptz};
 use crate::error::raise;
 use crate::monitor::backup_progress;
 use crate::{gucs, repo, runtime};
@@ -12,17 +13,6 @@ use walrs_core::layout::{BACKUP_DIR, WAL_DIR};
 use walrs_core::monitor::backup_status::RepoSummary;
 use walrs_core::schedule::Schedule;
 use walrs_core::Error;
-
-/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01).
-const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
-
-fn timestamptz(t: DateTime<Utc>) -> Option<TimestampWithTimeZone> {
-    TimestampWithTimeZone::try_from(t.timestamp_micros() - PG_EPOCH_MICROS).ok()
-}
-
-fn bigint(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
 
 /// One row per running backup; none without preloading (there is nowhere to see them from).
 #[pg_extern(volatile, parallel_safe)]

@@ -1,6 +1,7 @@
 //! Retention from SQL: `walrs_delete_*()` and `walrs_backup_mark()`. Each checks its arguments,
 //! hands a policy to the core, and returns what was deleted (or, on a dry run, would be).
 
+use super::sql_values::utc;
 use crate::error::raise;
 use crate::retention::{run_policy, summary};
 use crate::{repo, runtime};
@@ -11,8 +12,6 @@ use walrs_core::retention::Policy;
 use walrs_core::{chrono, Error};
 
 // pgrx needs the row type spelled out in each signature (no type alias).
-/// PostgreSQL's epoch (2000-01-01) in Unix microseconds.
-const PG_EPOCH_UNIX_MICROS: i64 = 946_684_800_000_000;
 
 fn required<T>(value: Option<T>, what: &str, example: &str) -> T {
     value.unwrap_or_else(|| {
@@ -141,13 +140,4 @@ fn walrs_backup_mark(backup: Option<&str>, permanent: default!(Option<bool>, tru
         Ok(m) => notice!("walrs: backup {} already is {}", m.name, if permanent { "permanent" } else { "impermanent" }),
         Err(e) => raise(&e),
     }
-}
-
-fn utc(t: TimestampWithTimeZone) -> chrono::DateTime<chrono::Utc> {
-    if !t.is_finite() {
-        raise(&Error::invalid_input("the time must be finite").with_hint("give a timestamp in the past"));
-    }
-    let micros = i64::from(t).saturating_add(PG_EPOCH_UNIX_MICROS);
-    chrono::DateTime::from_timestamp_micros(micros)
-        .unwrap_or_else(|| raise(&Error::invalid_input("the time is out of range")))
 }

@@ -4,3 +4,4 @@ mod backup_monitor;
 mod backups;
 mod delete;
 mod monitor;
+mod sql_values;

@@ -1,26 +1,16 @@
 //! The archiver's statistics (`walrs_stat_archiver`, `walrs_stat_reset()`) and
 //! `walrs_wal_verify()`. Who may call them is in `sql/monitor_archiver.sql`.
 
+use super::sql_values::{bigint, timestamptz};
 use crate::error::raise;
 use crate::monitor::shmem;
 use crate::{repo, runtime};
 use pgrx::prelude::*;
 use std::path::Path;
-use walrs_core::chrono::{DateTime, Utc};
+use walrs_core::chrono::Utc;
 use walrs_core::lookahead::ready_files;
 use walrs_core::ops::wal_verify::{self, summary_rows};
 use walrs_core::Error;
-
-/// Microseconds from the Unix epoch to PostgreSQL's (2000-01-01).
-const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
-
-fn timestamptz(t: DateTime<Utc>) -> Option<TimestampWithTimeZone> {
-    TimestampWithTimeZone::try_from(t.timestamp_micros() - PG_EPOCH_MICROS).ok()
-}
-
-fn bigint(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
 
 /// The one row of `walrs_stat_archiver`. Without preloading, only `preloaded` (false) and
 /// `ready_count` have values.
