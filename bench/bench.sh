@@ -129,6 +129,15 @@ mkdir -p "$B" "$SOCK" "$RESULTS"
 chown postgres: "$B" "$SOCK"
 : >"$RAW"
 
+# The libsodium runs: a random key (base64) in an envdir the server reads, and the same key in
+# the environment of the walrs command; those runs use a repository of their own.
+KEYDIR="$B/libsodium-env"
+mkdir -p "$KEYDIR"
+[ -s "$KEYDIR/WALG_LIBSODIUM_KEY" ] || head -c 32 /dev/urandom | base64 >"$KEYDIR/WALG_LIBSODIUM_KEY"
+echo base64 >"$KEYDIR/WALG_LIBSODIUM_KEY_TRANSFORM"
+chown -R postgres: "$KEYDIR"; chmod 700 "$KEYDIR"; chmod 600 "$KEYDIR"/*
+WALRS_ENC=(env "WALG_LIBSODIUM_KEY_PATH=$KEYDIR/WALG_LIBSODIUM_KEY" WALG_LIBSODIUM_KEY_TRANSFORM=base64 "$WALRS" --storage "file://$B/walrs-enc-repo")
+
 cat >"$PGBR_CONF" <<EOF
 [global]
 repo1-path=$B/pgbr-repo
@@ -178,16 +187,17 @@ EOF
 }
 
 fresh_dirs() {
-  rm -rf "$B/walrs-repo" "$B/pgbr-repo" "$B/pgbr-spool" "$B/basic-archive" "$B/cp-archive"
-  mkdir -p "$B/walrs-repo" "$B/pgbr-repo" "$B/pgbr-log" "$B/pgbr-lock" "$B/pgbr-spool" "$B/basic-archive" "$B/cp-archive"
-  chown -R postgres: "$B/walrs-repo" "$B/pgbr-repo" "$B/pgbr-log" "$B/pgbr-lock" "$B/pgbr-spool" "$B/basic-archive" "$B/cp-archive"
+  local d=("$B/walrs-repo" "$B/walrs-enc-repo" "$B/pgbr-repo" "$B/pgbr-spool" "$B/basic-archive" "$B/cp-archive")
+  rm -rf "${d[@]}"
+  mkdir -p "${d[@]}" "$B/pgbr-log" "$B/pgbr-lock"
+  chown -R postgres: "${d[@]}" "$B/pgbr-log" "$B/pgbr-lock"
 }
 
-# What each archiving mode sets: walrs | pgbr | pgbr-async | basic | cp | fail.
+# What each archiving mode sets: walrs | walrs-libsodium | pgbr | pgbr-async | basic | cp | fail.
 archiver_settings() { # STANZA MODE -> "library|command"
   local stanza=$1 mode=$2 lib='' cmd='/bin/false'
   case $mode in
-    walrs) lib=walrs ;;
+    walrs | walrs-libsodium) lib=walrs ;;
     pgbr) cmd="pgbackrest --config=$PGBR_CONF --stanza=$stanza archive-push %p" ;;
     pgbr-async) cmd="pgbackrest --config=$PGBR_CONF --stanza=$stanza --archive-async --process-max=2 archive-push %p" ;;
     basic) lib=basic_archive ;;
@@ -205,6 +215,8 @@ set_archiver() { # PORT STANZA MODE
   local port=$1 s; s=$(archiver_settings "$2" "$3")
   sql "$port" "ALTER SYSTEM SET archive_library = '${s%%|*}'"
   sql "$port" "ALTER SYSTEM SET archive_command = '${s#*|}'"
+  sql "$port" "ALTER SYSTEM SET walrs.storage = '$(walrs_storage "$3")'"
+  sql "$port" "ALTER SYSTEM SET walrs.env_dir = '$(walrs_env_dir "$3")'"
   sql "$port" "SELECT pg_reload_conf()" >/dev/null
   [ "$3" = fail ] && return
   local seg
@@ -218,10 +230,15 @@ set_archiver() { # PORT STANZA MODE
   done
 }
 
+# The repository and envdir walrs uses in a mode: the libsodium runs have their own.
+walrs_storage() { [ "$1" = walrs-libsodium ] && echo "file://$B/walrs-enc-repo" || echo "file://$B/walrs-repo"; }
+walrs_env_dir() { [ "$1" = walrs-libsodium ] && echo "$KEYDIR" || echo ''; }
+
 # Set the archiving of a stopped cluster (it takes effect when it starts).
 conf_archiver() { # DATADIR STANZA MODE
   local s; s=$(archiver_settings "$2" "$3")
-  printf "archive_library = '%s'\narchive_command = '%s'\n" "${s%%|*}" "${s#*|}" >>"$1/postgresql.auto.conf"
+  printf "archive_library = '%s'\narchive_command = '%s'\nwalrs.storage = '%s'\nwalrs.env_dir = '%s'\n" \
+    "${s%%|*}" "${s#*|}" "$(walrs_storage "$3")" "$(walrs_env_dir "$3")" >>"$1/postgresql.auto.conf"
 }
 
 wait_archived() { # DATADIR TIMEOUT_S
@@ -358,12 +375,17 @@ backups() { # ROUND
   stanza_create bench
 
   say "round $r: full backups"
-  # walrs: its own archiving on (the backup waits for its WAL in the repository).
-  set_archiver "$PORT" bench walrs; wait_archived "$SRC" 600
-  hwm_poll "$SRC" "walrs backup" "$B/hwm.backup" & local poll=$!
-  timed backup walrs "$r" "$BIN/psql" -X -h "$SOCK" -p "$PORT" -d postgres -Atq -c "SELECT walrs_backup_push()"
-  kill "$poll"; wait "$poll" 2>/dev/null || true
-  record rss walrs-backup-worker "$r" 0 "$(cat "$B/hwm.backup")"
+  # walrs: its own archiving on (the backup waits for its WAL in the repository); plain, then
+  # with libsodium into its own repository, the order alternating from round to round.
+  local mode modes=(walrs walrs-libsodium)
+  [ $((r % 2)) = 0 ] && modes=(walrs-libsodium walrs)
+  for mode in "${modes[@]}"; do
+    set_archiver "$PORT" bench "$mode"; wait_archived "$SRC" 600
+    hwm_poll "$SRC" "walrs backup" "$B/hwm.backup" & local poll=$!
+    timed backup "$mode" "$r" "$BIN/psql" -X -h "$SOCK" -p "$PORT" -d postgres -Atq -c "SELECT walrs_backup_push()"
+    kill "$poll"; wait "$poll" 2>/dev/null || true
+    record rss "$mode-backup-worker" "$r" 0 "$(cat "$B/hwm.backup")"
+  done
 
   # pgBackRest: its own archiving on, archive-check=y (it waits for its WAL too).
   set_archiver "$PORT" bench pgbr; wait_archived "$SRC" 600
@@ -391,6 +413,8 @@ restores() { # ROUND
   rm -rf "$B/restore"; mkdir "$B/restore"; chown postgres: "$B/restore"; chmod 700 "$B/restore"
   timed restore walrs "$r" "$WALRS" --storage "file://$B/walrs-repo" backup-fetch "$B/restore" LATEST
   rm -rf "$B/restore"; mkdir "$B/restore"; chown postgres: "$B/restore"; chmod 700 "$B/restore"
+  timed restore walrs-libsodium "$r" "${WALRS_ENC[@]}" backup-fetch "$B/restore" LATEST
+  rm -rf "$B/restore"; mkdir "$B/restore"; chown postgres: "$B/restore"; chmod 700 "$B/restore"
   timed restore pgbackrest-p2 "$r" "${PGBR[@]}" --stanza=bench --pg1-path="$B/restore" --process-max=2 restore
   rm -rf "$B/restore"
 }
@@ -399,7 +423,9 @@ archive_backlog() { # ROUND
   local r=$1 mode
   say "round $r: archiving a backlog of $WAL_SEGMENTS segments"
   fresh_dirs
-  for mode in walrs pgbr-async pgbr basic cp; do
+  local modes=(walrs walrs-libsodium)
+  [ $((r % 2)) = 0 ] && modes=(walrs-libsodium walrs)
+  for mode in "${modes[@]}" pgbr-async pgbr basic cp; do
     stop "$WALC"; rm -rf "$WALC"; cp -a "$WALC.saved" "$WALC"
     if [[ $mode == pgbr* ]]; then
       # Each pgBackRest mode starts from an empty archive: segments already there are only
@@ -435,11 +461,12 @@ fetches() { # ROUND
   local segs
   segs=$(ls "$WALC.saved/pg_wal/archive_status" | grep -E '^[0-9A-F]{24}\.ready$' | sort | head -n "$FETCH_SEGMENTS" | sed 's/\.ready$//' | tr '\n' ' ')
   local d="$B/fetchdir"
-  for tool in walrs pgbackrest cp; do
+  for tool in walrs walrs-libsodium pgbackrest cp; do
     rm -rf "$d"; mkdir -p "$d/pg_wal/archive_status"; chown -R postgres: "$d"; chmod 700 "$d"
     local cmd
     case $tool in
       walrs) cmd="'$WALRS' --storage 'file://$B/walrs-repo' wal-fetch \$f pg_wal/RECOVERYXLOG" ;;
+      walrs-libsodium) cmd="${WALRS_ENC[*]@Q} wal-fetch \$f pg_wal/RECOVERYXLOG" ;;
       pgbackrest) cmd="pgbackrest --config='$PGBR_CONF' --stanza=wal archive-get \$f \"\$PWD/pg_wal/RECOVERYXLOG\"" ;;
       cp) cmd="cp '$B/cp-archive/'\$f pg_wal/RECOVERYXLOG" ;;
     esac

@@ -180,12 +180,35 @@ def main():
                  "met": got <= limit_kb}
             )
 
+    summary["encryption_cost"] = encryption_cost(rows)
     md = markdown(summary, times, rss, tps_rows, steal)
     out = raw.with_suffix("")
     Path(f"{out}.json").write_text(json.dumps(summary, indent=2) + "\n")
     Path(f"{out}.md").write_text(md)
     chart(summary, times, Path(f"{out}.png"))
     print(md)
+
+
+def encryption_cost(rows):
+    """What libsodium costs, per operation: walrs with a key against walrs without, run back to
+    back in each round. The ratio of each round's pair, then the median of those, so a round the
+    host slowed down counts against both sides rather than one."""
+    by_round = defaultdict(dict)
+    for r in rows:
+        if r["op"] in OP_TITLES and r["tool"] in ("walrs", "walrs-libsodium"):
+            by_round[(r["op"], r["round"])][r["tool"]] = r["seconds"]
+    out = {}
+    for op in OP_TITLES:
+        pairs = [v for (o, _), v in sorted(by_round.items()) if o == op and len(v) == 2]
+        if not pairs:
+            continue
+        ratios = [v["walrs-libsodium"] / v["walrs"] for v in pairs]
+        out[op] = {
+            "plain_seconds": statistics.median(v["walrs"] for v in pairs),
+            "libsodium_seconds": statistics.median(v["walrs-libsodium"] for v in pairs),
+            "ratio": summarise(ratios),
+        }
+    return out
 
 
 def steal_adjusted(r):
@@ -304,8 +327,8 @@ def markdown(summary, times, rss, tps_rows, steal):
             vs_ref = statistics.median(ref) / med if ref else None
             vs_hw = limits[op] / med if op in limits else None
             peak = max(rss[(op, tool)]) / 1024 if rss.get((op, tool)) else None
-            if op == "backup" and tool == "walrs" and rss.get(("rss", "walrs-backup-worker")):
-                peak = max(rss[("rss", "walrs-backup-worker")]) / 1024
+            if op == "backup" and rss.get(("rss", f"{tool}-backup-worker")):
+                peak = max(rss[("rss", f"{tool}-backup-worker")]) / 1024
             if op == "fetch" and rss.get(("rss", f"fetch-{tool}-per-call")):
                 peak = max(rss[("rss", f"fetch-{tool}-per-call")]) / 1024
             lines.append(
@@ -331,6 +354,13 @@ def markdown(summary, times, rss, tps_rows, steal):
                          f"{fmt(a / adj_off if a and adj_off else None)} | " + cpu_columns(per_txn.get(tool), cpu_off)
                          + (", ".join(pct([idle_share(r, cores)]) for r in runs) if tool in per_txn and cores else "–")
                          + " |")
+    if summary["encryption_cost"]:
+        lines += ["", "| encryption cost | walrs, median s | walrs with libsodium, median s "
+                  "| with ÷ without, median of rounds (min–max) |", "|---|---:|---:|---:|"]
+        for op, c in summary["encryption_cost"].items():
+            q = c["ratio"]
+            lines.append(f"| {OP_TITLES[op]} | {c['plain_seconds']:.2f} | {c['libsodium_seconds']:.2f} | "
+                         f"{q['median']:.2f} ({q['min']:.2f}–{q['max']:.2f}) |")
     if summary["targets"]:
         lines += ["", "| target | got | wanted | met | needs ≤ s | floor s, walrs lz4 | floor s, C lz4 "
                   "| got, adjusted for steal |",
