@@ -50,7 +50,7 @@ pub fn check_configured() -> bool {
 
 pub fn archive_file(file: &str, path: &str) -> bool {
     let result = PgTryBuilder::new(|| archive(file, path)).catch_others(|caught| Err(from_caught(caught))).execute();
-    record(file, &result);
+    record_caught(file, &result);
     match result {
         Ok(PushOutcome::Stored { key, original_bytes, stored_bytes }) => {
             debug1!("walrs: archived {file} as {key} ({original_bytes} bytes, {stored_bytes} stored)");
@@ -64,6 +64,20 @@ pub fn archive_file(file: &str, path: &str) -> bool {
             log_error_with_detail(PgLogLevel::WARNING, &format!("could not archive {file}"), &e, next_attempt(&e));
             false
         }
+    }
+}
+
+/// [`record`], where nothing it does can stop archiving: an ERROR or panic here would take
+/// the archiver down on PostgreSQL 15 and 16, so it becomes a WARNING and the result stands.
+fn record_caught(file: &str, result: &Result<PushOutcome, Error>) {
+    let recorded = PgTryBuilder::new(|| {
+        record(file, result);
+        Ok(())
+    })
+    .catch_others(|caught| Err(from_caught(caught)))
+    .execute();
+    if let Err(e) = recorded {
+        log_error(PgLogLevel::WARNING, &format!("could not count {file} in walrs_stat_archiver"), &e);
     }
 }
 
