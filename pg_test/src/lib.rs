@@ -554,3 +554,44 @@ pub fn archiving_cluster(work: &Workdir, repo: &Repo, extra: &str) -> Cluster {
     ));
     c
 }
+
+/// The state a point-in-time restore must come back to: a target time and what pgbench's
+/// tables held then. Made by [`PitrTarget::after_workload`].
+pub struct PitrTarget {
+    pub time: String,
+    accounts: String,
+    history: String,
+}
+
+const ACCOUNTS: &str = "SELECT count(*) || ' ' || sum(abalance) FROM pgbench_accounts";
+const HISTORY: &str = "SELECT count(*) || ' ' || sum(delta) FROM pgbench_history";
+
+impl PitrTarget {
+    /// After a base backup of a pgbench database: pgbench for 4 s, then mark the target time,
+    /// change more after it (a table, 100 accounts) and wait until all of it is archived.
+    pub fn after_workload(pg: &Cluster) -> PitrTarget {
+        pg.pgbench(&["-T", "4", "-c", "2"]);
+        pg.sql("CREATE TABLE marks (t timestamptz)");
+        pg.sql("INSERT INTO marks VALUES (clock_timestamp())");
+        let time = pg.sql("SELECT t FROM marks");
+        let (accounts, history) = (pg.sql(ACCOUNTS), pg.sql(HISTORY));
+        pg.sql("SELECT pg_sleep(0.05)");
+        pg.sql("CREATE TABLE after_target AS SELECT 1 AS x");
+        pg.sql("UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid <= 100");
+        let last = pg.switch_wal();
+        pg.wait_archived(&last, Duration::from_secs(120));
+        PitrTarget { time, accounts, history }
+    }
+
+    /// `restored` holds exactly what the primary held at the target time, nothing after it.
+    pub fn assert_restored(&self, restored: &Cluster) {
+        assert_eq!(restored.sql(ACCOUNTS), self.accounts, "pgbench_accounts as at {}", self.time);
+        assert_eq!(restored.sql(HISTORY), self.history, "pgbench_history as at {}", self.time);
+        assert_eq!(
+            restored.sql("SELECT count(*) FROM pg_class WHERE relname = 'after_target'"),
+            "0",
+            "nothing after the target"
+        );
+        println!("restored to {}: accounts {}, history {}", self.time, self.accounts, self.history);
+    }
+}

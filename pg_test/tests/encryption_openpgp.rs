@@ -8,7 +8,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
 use walrs_pg_test::*;
 
 const PASSPHRASE: &str = "walrs-e2e-passphrase";
@@ -89,17 +88,7 @@ fn a_gpg_made_key_encrypts_what_gpg_and_lz4_read_back_and_restores_to_a_point_in
     pg.sql("CREATE EXTENSION walrs");
     pg.pgbench(&["-i", "-s", "2", "-q"]);
     pg.sql("SELECT walrs_backup_push()");
-    pg.pgbench(&["-T", "4", "-c", "2"]);
-    pg.sql("CREATE TABLE marks (t timestamptz)");
-    pg.sql("INSERT INTO marks VALUES (clock_timestamp())");
-    let target = pg.sql("SELECT t FROM marks");
-    let expected = pg.sql("SELECT count(*) || ' ' || sum(abalance) FROM pgbench_accounts");
-    let history = pg.sql("SELECT count(*) || ' ' || sum(delta) FROM pgbench_history");
-    pg.sql("SELECT pg_sleep(0.05)");
-    pg.sql("CREATE TABLE after_target AS SELECT 1 AS x");
-    pg.sql("UPDATE pgbench_accounts SET abalance = abalance + 1 WHERE aid <= 100");
-    let last = pg.switch_wal();
-    pg.wait_archived(&last, Duration::from_secs(120));
+    let target = PitrTarget::after_workload(&pg);
     pg.stop();
 
     // gpg opens a stored segment (wal_keep_size keeps its original in pg_wal) into an LZ4 frame.
@@ -116,12 +105,9 @@ fn a_gpg_made_key_encrypts_what_gpg_and_lz4_read_back_and_restores_to_a_point_in
     println!("{seg}: gpg --decrypt | lz4 -d gives the segment back");
 
     // Restore with the ring from the same env dir (passed on to restore_command), to the mark.
-    let restored = restore_and_promote(&work, &repo, &["--env-dir", &env, "--target-time", &target]);
-    assert_eq!(restored.sql("SELECT count(*) || ' ' || sum(abalance) FROM pgbench_accounts"), expected);
-    assert_eq!(restored.sql("SELECT count(*) || ' ' || sum(delta) FROM pgbench_history"), history);
-    assert_eq!(restored.sql("SELECT count(*) FROM pg_class WHERE relname = 'after_target'"), "0");
+    let restored = restore_and_promote(&work, &repo, &["--env-dir", &env, "--target-time", &target.time]);
+    target.assert_restored(&restored);
     assert!(restored.server_log().contains("restored log file"), "recovery fetched WAL through wal-fetch");
-    println!("restored to {target}: {expected}, history {history}");
     restored.stop();
 
     // Without the ring, the restore says why it cannot read the backup.
