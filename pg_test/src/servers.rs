@@ -1,6 +1,7 @@
 //! Real storage protocol servers for scenarios: moto (S3) and Azurite (Azure Blob), started by
 //! `scripts/test-server.sh` on 127.0.0.1 and stopped on drop; and a TCP relay to take an
-//! endpoint away and bring it back with the server's data intact (both keep data in memory).
+//! endpoint away and bring it back with the server's data intact (both keep data in memory), or
+//! to hold back the requests that name one object, as a slow store would.
 
 use super::{chown_postgres, run, Workdir};
 use std::io::{Read, Write};
@@ -8,7 +9,7 @@ use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 /// A port nobody listens on right now (the OS picks it).
 pub fn free_port() -> u16 {
@@ -74,13 +75,53 @@ impl Drop for StorageServer {
 }
 
 /// A TCP relay from a local port to a server. `stop` closes the port and cuts every open
-/// connection (clients see refused connections); `start` opens the same port again.
+/// connection (clients see refused connections); `start` opens the same port again. `hold`
+/// makes requests that contain a pattern wait in the relay until `release`.
 pub struct Relay {
     pub port: u16,
     target: u16,
     running: Arc<AtomicBool>,
     open: Arc<Mutex<Vec<TcpStream>>>,
     thread: Option<std::thread::JoinHandle<()>>,
+    held: Held,
+}
+
+/// The patterns whose requests wait, and how many requests are waiting now.
+#[derive(Clone, Default)]
+struct Held(Arc<(Mutex<Holds>, Condvar)>);
+
+#[derive(Default)]
+struct Holds {
+    patterns: Vec<Vec<u8>>,
+    waiting: usize,
+}
+
+impl Held {
+    /// Wait while `bytes` contain a held pattern that ends after `sent` (the first `sent` bytes
+    /// are the end of the previous read, already sent on). True when it waited.
+    fn wait_for(&self, bytes: &[u8], sent: usize) -> bool {
+        let (lock, cond) = &*self.0;
+        let ends_in_new = |p: &Vec<u8>| {
+            let from = (sent + 1).saturating_sub(p.len());
+            bytes[from..].windows(p.len()).any(|w| w == &p[..])
+        };
+        let mut holds = lock.lock().unwrap();
+        if !holds.patterns.iter().any(ends_in_new) {
+            return false;
+        }
+        holds.waiting += 1;
+        while holds.patterns.iter().any(ends_in_new) {
+            holds = cond.wait(holds).unwrap();
+        }
+        holds.waiting -= 1;
+        true
+    }
+
+    fn change(&self, f: impl FnOnce(&mut Holds)) {
+        let (lock, cond) = &*self.0;
+        f(&mut lock.lock().unwrap());
+        cond.notify_all();
+    }
 }
 
 impl Relay {
@@ -91,6 +132,7 @@ impl Relay {
             running: Arc::new(AtomicBool::new(false)),
             open: Arc::new(Mutex::new(Vec::new())),
             thread: None,
+            held: Held::default(),
         };
         r.start();
         r
@@ -100,7 +142,7 @@ impl Relay {
         let listener = TcpListener::bind(("127.0.0.1", self.port)).expect("the relay's port is free again");
         listener.set_nonblocking(true).unwrap();
         self.running.store(true, Ordering::SeqCst);
-        let (running, open, target) = (self.running.clone(), self.open.clone(), self.target);
+        let (running, open, target, held) = (self.running.clone(), self.open.clone(), self.target, self.held.clone());
         self.thread = Some(std::thread::spawn(move || {
             while running.load(Ordering::SeqCst) {
                 match listener.accept() {
@@ -108,8 +150,8 @@ impl Relay {
                         client.set_nonblocking(false).unwrap();
                         let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else { continue };
                         open.lock().unwrap().extend([client.try_clone().unwrap(), server.try_clone().unwrap()]);
-                        pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
-                        pipe(server, client);
+                        pipe(client.try_clone().unwrap(), server.try_clone().unwrap(), Some(held.clone()));
+                        pipe(server, client, None);
                     }
                     Err(_) => std::thread::sleep(std::time::Duration::from_millis(20)),
                 }
@@ -117,7 +159,24 @@ impl Relay {
         }));
     }
 
+    /// From now on, a request whose bytes contain `pattern` (a request line such as
+    /// `PUT /bucket/prefix/wal_005/`, or an object's name) waits in the relay until `release`.
+    pub fn hold(&self, pattern: &str) {
+        self.held.change(|h| h.patterns.push(pattern.as_bytes().to_vec()));
+    }
+
+    /// Let the requests held for `pattern` go on, and the next ones through.
+    pub fn release(&self, pattern: &str) {
+        self.held.change(|h| h.patterns.retain(|p| p != pattern.as_bytes()));
+    }
+
+    /// How many requests are waiting in the relay now.
+    pub fn waiting(&self) -> usize {
+        self.held.0 .0.lock().unwrap().waiting
+    }
+
     pub fn stop(&mut self) {
+        self.held.change(|h| h.patterns.clear());
         self.running.store(false, Ordering::SeqCst);
         if let Some(t) = self.thread.take() {
             t.join().unwrap();
@@ -134,16 +193,27 @@ impl Drop for Relay {
     }
 }
 
-fn pipe(mut from: TcpStream, mut to: TcpStream) {
+/// Copy `from` to `to` until either closes. With `held`, bytes that contain a held pattern
+/// wait before they are sent on; the previous read's last bytes count, so a pattern split
+/// across two reads is still found.
+fn pipe(mut from: TcpStream, mut to: TcpStream, held: Option<Held>) {
+    const KEEP: usize = 512;
     std::thread::spawn(move || {
-        let mut buf = [0u8; 64 * 1024];
+        let mut buf = vec![0u8; KEEP + 64 * 1024];
+        let mut kept = 0;
         loop {
-            match from.read(&mut buf) {
+            match from.read(&mut buf[kept..]) {
                 Ok(0) | Err(_) => break,
                 Ok(n) => {
-                    if to.write_all(&buf[..n]).is_err() {
+                    let seen = &buf[..kept + n];
+                    let waited = held.as_ref().is_some_and(|h| h.wait_for(seen, kept));
+                    if to.write_all(&seen[kept..]).is_err() {
                         break;
                     }
+                    // Keep the tail for a pattern split across reads; after a wait, nothing.
+                    let len = seen.len();
+                    kept = if waited { 0 } else { len.min(KEEP) };
+                    buf.copy_within(len - kept..len, 0);
                 }
             }
         }

@@ -1,14 +1,16 @@
-//! `walrs_stat_backup` and `walrs_backup_status()` on a real backup of about 300 MB.
+//! `walrs_stat_backup` and `walrs_backup_status()` on a real backup of about 300 MB, to S3
+//! (moto) through a relay.
 //!
 //! Polled every 200 ms, the view shows the backup's phases in order and `bytes_done` rising to
 //! `bytes_total`; each phase that waits on something is held open by the real thing it waits
 //! for: `starting` by retention's lock (a transaction that ran `walrs_delete_*()`), `waiting
-//! for WAL` by archiving that fails (the repository's WAL folder made read-only). The row goes
-//! when the backup ends, whether it succeeded or its worker was terminated, and
-//! `walrs_backup_status()` names the backup. Only `pg_monitor` members may read either.
+//! for WAL` by WAL uploads the store does not answer yet, `writing sentinel` by a sentinel
+//! upload the store does not answer yet (the relay holds those requests back, as a slow store
+//! would). The row goes when the backup ends, whether it succeeded or its worker was
+//! terminated, and `walrs_backup_status()` names the backup. Only `pg_monitor` members may read
+//! either.
 
 use std::io::Write;
-use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use walrs_pg_test::*;
@@ -77,16 +79,20 @@ fn release(mut psql: Child) {
     psql.wait().unwrap();
 }
 
-fn set_mode(dir: &std::path::Path, mode: u32) {
-    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode)).unwrap();
-}
-
 #[test]
 fn a_running_backup_shows_its_phases_and_progress_and_then_its_status() {
     let started = Instant::now();
     let work = Workdir::new("monitor-backup");
-    let repo = Repo::new(&work);
-    let pg = archiving_cluster(&work, &repo, "shared_preload_libraries = 'walrs'\nwalrs.upload_concurrency = 2");
+    let server = StorageServer::start(&work, "s3");
+    let relay = Relay::new(server.port);
+    let env_dir = server.env_dir_via(&work.path.join("relay.env"), relay.port);
+    let pg = Cluster::init(&work);
+    pg.configure(&format!(
+        "archive_mode = on\narchive_library = 'walrs'\nwalrs.storage = '{}'\nwalrs.env_dir = '{}'\n\
+         wal_keep_size = '4GB'\nmax_wal_size = '4GB'\nshared_preload_libraries = 'walrs'\nwalrs.upload_concurrency = 2",
+        server.url("monitor"),
+        env_dir.display()
+    ));
     pg.start();
     pg.sql("CREATE EXTENSION walrs");
     pg.sql("CREATE ROLE watcher LOGIN IN ROLE pg_monitor; CREATE ROLE plain LOGIN");
@@ -126,8 +132,10 @@ fn a_running_backup_shows_its_phases_and_progress_and_then_its_status() {
     assert!(poll(&pg).is_none(), "the row of a cancelled backup is gone");
     release(lock);
 
-    // 2. A backup seen from start to end.
-    let wal = repo.wal_dir();
+    // 2. A backup seen from start to end. Requests that store a WAL segment, and then the one
+    // that stores the sentinel, wait in the relay until their phase has been seen twice.
+    let (wal_puts, sentinel) = ("PUT /walrs-test/monitor/wal_005/", "_backup_stop_sentinel.json");
+    let (mut wal_held, mut sentinel_held) = (false, false);
     let lock = hold_retention_lock(&pg);
     let caller = backup_push_in_background(&pg);
     let mut lock = Some(lock);
@@ -140,21 +148,27 @@ fn a_running_backup_shows_its_phases_and_progress_and_then_its_status() {
             if phase == "starting" && lock.is_some() && seen.iter().any(|p| p.phase == "starting") {
                 release(lock.take().unwrap()); // seen twice: let it start
             }
-            if phase == "streaming files"
-                && s.bytes_done > 0
-                && wal.metadata().unwrap().permissions().mode() & 0o200 != 0
-            {
-                set_mode(&wal, 0o555); // archiving fails from here: the backup will wait for WAL
+            if phase == "streaming files" && s.bytes_done > 0 && !wal_held {
+                relay.hold(wal_puts); // archiving waits from here: so will the backup, for its WAL
+                wal_held = true;
+            }
+            if phase == "waiting for WAL" && !sentinel_held {
+                relay.hold(sentinel); // armed after the backup's start checked for a sentinel
+                sentinel_held = true;
             }
             if phase == "waiting for WAL" && seen.iter().filter(|p| p.phase == phase).count() == 2 {
-                set_mode(&wal, 0o755);
-                pg.sql("SELECT pg_reload_conf()"); // wakes the archiver, which waits after failures
+                relay.release(wal_puts);
+            }
+            if phase == "writing sentinel" && seen.iter().filter(|p| p.phase == phase).count() == 2 {
+                assert_eq!(relay.waiting(), 1, "the sentinel's upload waits in the relay");
+                relay.release(sentinel);
             }
             seen.push(s);
         }
         std::thread::sleep(Duration::from_millis(200));
     }
-    set_mode(&wal, 0o755);
+    relay.release(wal_puts);
+    relay.release(sentinel);
     let name = caller.join().unwrap().expect("the backup succeeds");
     assert!(poll(&pg).is_none(), "the row of a finished backup is gone");
 
@@ -165,12 +179,7 @@ fn a_running_backup_shows_its_phases_and_progress_and_then_its_status() {
     let expected = ["starting", "streaming files", "waiting for WAL", "writing sentinel"];
     let indices: Vec<usize> = order.iter().map(|p| expected.iter().position(|e| e == p).expect(p)).collect();
     assert!(indices.windows(2).all(|w| w[0] < w[1]), "phases out of order: {order:?}");
-    for phase in &expected[..3] {
-        assert!(order.contains(phase), "{phase} never seen: {order:?}");
-    }
-    if !order.contains(&"writing sentinel") {
-        eprintln!("writing sentinel was too short to see at 200 ms on a local repository");
-    }
+    assert_eq!(order, expected, "every phase, in order");
     let streaming: Vec<&Seen> = seen.iter().filter(|s| s.phase == "streaming files").collect();
     assert!(streaming.len() >= 3, "streaming seen {} times", streaming.len());
     assert!(streaming.windows(2).all(|w| w[0].bytes_done <= w[1].bytes_done), "bytes_done never falls");
