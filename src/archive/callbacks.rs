@@ -9,6 +9,10 @@
 //! before its own upload finished. A failed look-ahead upload is simply done again; if the
 //! archiver exits, unfinished ones are redone by the next archiver (stores are create-only,
 //! and identical content counts as archived). The choice is `walrs_core::lookahead::plan`.
+//!
+//! Before its first segment into a repository, the archiver checks the repository is this
+//! database system's (its backups' or WAL's system identifier), and archives nothing into
+//! another's.
 
 use crate::error::{from_caught, log_error, log_error_with_detail};
 use crate::monitor::shmem;
@@ -24,7 +28,7 @@ use walrs_core::config::RepoConfig;
 use walrs_core::env::Env;
 use walrs_core::lookahead;
 use walrs_core::monitor::{Failure, SegmentResult};
-use walrs_core::ops::{wal_push, PushOutcome};
+use walrs_core::ops::{check_owner, repository_owner, wal_push, PushOutcome};
 use walrs_core::storage::{Location, Storage};
 use walrs_core::wal::WalFileName;
 use walrs_core::Error;
@@ -37,6 +41,10 @@ struct InFlight {
 
 /// Uploads started ahead, by file name. Only the archiver's main thread touches this.
 static IN_FLIGHT: Mutex<BTreeMap<String, InFlight>> = Mutex::new(BTreeMap::new());
+
+/// The repository this archiver last found to be this server's (or nobody's yet), so it is
+/// looked at once per archiver and repository rather than once per segment.
+static OWNER_CHECKED: Mutex<Option<Location>> = Mutex::new(None);
 
 pub fn check_configured() -> bool {
     match gucs::repo_config() {
@@ -121,6 +129,7 @@ fn archive(file: &str, path: &str) -> Result<PushOutcome, Error> {
     let path = Path::new(path);
     let target = (cfg.location.clone(), cfg.env.clone(), cfg.compression);
     let system_id = super::ffi::system_identifier();
+    refuse_another_systems_repository(&storage, &cfg.location, system_id)?;
 
     // Uploads started with settings a reload has since changed finish first: otherwise the
     // upload below could store this segment a second time under another compression suffix
@@ -140,6 +149,19 @@ fn archive(file: &str, path: &str) -> Result<PushOutcome, Error> {
         }
     }
     runtime::block_on(wal_push(&storage, &name, path, cfg.compression, Some(system_id)))?
+}
+
+/// Fail while the repository holds another database system's backups or WAL (see
+/// `walrs_core::ops::repository_owner`): nothing is stored, and PostgreSQL keeps the segment.
+fn refuse_another_systems_repository(storage: &Storage, location: &Location, system_id: u64) -> Result<(), Error> {
+    if OWNER_CHECKED.lock().as_ref() == Some(location) {
+        return Ok(());
+    }
+    let owner = runtime::block_on(repository_owner(storage))??;
+    check_owner(&owner, system_id, &location.to_string())?;
+    debug1!("walrs: the repository {location} is this server's to archive into ({owner:?})");
+    *OWNER_CHECKED.lock() = Some(location.clone());
+    Ok(())
 }
 
 /// Wait for the look-ahead uploads started with other settings than `target`, and forget them.

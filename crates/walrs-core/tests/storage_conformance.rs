@@ -35,6 +35,7 @@ const CHECKS: &[(&str, Check)] = checks![
     put_replaces_and_get_returns_it,
     put_if_absent_never_overwrites,
     list_is_recursive_sorted_and_respects_folder_boundaries,
+    list_top_leaves_out_folders_and_list_some_stops_early,
     repositories_with_similar_prefixes_stay_apart,
     delete_removes_and_tolerates_missing_objects,
     put_stream_uploads_several_parts,
@@ -119,6 +120,23 @@ async fn list_is_recursive_sorted_and_respects_folder_boundaries(open: Open<'_>)
     assert_eq!(listed(&s, "wal_005").await, vec![info("wal_005/not-in-wal", 1)]);
     assert!(s.list("wa").await.unwrap().is_empty(), "a folder name's prefix is not the folder");
     assert!(s.list("nothing").await.unwrap().is_empty());
+}
+
+async fn list_top_leaves_out_folders_and_list_some_stops_early(open: Open<'_>) {
+    let s = open("top");
+    for key in ["base/a_sentinel.json", "base/b_sentinel.json", "base/a/tar/part_1", "base/a/meta", "based/x"] {
+        s.put(key, Bytes::from_static(b"x")).await.unwrap();
+    }
+    let top: Vec<String> = s.list_top("base").await.unwrap().into_iter().map(|o| o.key).collect();
+    assert_eq!(top, ["base/a_sentinel.json", "base/b_sentinel.json"], "objects of the folder itself, sorted");
+    assert!(s.list_top("nothing").await.unwrap().is_empty());
+    let all = listed(&s, "base").await;
+    for n in [1, 2, 4, 10] {
+        let some = s.list_some("base", n).await.unwrap();
+        assert_eq!(some.len(), n.min(all.len()), "at most {n}");
+        assert!(some.iter().all(|o| all.iter().any(|(k, size)| *k == o.key && *size == o.size)), "{some:?}");
+    }
+    assert!(s.list_some("nothing", 5).await.unwrap().is_empty());
 }
 
 async fn repositories_with_similar_prefixes_stay_apart(open: Open<'_>) {

@@ -419,3 +419,55 @@ async fn a_wrong_brotli_or_uncompressed_object_is_caught_by_its_stored_checksum(
         assert!(!dest.exists());
     }
 }
+
+/// Whose a repository is: nobody's while empty, its WAL's system once a segment is stored
+/// (whatever the compression), and the newest backup's that records one once there are backups.
+#[tokio::test]
+async fn a_repository_belongs_to_its_newest_backup_or_else_its_wal() {
+    use walrs_core::ops::{check_owner, repository_owner, Owner};
+    let f = Fixture::new();
+    assert_eq!(repository_owner(&f.storage).await.unwrap(), Owner::Unknown);
+    // Only a history file and another tool's file: still nobody's.
+    let history = "00000002.history";
+    wal_push(
+        &f.storage,
+        &name(history),
+        &f.file(history, b"1\t0/3000000\tno recovery target\n"),
+        Compression::Lz4,
+        None,
+    )
+    .await
+    .unwrap();
+    f.storage.put("wal_005/notes.txt", Bytes::from_static(b"x")).await.unwrap();
+    assert_eq!(repository_owner(&f.storage).await.unwrap(), Owner::Unknown);
+
+    let n = "000000010000000000000003";
+    wal_push(&f.storage, &name(n), &f.file(n, &segment(n, 1)), Compression::Zstd, None).await.unwrap();
+    let owner = repository_owner(&f.storage).await.unwrap();
+    assert_eq!(owner, Owner::Wal { key: format!("wal_005/{n}.zst"), system_id: SYSTEM_ID });
+    check_owner(&owner, SYSTEM_ID, "file:///r").unwrap();
+    assert_eq!(check_owner(&owner, SYSTEM_ID + 1, "file:///r").unwrap_err().kind, ErrorKind::Conflict);
+
+    // Sentinels: one without an identifier (as older WAL-G wrote), a damaged one, and the
+    // newest, which decides; each written a little later than the one before.
+    let sentinel = |name: &str, body: &str| {
+        let key = format!("basebackups_005/{name}_backup_stop_sentinel.json");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        std::fs::create_dir_all(f.repo("basebackups_005")).unwrap();
+        std::fs::write(f.repo(&key), body).unwrap();
+    };
+    sentinel("base_000000010000000000000002", r#"{"LSN":33554472,"SystemIdentifier":42}"#);
+    sentinel("base_000000010000000000000004", r#"{"LSN":67108904}"#);
+    assert_eq!(
+        repository_owner(&f.storage).await.unwrap(),
+        Owner::Backup { name: "base_000000010000000000000002".into(), system_id: 42 },
+        "an older backup that records it, before any WAL"
+    );
+    sentinel("base_000000010000000000000006", r#"{"LSN":100663336,"SystemIdentifier":43}"#);
+    sentinel("base_000000010000000000000008", "{ damaged");
+    assert_eq!(
+        repository_owner(&f.storage).await.unwrap(),
+        Owner::Backup { name: "base_000000010000000000000006".into(), system_id: 43 },
+        "the newest readable one"
+    );
+}

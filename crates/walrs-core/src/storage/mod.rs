@@ -442,6 +442,35 @@ impl Storage {
         Ok(objects)
     }
 
+    /// The objects directly in `dir`, not those in its folders: the sentinels of
+    /// `basebackups_005/` without every backup's partitions. One level, one listing.
+    pub async fn list_top(&self, dir: &str) -> Result<Vec<ObjectInfo>> {
+        self.check_root()?;
+        let path = self.path(dir)?;
+        let out = self.policy.run(|| self.store.list_with_delimiter(Some(&path))).await;
+        let listed = out.result.map_err(|e| self.error("cannot list", dir, e, out.attempts))?;
+        let mut objects: Vec<ObjectInfo> = listed
+            .objects
+            .into_iter()
+            .map(|m| ObjectInfo { key: self.relative(&m.location), size: m.size, modified: m.last_modified })
+            .collect();
+        objects.sort_by(|a, b| a.key.cmp(&b.key));
+        Ok(objects)
+    }
+
+    /// At most `n` objects under `dir`, the first the store lists (in no order to rely on):
+    /// a sample, from the first page of a listing, however large the folder is.
+    pub async fn list_some(&self, dir: &str, n: usize) -> Result<Vec<ObjectInfo>> {
+        self.check_root()?;
+        let path = self.path(dir)?;
+        let out = self.policy.run(|| self.store.list(Some(&path)).take(n).try_collect::<Vec<_>>()).await;
+        let metas = out.result.map_err(|e| self.error("cannot list", dir, e, out.attempts))?;
+        Ok(metas
+            .into_iter()
+            .map(|m| ObjectInfo { key: self.relative(&m.location), size: m.size, modified: m.last_modified })
+            .collect())
+    }
+
     /// One listing from the start, each page bounded by `attempt_timeout`. The stream hands
     /// out a page's objects one by one: only the first of each page waits for the store.
     async fn list_by_page(&self, path: &Path) -> object_store::Result<Vec<object_store::ObjectMeta>> {
