@@ -1,9 +1,8 @@
 //! One storage conformance suite, run against every backend: file:// (a temporary directory),
 //! the in-memory store, S3 (moto), Google Cloud Storage (moto's XML API, which the gs:// client
 //! speaks; see `gs_backend_on_moto` for where it differs) and Azure Blob (Azurite). Each is
-//! opened as production opens
-//! it: a URL through `Location::parse`, the environment as an `Env` (for the servers, read from
-//! the env_dir `scripts/test-server.sh` writes).
+//! opened as production opens it: a URL through `Location::parse`, the environment as an `Env`
+//! (for the servers, read from the env_dir `scripts/test-server.sh` writes).
 //!
 //! Every check runs even when an earlier one failed; the test then names all that failed.
 #![allow(clippy::unwrap_used)] // a test: a panic is its failure report
@@ -226,12 +225,14 @@ async fn server_suite(kind: Kind, test: &str, extra_env: &[(&str, &str)], skip: 
     server
 }
 
-/// Whether the log shows the unfinished multipart upload of `an_unfinished_put_stream_leaves_no_object`
-/// aborted: no object is one thing, but S3 and GCS also keep (and bill) the parts of an upload never aborted.
+/// Whether the log shows the upload of `an_unfinished_put_stream_leaves_no_object` aborted: no
+/// object is one thing, but S3 and GCS also keep (and bill) the parts of an upload never aborted.
 fn aborted_upload(log: &str, test: &str) -> bool {
     let aborted = format!("DELETE /walrs-test/{test}/aborted/");
     // The gs:// client sends the slashes of object names as %2F.
-    log.lines().map(|l| l.replace("%2F", "/")).any(|l| l.contains(&aborted) && l.contains("uploadId=") && l.contains("\" 204 "))
+    log.lines()
+        .map(|l| l.replace("%2F", "/"))
+        .any(|l| l.contains(&aborted) && l.contains("uploadId=") && l.contains("\" 204 "))
 }
 
 /// Whether the log shows the server refusing a create-only write of the check's object with

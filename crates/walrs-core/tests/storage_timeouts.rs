@@ -75,9 +75,11 @@ fn assert_storage_error(err: &walrs_core::Error, store: &str, key: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_connection_fails_in_bounded_time() {
     let port = free_port(); // nothing listens there
-    for (storage, store) in
-        [(s3_at(port), "s3://walrs-test/pg"), (azure_at(port), "azure://walrs-test/pg"), (gs_at(port), "gs://walrs-test/pg")]
-    {
+    for (storage, store) in [
+        (s3_at(port), "s3://walrs-test/pg"),
+        (azure_at(port), "azure://walrs-test/pg"),
+        (gs_at(port), "gs://walrs-test/pg"),
+    ] {
         let started = Instant::now();
         let err =
             storage.put_if_absent("wal_005/000000010000000000000001", Bytes::from_static(b"x")).await.unwrap_err();
