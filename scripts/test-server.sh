@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Start or stop a storage server for tests, in the background, on 127.0.0.1.
 #
-#   scripts/test-server.sh start s3|azure PORT DIR [BUCKET...]   (default bucket: walrs-test)
-#   scripts/test-server.sh stop  s3|azure DIR
+#   scripts/test-server.sh start s3|gs|azure PORT DIR [BUCKET...]   (default bucket: walrs-test)
+#   scripts/test-server.sh stop  s3|gs|azure DIR
 #
-# start returns once the server answers and the buckets (S3) or containers (Azure) exist. It
-# leaves in DIR: KIND.pid, KIND.log, and KIND.env/, an env_dir with the endpoint and
+# start returns once the server answers and the buckets (S3, GCS) or containers (Azure) exist.
+# It leaves in DIR: KIND.pid, KIND.log, and KIND.env/, an env_dir with the endpoint and
 # credentials walrs needs (use it as walrs.env_dir or --env-dir); for Azure also
 # azure-sas.env/, the same with a SAS token for the first container instead of the key. Exit 3: PORT is taken.
+# gs is moto too: it answers the XML API of Google Cloud Storage that the gs:// client speaks
+# (path-style URLs, S3's XML documents) and ignores x-goog-* request headers. Its env_dir gives a
+# static OAuth token, which moto accepts like any. For moto (s3 and gs) the request recorder
+# (/moto-api/recorder/...) writes to DIR/moto-recording.jsonl, never to the working directory.
 # With WALRS_TEST_SERVER_OWNER=PID, the server is also stopped when process PID ends, so a
 # test run that dies does not leave servers behind.
 #
@@ -22,7 +26,7 @@ AZ_ACCOUNT=devstoreaccount1
 AZ_KEY='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
 
 die() { printf 'test-server: %s\n' "$1" >&2; exit "${2:-1}"; }
-usage() { die "usage: $0 start s3|azure PORT DIR [BUCKET...] | stop s3|azure DIR" 2; }
+usage() { die "usage: $0 start s3|gs|azure PORT DIR [BUCKET...] | stop s3|gs|azure DIR" 2; }
 
 find_bin() { # find_bin ENV_VAR CACHE_PATH NAME
   local from_env="${!1:-}"
@@ -58,7 +62,7 @@ write_env() { # write_env DIR NAME=VALUE...
 
 [ $# -ge 3 ] || usage
 action="$1" kind="$2"
-case "$kind" in s3|azure) ;; *) usage ;; esac
+case "$kind" in s3|gs|azure) ;; *) usage ;; esac
 
 if [ "$action" = stop ]; then
   stop "$3/$kind.pid"
@@ -76,9 +80,9 @@ if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
 fi
 
 case "$kind" in
-  s3)
+  s3|gs)
     bin=$(find_bin WALRS_MOTO_SERVER moto/bin/moto_server moto_server)
-    cmd=("$bin" -H 127.0.0.1 -p "$port")
+    cmd=(env MOTO_RECORDER_FILEPATH="$dir/moto-recording.jsonl" "$bin" -H 127.0.0.1 -p "$port")
     ;;
   azure)
     bin=$(find_bin WALRS_AZURITE_BLOB azurite/node_modules/.bin/azurite-blob azurite-blob)
@@ -106,7 +110,8 @@ if ! python3 "$here/test-server-setup.py" wait "$port" 30 || ! alive "$pidfile";
   die "the $kind server did not start; its log ($log) ends with:
 $(tail -n 15 "$log")"
 fi
-python3 "$here/test-server-setup.py" bucket "$kind" "$port" "${buckets[@]}" || { stop "$pidfile"; exit 1; }
+setup_kind="$kind"; [ "$kind" = gs ] && setup_kind=s3 # the same moto: buckets are made the S3 way
+python3 "$here/test-server-setup.py" bucket "$setup_kind" "$port" "${buckets[@]}" || { stop "$pidfile"; exit 1; }
 sleep 0.2
 if ! alive "$pidfile"; then # it lost the port to another server, which answered for it
   grep -qE "Address already in use|EADDRINUSE" "$log" && die "port $port on 127.0.0.1 is already taken" 3
@@ -117,6 +122,8 @@ fi
 case "$kind" in
   s3) write_env "$dir/s3.env" AWS_ENDPOINT="http://127.0.0.1:$port" AWS_REGION=us-east-1 \
         AWS_ACCESS_KEY_ID=walrs-test-key-id AWS_SECRET_ACCESS_KEY=walrs-test-secret AWS_S3_FORCE_PATH_STYLE=true ;;
+  gs) write_env "$dir/gs.env" GCS_ENDPOINT="http://127.0.0.1:$port" \
+        GOOGLE_OAUTH_ACCESS_TOKEN=walrs-test-token ;;
   azure)
     write_env "$dir/azure.env" AZURE_STORAGE_ENDPOINT="http://127.0.0.1:$port/$AZ_ACCOUNT" \
       AZURE_STORAGE_ACCOUNT="$AZ_ACCOUNT" AZURE_STORAGE_ACCESS_KEY="$AZ_KEY"

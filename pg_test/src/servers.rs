@@ -1,4 +1,5 @@
-//! Real storage protocol servers for scenarios: moto (S3) and Azurite (Azure Blob), started by
+//! Real storage protocol servers for scenarios: moto (S3, and Google Cloud Storage's XML API as
+//! `gs`) and Azurite (Azure Blob), started by
 //! `scripts/test-server.sh` on 127.0.0.1 and stopped on drop; and a TCP relay to take an
 //! endpoint away and bring it back with the server's data intact (both keep data in memory), or
 //! to hold back the requests that name one object, as a slow store would.
@@ -27,7 +28,7 @@ pub struct StorageServer {
 }
 
 impl StorageServer {
-    /// Start `kind` (`s3` or `azure`) with bucket/container `walrs-test`; its env_dir (endpoint and
+    /// Start `kind` (`s3`, `gs` or `azure`) with bucket/container `walrs-test`; its env_dir (endpoint and
     /// credentials) is made readable by the postgres OS user.
     pub fn start(work: &Workdir, kind: &'static str) -> StorageServer {
         let dir = work.path.join(format!("{kind}-server"));
@@ -48,10 +49,7 @@ impl StorageServer {
 
     /// A repository URL on this server, under `prefix`.
     pub fn url(&self, prefix: &str) -> String {
-        match self.kind {
-            "s3" => format!("s3://walrs-test/{prefix}"),
-            _ => format!("azure://walrs-test/{prefix}"),
-        }
+        format!("{}://walrs-test/{prefix}", self.kind)
     }
 
     /// Copy the env_dir to `dest` with `endpoint` (an `http://127.0.0.1:PORT` base) instead.
@@ -59,6 +57,7 @@ impl StorageServer {
         run(Command::new("cp").arg("-a").arg(self.env_dir()).arg(dest));
         let (var, value) = match self.kind {
             "s3" => ("AWS_ENDPOINT", format!("http://127.0.0.1:{port}")),
+            "gs" => ("GCS_ENDPOINT", format!("http://127.0.0.1:{port}")),
             _ => ("AZURE_STORAGE_ENDPOINT", format!("http://127.0.0.1:{port}/devstoreaccount1")),
         };
         std::fs::write(dest.join(var), format!("{value}\n")).unwrap();

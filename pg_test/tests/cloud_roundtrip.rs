@@ -1,4 +1,6 @@
-//! The full cycle against real protocol servers on 127.0.0.1: moto (S3) and Azurite (Azure Blob).
+//! The full cycle against real protocol servers on 127.0.0.1: moto (S3), moto again through the
+//! gs:// client (it answers Google Cloud Storage's XML API; create-only writes are not refused
+//! there, see storage_conformance.rs) and Azurite (Azure Blob).
 //! Archive with `archive_library = 'walrs'`, take a base backup, write more, then
 //! `walrs backup-fetch LATEST --recovery` and recovery through `walrs wal-fetch`: the restored
 //! pg_dump equals the primary's. Credentials come from `walrs.env_dir`, as in WAL-G guides.
@@ -77,4 +79,13 @@ fn s3_archive_backup_restore() {
 )]
 fn azure_archive_backup_restore() {
     roundtrip("azure");
+}
+
+#[test]
+#[cfg_attr(
+    not(any(pg15, pg18)),
+    ignore = "runs on PostgreSQL 15 and 18 only: storage does not depend on the server version"
+)]
+fn gs_archive_backup_restore() {
+    roundtrip("gs");
 }

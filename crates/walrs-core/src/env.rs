@@ -17,6 +17,7 @@ pub const SECRET_VARS: &[&str] = &[
     "AZURE_STORAGE_SAS_TOKEN",
     "AZURE_CLIENT_SECRET",
     "GOOGLE_SERVICE_ACCOUNT_KEY",
+    "GOOGLE_OAUTH_ACCESS_TOKEN",
     "WALG_LIBSODIUM_KEY",
     "WALRS_LIBSODIUM_KEY_PREVIOUS",
     // OpenPGP (crypto/openpgp): the key ring, its passphrase, the legacy key ids.

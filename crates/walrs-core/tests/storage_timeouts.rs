@@ -16,6 +16,7 @@ use walrs_core::storage::{Location, RetryPolicy, Storage};
 use walrs_core::ErrorKind;
 
 const S3_SECRET: &str = "s3-secret-that-must-not-leak";
+const GCS_TOKEN: &str = "ya29.gcs-token-that-must-not-leak";
 const SAS_TOKEN: &str =
     "sv=2021-08-06&ss=b&srt=co&sp=rwdlac&se=2099-01-01T00:00:00Z&spr=http&sig=SasSignatureMustNotLeak%2Bx%3D";
 
@@ -52,12 +53,21 @@ fn azure_at(port: u16) -> Storage {
     Storage::open_with_policy(&Location::parse("azure://walrs-test/pg").unwrap(), &env, quick()).unwrap()
 }
 
+fn gs_at(port: u16) -> Storage {
+    gs_with(port, quick())
+}
+
+fn gs_with(port: u16, policy: RetryPolicy) -> Storage {
+    let env = env(&[("GCS_ENDPOINT", &format!("http://127.0.0.1:{port}")), ("GOOGLE_OAUTH_ACCESS_TOKEN", GCS_TOKEN)]);
+    Storage::open_with_policy(&Location::parse("gs://walrs-test/pg").unwrap(), &env, policy).unwrap()
+}
+
 fn assert_storage_error(err: &walrs_core::Error, store: &str, key: &str) {
     assert_eq!(err.kind, ErrorKind::Storage, "{}", err.message);
     assert!(err.message.contains(store), "the error should name {store}: {}", err.message);
     assert!(err.message.contains(key), "the error should name {key}: {}", err.message);
     let shown = format!("{} {:?}", err.message, err.hint);
-    for secret in [S3_SECRET, SAS_TOKEN, "SasSignatureMustNotLeak"] {
+    for secret in [S3_SECRET, SAS_TOKEN, "SasSignatureMustNotLeak", GCS_TOKEN] {
         assert!(!shown.contains(secret), "the error shows a secret: {shown}");
     }
 }
@@ -65,7 +75,11 @@ fn assert_storage_error(err: &walrs_core::Error, store: &str, key: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_connection_fails_in_bounded_time() {
     let port = free_port(); // nothing listens there
-    for (storage, store) in [(s3_at(port), "s3://walrs-test/pg"), (azure_at(port), "azure://walrs-test/pg")] {
+    for (storage, store) in [
+        (s3_at(port), "s3://walrs-test/pg"),
+        (azure_at(port), "azure://walrs-test/pg"),
+        (gs_at(port), "gs://walrs-test/pg"),
+    ] {
         let started = Instant::now();
         let err =
             storage.put_if_absent("wal_005/000000010000000000000001", Bytes::from_static(b"x")).await.unwrap_err();
@@ -81,9 +95,11 @@ async fn a_refused_connection_fails_in_bounded_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_never_answers_times_out() {
     let server = SlowServer::start(Vec::new(), Behaviour::Silent).await;
-    for (storage, store) in
-        [(s3_at(server.port), "s3://walrs-test/pg"), (azure_at(server.port), "azure://walrs-test/pg")]
-    {
+    for (storage, store) in [
+        (s3_at(server.port), "s3://walrs-test/pg"),
+        (azure_at(server.port), "azure://walrs-test/pg"),
+        (gs_at(server.port), "gs://walrs-test/pg"),
+    ] {
         let started = Instant::now();
         let err = storage.put("wal_005/A", Bytes::from_static(b"x")).await.unwrap_err();
         let took = started.elapsed();
@@ -125,20 +141,23 @@ async fn a_slow_but_steady_whole_read_is_not_cut_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_that_stalls_fails_in_bounded_time() {
-    let body = vec![7u8; 200_000];
-    let server = SlowServer::start(body, Behaviour::StallHalfway).await;
-    let storage = s3_at(server.port);
-    let started = Instant::now();
-    let mut reader = storage.open_reader("basebackups_005/part_001.tar").await.unwrap().unwrap();
-    let mut got = Vec::new();
-    let err = reader.read_to_end(&mut got).await.unwrap_err();
-    let took = started.elapsed();
-    assert!(err.to_string().contains("basebackups_005/part_001.tar"), "{err}");
-    assert!(!err.to_string().contains(S3_SECRET), "{err}");
-    assert!(took < Duration::from_secs(20), "took {took:?}");
-    // The client resumed from where the answer stopped before giving up.
-    let requests = server.requests.lock().unwrap().clone();
-    assert!(requests.len() >= 2 && requests[1..].iter().all(|&from| from == 100_000), "{requests:?}");
+    // gs:// too: its GET is path-style like S3's, and it goes through the same stall-bounded client.
+    for (open, store) in [(s3_at as fn(u16) -> Storage, "s3://"), (gs_at, "gs://")] {
+        let body = vec![7u8; 200_000];
+        let server = SlowServer::start(body, Behaviour::StallHalfway).await;
+        let storage = open(server.port);
+        let started = Instant::now();
+        let mut reader = storage.open_reader("basebackups_005/part_001.tar").await.unwrap().unwrap();
+        let mut got = Vec::new();
+        let err = reader.read_to_end(&mut got).await.unwrap_err();
+        let took = started.elapsed();
+        assert!(err.to_string().contains("basebackups_005/part_001.tar"), "{store}: {err}");
+        assert!(!err.to_string().contains(S3_SECRET) && !err.to_string().contains(GCS_TOKEN), "{store}: {err}");
+        assert!(took < Duration::from_secs(20), "{store}: took {took:?}");
+        // The client resumed from where the answer stopped before giving up.
+        let requests = server.requests.lock().unwrap().clone();
+        assert!(requests.len() >= 2 && requests[1..].iter().all(|&from| from == 100_000), "{store}: {requests:?}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,16 +207,20 @@ async fn a_slow_but_steady_upload_is_not_cut_off() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_upload_that_stalls_fails_in_bounded_time() {
-    let server = SlowServer::start(Vec::new(), Behaviour::StopReading { after: 1 << 20 }).await;
-    let storage = s3_with(server.port, paced());
-    let started = Instant::now();
-    let key = "wal_005/000000010000000000000001";
-    let err = storage.put_if_absent(key, Bytes::from(vec![3u8; 16 << 20])).await.unwrap_err();
-    let took = started.elapsed();
-    assert_storage_error(&err, "s3://walrs-test/pg", key);
-    assert!(err.retryable, "{}", err.message);
-    assert!(err.message.contains("stalled for 1 s"), "{}", err.message);
-    assert!(took >= paced().stall_timeout, "it gave up before the stall timeout: {took:?}");
-    assert!(took < Duration::from_secs(10), "took {took:?}");
-    assert!(server.uploads.lock().unwrap().is_empty());
+    for (open, store) in
+        [(s3_with as fn(u16, RetryPolicy) -> Storage, "s3://walrs-test/pg"), (gs_with, "gs://walrs-test/pg")]
+    {
+        let server = SlowServer::start(Vec::new(), Behaviour::StopReading { after: 1 << 20 }).await;
+        let storage = open(server.port, paced());
+        let started = Instant::now();
+        let key = "wal_005/000000010000000000000001";
+        let err = storage.put_if_absent(key, Bytes::from(vec![3u8; 16 << 20])).await.unwrap_err();
+        let took = started.elapsed();
+        assert_storage_error(&err, store, key);
+        assert!(err.retryable, "{}", err.message);
+        assert!(err.message.contains("stalled for 1 s"), "{}", err.message);
+        assert!(took >= paced().stall_timeout, "{store}: it gave up before the stall timeout: {took:?}");
+        assert!(took < Duration::from_secs(10), "{store}: took {took:?}");
+        assert!(server.uploads.lock().unwrap().is_empty());
+    }
 }

@@ -165,6 +165,15 @@ fn gcs(bucket: &str, env: &Env, policy: &RetryPolicy) -> Result<Arc<dyn ObjectSt
         .with_client_options(client_options(env, env.get("GCS_ENDPOINT"), policy))
         .with_retry(http_retry(policy))
         .with_http_connector(connector(policy));
+    if let Some(url) = env.get("GCS_ENDPOINT") {
+        b = b.with_base_url(url);
+    }
+    // A token minted elsewhere (gcloud, a CI's workload identity) is used as it is and never
+    // refreshed. Given, it wins over the key variables, as in Google's own tools; none of them is
+    // read then, so a stale GOOGLE_APPLICATION_CREDENTIALS in the environment does not matter.
+    if let Some(token) = env.get("GOOGLE_OAUTH_ACCESS_TOKEN") {
+        return built("gs://", b.with_bearer_token(token).build(), env);
+    }
     let credentials_file = env.get("GOOGLE_APPLICATION_CREDENTIALS");
     if let Some(path) = credentials_file {
         readable_file("GOOGLE_APPLICATION_CREDENTIALS", path)?;
@@ -173,9 +182,6 @@ fn gcs(bucket: &str, env: &Env, policy: &RetryPolicy) -> Result<Arc<dyn ObjectSt
     let key = env.get("GOOGLE_SERVICE_ACCOUNT_KEY");
     if let Some(key) = key {
         b = b.with_service_account_key(key);
-    }
-    if let Some(url) = env.get("GCS_ENDPOINT") {
-        b = b.with_base_url(url);
     }
     // The client reads the file only when no key is given.
     built("gs://", b.build(), env).map_err(|e| match (credentials_file, key) {
@@ -277,6 +283,19 @@ mod tests {
         assert_eq!(bad.kind, ErrorKind::Config);
         assert!(bad.message.contains("gs://"), "{}", bad.message);
         assert!(bad.hint.unwrap().contains("service account"));
+    }
+
+    #[test]
+    fn a_gcs_access_token_wins_over_the_key_variables() {
+        // Neither the missing file nor the bad key is read when a token is given.
+        builds(
+            "gs://bucket/p",
+            &[
+                ("GOOGLE_OAUTH_ACCESS_TOKEN", "ya29.token"),
+                ("GOOGLE_APPLICATION_CREDENTIALS", "/nonexistent/key.json"),
+                ("GOOGLE_SERVICE_ACCOUNT_KEY", "not json"),
+            ],
+        );
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! Real storage servers for tests: moto (S3) and Azurite (Azure Blob), started through
+//! Real storage servers for tests: moto (S3, and the XML API of Google Cloud Storage) and
+//! Azurite (Azure Blob), started through
 //! `scripts/test-server.sh` (the same script the end-to-end harness and shell use), on a free
 //! port of 127.0.0.1 in 41000-41999, and stopped when the [`Server`] is dropped.
 //!
@@ -15,19 +16,23 @@ use walrs_core::storage::Location;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     S3,
+    /// moto again, reached through the `gs://` client.
+    Gs,
     Azure,
 }
 
 impl Kind {
-    fn name(self) -> &'static str {
+    /// The script's name for it, which is also the URL scheme.
+    pub fn name(self) -> &'static str {
         match self {
             Kind::S3 => "s3",
+            Kind::Gs => "gs",
             Kind::Azure => "azure",
         }
     }
 }
 
-/// The bucket (S3) or container (Azure) every server starts with.
+/// The bucket (S3, GCS) or container (Azure) every server starts with.
 pub const BUCKET: &str = "walrs-test";
 
 pub struct Server {
@@ -107,11 +112,29 @@ impl Server {
 
     /// The repository URL for `prefix` in the server's bucket, parsed as production parses it.
     pub fn location(&self, prefix: &str) -> Location {
-        let scheme = match self.kind {
-            Kind::S3 => "s3",
-            Kind::Azure => "azure",
-        };
-        Location::parse(&format!("{scheme}://{BUCKET}/{prefix}")).unwrap()
+        Location::parse(&format!("{}://{BUCKET}/{prefix}", self.kind.name())).unwrap()
+    }
+
+    /// Start or stop moto's request recorder (`start-recording`, `stop-recording`).
+    pub fn moto_recorder(&self, action: &str) {
+        use std::io::{Read, Write};
+        assert_ne!(self.kind, Kind::Azure, "the recorder is moto's");
+        let mut conn = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            conn,
+            "POST /moto-api/recorder/{action} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        conn.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "moto's recorder did not {action}: {answer}");
+    }
+
+    /// The requests moto recorded (method, URL, headers), one JSON object each.
+    pub fn moto_recording(&self) -> Vec<serde_json::Value> {
+        let path = self.dir.path().join("moto-recording.jsonl");
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
     }
 
     /// The server's log so far, for failure messages.
