@@ -122,6 +122,41 @@ hwm_poll() {
   done
 }
 
+# The monitoring runs (tool walrs-watched): walrs archiving while one session runs the queries
+# of docs/postgres_exporter/queries.yaml once a second, each as often as its cache_seconds lets
+# postgres_exporter run it (the archiver's and the running backups' every second). The queries
+# go to $B/watch/<cache_seconds>-<name>.sql.
+write_watch_queries() {
+  rm -rf "$B/watch"; mkdir -p "$B/watch"
+  /usr/bin/python3 - "$HERE/../docs/postgres_exporter/queries.yaml" "$B/watch" <<'PY'
+import sys, yaml
+from pathlib import Path
+for name, q in yaml.safe_load(open(sys.argv[1])).items():
+    Path(sys.argv[2], f"{q.get('cache_seconds', 1)}-{name}.sql").write_text(q["query"].strip().rstrip(";") + ";\n")
+PY
+  chown -R postgres: "$B/watch"
+}
+
+# watch_start PORT: start polling in the background, in a process group of its own.
+watch_start() {
+  rm -f "$B/watch.out"
+  # The backlog's cluster has no walrs extension yet: the first poll creates it (a catalog
+  # write of a few kB of WAL, counted against the watched run).
+  setsid runuser -u postgres -- bash -c '{ echo "CREATE EXTENSION IF NOT EXISTS walrs;"; for ((n = 0; ; n++)); do
+      for f in "$1"/*.sql; do c=${f##*/}; c=${c%%-*}; (( n % c == 0 )) && cat "$f"; done
+      echo "\\echo polled"; sleep 1
+    done; } | "$2" -X -h "$3" -p "$4" -d postgres -Atq -v ON_ERROR_STOP=1 >"$5" 2>&1' \
+    _ "$B/watch" "$BIN/psql" "$SOCK" "$1" "$B/watch.out" &
+  WATCHER=$!
+}
+
+# watch_stop: end the polling; prints how many polls answered. A poll that failed ends the run.
+watch_stop() {
+  kill -0 "$WATCHER" 2>/dev/null || die "the monitoring queries stopped early: $(tail -n3 "$B/watch.out")"
+  kill -- -"$WATCHER"; wait "$WATCHER" 2>/dev/null || true
+  grep -c '^polled$' "$B/watch.out"
+}
+
 # ---------------------------------------------------------------------------------------------
 # Setup: directories, configuration, data sets
 
@@ -187,17 +222,17 @@ EOF
 }
 
 fresh_dirs() {
-  local d=("$B/walrs-repo" "$B/walrs-enc-repo" "$B/pgbr-repo" "$B/pgbr-spool" "$B/basic-archive" "$B/cp-archive")
+  local d=("$B/walrs-repo" "$B/walrs-enc-repo" "$B/walrs-watch-repo" "$B/pgbr-repo" "$B/pgbr-spool" "$B/basic-archive" "$B/cp-archive")
   rm -rf "${d[@]}"
   mkdir -p "${d[@]}" "$B/pgbr-log" "$B/pgbr-lock"
   chown -R postgres: "${d[@]}" "$B/pgbr-log" "$B/pgbr-lock"
 }
 
-# What each archiving mode sets: walrs | walrs-libsodium | pgbr | pgbr-async | basic | cp | fail.
+# What each archiving mode sets: walrs | walrs-libsodium | walrs-watched | pgbr | pgbr-async | basic | cp | fail.
 archiver_settings() { # STANZA MODE -> "library|command"
   local stanza=$1 mode=$2 lib='' cmd='/bin/false'
   case $mode in
-    walrs | walrs-libsodium) lib=walrs ;;
+    walrs | walrs-libsodium | walrs-watched) lib=walrs ;;
     pgbr) cmd="pgbackrest --config=$PGBR_CONF --stanza=$stanza archive-push %p" ;;
     pgbr-async) cmd="pgbackrest --config=$PGBR_CONF --stanza=$stanza --archive-async --process-max=2 archive-push %p" ;;
     basic) lib=basic_archive ;;
@@ -231,7 +266,13 @@ set_archiver() { # PORT STANZA MODE
 }
 
 # The repository and envdir walrs uses in a mode: the libsodium runs have their own.
-walrs_storage() { [ "$1" = walrs-libsodium ] && echo "file://$B/walrs-enc-repo" || echo "file://$B/walrs-repo"; }
+walrs_storage() {
+  case $1 in
+    walrs-libsodium) echo "file://$B/walrs-enc-repo" ;;
+    walrs-watched) echo "file://$B/walrs-watch-repo" ;;
+    *) echo "file://$B/walrs-repo" ;;
+  esac
+}
 walrs_env_dir() { [ "$1" = walrs-libsodium ] && echo "$KEYDIR" || echo ''; }
 
 # Set the archiving of a stopped cluster (it takes effect when it starts).
@@ -423,8 +464,9 @@ archive_backlog() { # ROUND
   local r=$1 mode
   say "round $r: archiving a backlog of $WAL_SEGMENTS segments"
   fresh_dirs
-  local modes=(walrs walrs-libsodium)
-  [ $((r % 2)) = 0 ] && modes=(walrs-libsodium walrs)
+  # The walrs modes run back to back, in an order that rotates from round to round.
+  local modes=(walrs walrs-libsodium walrs-watched)
+  modes=("${modes[@]:$(((r - 1) % 3))}" "${modes[@]:0:$(((r - 1) % 3))}")
   for mode in "${modes[@]}" pgbr-async pgbr basic cp; do
     stop "$WALC"; rm -rf "$WALC"; cp -a "$WALC.saved" "$WALC"
     if [[ $mode == pgbr* ]]; then
@@ -441,14 +483,17 @@ archive_backlog() { # ROUND
     settle
     c0=$(cpu_mark); t0=$(now)
     start "$WALC"
+    [ "$mode" = walrs-watched ] && watch_start "$WAL_PORT"
     hwm_poll "$WALC" "archiver" "$B/hwm.archiver" & local poll=$!
     wait_archived "$WALC" 1800
     t1=$(now)
     sleep 0.3 # one more poll of the archiver's VmHWM
     kill "$poll"; wait "$poll" 2>/dev/null || true
+    local polls=''
+    [ "$mode" = walrs-watched ] && polls=",\"polls\":$(watch_stop)"
     local tool=$mode
     case $mode in pgbr) tool=pgbackrest-sync ;; pgbr-async) tool=pgbackrest-async ;; basic) tool=basic_archive ;; esac
-    record archive "$tool" "$r" "$(elapsed "$t0" "$t1")" "$(cat "$B/hwm.archiver")" "\"segments\":$WAL_SEGMENTS,\"steal\":$(steal_since "$c0")"
+    record archive "$tool" "$r" "$(elapsed "$t0" "$t1")" "$(cat "$B/hwm.archiver")" "\"segments\":$WAL_SEGMENTS,\"steal\":$(steal_since "$c0")$polls"
     stop "$WALC"
   done
 }
@@ -485,8 +530,8 @@ tps() { # ROUND
   fresh_dirs; stanza_create bench
   stop "$SRC"
   # The order rotates from round to round, so no mode always runs first or last.
-  modes=(off walrs pgbr-async)
-  modes=("${modes[@]:$(((r - 1) % 3))}" "${modes[@]:0:$(((r - 1) % 3))}")
+  modes=(off walrs walrs-watched pgbr-async)
+  modes=("${modes[@]:$(((r - 1) % 4))}" "${modes[@]:0:$(((r - 1) % 4))}")
   for mode in "${modes[@]}"; do
     if [ "$mode" = off ]; then
       echo "archive_mode = off" >>"$SRC/postgresql.conf"
@@ -500,18 +545,21 @@ tps() { # ROUND
     sql "$PORT" "CHECKPOINT"
     local out tps txns c0 arch=0 a0=0 a1=0 steal busy
     # The archiver's own CPU time during the run (walrs compresses and writes in it).
-    [ "$mode" = walrs ] && arch=$(pgrep -P "$(head -n1 "$SRC/postmaster.pid")" -f 'postgres: archiver' | head -n1)
+    [[ $mode == walrs* ]] && arch=$(pgrep -P "$(head -n1 "$SRC/postmaster.pid")" -f 'postgres: archiver' | head -n1)
     [ "$arch" != 0 ] && a0=$(proc_cpu "$arch")
+    [ "$mode" = walrs-watched ] && watch_start "$PORT"
     c0=$(cpu_mark)
     out=$(as_pg "$BIN/pgbench" -h "$SOCK" -p "$PORT" -n -c 4 -j 2 -T "$TPS_SECONDS" postgres 2>&1)
     steal=$(steal_since "$c0") busy=$(busy_since "$c0")
+    local polls=''
+    [ "$mode" = walrs-watched ] && polls=",\"polls\":$(watch_stop)"
     [ "$arch" != 0 ] && a1=$(proc_cpu "$arch")
     tps=$(echo "$out" | grep -oE 'tps = [0-9.]+' | head -n1 | cut -d' ' -f3)
     txns=$(echo "$out" | grep -oE 'transactions actually processed: [0-9]+' | grep -oE '[0-9]+$')
     local tool=$mode
     case $mode in off) tool=archive_mode=off ;; pgbr-async) tool=pgbackrest-async ;; esac
     # .ready files left when pgbench ends: a backlog that grew during the run.
-    record tps "$tool" "$r" "$TPS_SECONDS" null "\"tps\":${tps:-0},\"ready_after\":$(ready_count "$SRC"),\"steal\":$steal,\"archiver_cpu_s\":$(python3 -c "print(round($a1 - $a0, 2))"),\"transactions\":${txns:-0},\"busy_cpu_s\":$busy"
+    record tps "$tool" "$r" "$TPS_SECONDS" null "\"tps\":${tps:-0},\"ready_after\":$(ready_count "$SRC"),\"steal\":$steal,\"archiver_cpu_s\":$(python3 -c "print(round($a1 - $a0, 2))"),\"transactions\":${txns:-0},\"busy_cpu_s\":$busy$polls"
     [ "$mode" = off ] || set_archiver "$PORT" bench fail
     stop "$SRC"
   done
@@ -526,6 +574,7 @@ trap cleanup EXIT
 say "walrs bench $TAG: scale $SCALE, $RANDOM_MB MB random, $ROUNDS rounds, in $B"
 build_dataset
 { wants archive || wants fetch; } && build_wal_backlog
+{ wants archive || wants tps; } && write_watch_queries
 
 for r in $(seq 1 "$ROUNDS"); do
   wants hw && hardware "$r"

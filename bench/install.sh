@@ -2,6 +2,7 @@
 # Install what `make bench` needs on Debian 12, as root. Idempotent: a second run takes seconds.
 #
 # - Debian packages: PostgreSQL 15 with contrib (basic_archive, pgbench), pgBackRest, lz4,
+#   python3-yaml (the monitoring runs read docs/postgres_exporter/queries.yaml),
 #   GNU time (peak RSS), python3-matplotlib (the chart), rsync (the private PostgreSQL copy).
 # - A release build of walrs (`cargo pgrx package`, never installed into the system PostgreSQL)
 #   and a private copy of PostgreSQL 15 under $BENCH_ROOT with walrs overlaid, so benchmarks
@@ -21,7 +22,7 @@ if [ "$(id -u)" != 0 ]; then
   exit 1
 fi
 
-packages=(postgresql-15 postgresql-contrib postgresql-server-dev-15 pgbackrest lz4 time python3-matplotlib rsync
+packages=(postgresql-15 postgresql-contrib postgresql-server-dev-15 pgbackrest lz4 time python3-matplotlib python3-yaml rsync
           libclang-dev clang pkg-config build-essential)
 missing=()
 for p in "${packages[@]}"; do

@@ -180,7 +180,8 @@ def main():
                  "met": got <= limit_kb}
             )
 
-    summary["encryption_cost"] = encryption_cost(rows)
+    summary["encryption_cost"] = paired_cost(rows, "walrs", "walrs-libsodium", OP_TITLES)
+    summary["monitoring_cost"] = paired_cost(rows, "walrs", "walrs-watched", ["archive", "tps"])
     md = markdown(summary, times, rss, tps_rows, steal)
     out = raw.with_suffix("")
     Path(f"{out}.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -189,24 +190,27 @@ def main():
     print(md)
 
 
-def encryption_cost(rows):
-    """What libsodium costs, per operation: walrs with a key against walrs without, run back to
-    back in each round. The ratio of each round's pair, then the median of those, so a round the
-    host slowed down counts against both sides rather than one."""
+def paired_cost(rows, base, variant, ops):
+    """What `variant` costs against `base`, per operation, the two run back to back in each
+    round: each round's ratio, then the median of those, so a round the host slowed down counts
+    against both sides rather than one. Seconds for timed operations, transactions per second
+    for "tps". `spread` is the base's own run-to-run noise: its slowest round over its fastest."""
     by_round = defaultdict(dict)
     for r in rows:
-        if r["op"] in OP_TITLES and r["tool"] in ("walrs", "walrs-libsodium"):
-            by_round[(r["op"], r["round"])][r["tool"]] = r["seconds"]
+        if r["op"] in ops and r["tool"] in (base, variant):
+            by_round[(r["op"], r["round"])][r["tool"]] = r["tps"] if r["op"] == "tps" else r["seconds"]
     out = {}
-    for op in OP_TITLES:
+    for op in ops:
         pairs = [v for (o, _), v in sorted(by_round.items()) if o == op and len(v) == 2]
         if not pairs:
             continue
-        ratios = [v["walrs-libsodium"] / v["walrs"] for v in pairs]
+        ratios = [v[variant] / v[base] for v in pairs]
+        bases = [v[base] for v in pairs]
         out[op] = {
-            "plain_seconds": statistics.median(v["walrs"] for v in pairs),
-            "libsodium_seconds": statistics.median(v["walrs-libsodium"] for v in pairs),
+            "base": statistics.median(bases),
+            "variant": statistics.median(v[variant] for v in pairs),
             "ratio": summarise(ratios),
+            "spread": max(bases) / min(bases) if min(bases) else None,
         }
     return out
 
@@ -359,8 +363,16 @@ def markdown(summary, times, rss, tps_rows, steal):
                   "| with ÷ without, median of rounds (min–max) |", "|---|---:|---:|---:|"]
         for op, c in summary["encryption_cost"].items():
             q = c["ratio"]
-            lines.append(f"| {OP_TITLES[op]} | {c['plain_seconds']:.2f} | {c['libsodium_seconds']:.2f} | "
+            lines.append(f"| {OP_TITLES[op]} | {c['base']:.2f} | {c['variant']:.2f} | "
                          f"{q['median']:.2f} ({q['min']:.2f}–{q['max']:.2f}) |")
+    if summary["monitoring_cost"]:
+        lines += ["", "| monitoring cost (exporter queries once a second) | walrs, median | walrs watched, median "
+                  "| watched ÷ not, median of rounds (min–max) | walrs alone, slowest ÷ fastest round |",
+                  "|---|---:|---:|---:|---:|"]
+        for op, c in summary["monitoring_cost"].items():
+            q, title = c["ratio"], "pgbench TPS" if op == "tps" else f"{OP_TITLES[op]}, s"
+            lines.append(f"| {title} | {c['base']:.2f} | {c['variant']:.2f} | {q['median']:.3f} "
+                         f"({q['min']:.3f}–{q['max']:.3f}) | {fmt(c['spread'])} |")
     if summary["targets"]:
         lines += ["", "| target | got | wanted | met | needs ≤ s | floor s, walrs lz4 | floor s, C lz4 "
                   "| got, adjusted for steal |",
