@@ -2,7 +2,8 @@
 //! nodes preload walrs, share one configuration and one `file://` repository): the backup waits
 //! for the primary to archive the segment it stops in, and restores to exactly the primary's
 //! data, with clean btree indexes. The restored server promotes although the backup holds the
-//! standby's `standby.signal`.
+//! standby's `standby.signal`. Without `archive_timeout` on an idle primary, a standby backup
+//! times out waiting for the segment it stops in, and the error says to set it.
 
 use std::time::{Duration, Instant};
 use walrs_pg_test::*;
@@ -40,6 +41,23 @@ fn a_backup_taken_on_a_standby_under_load_restores_the_primarys_data() {
     assert!(standby.server_log().contains(&format!("walrs: backup {name} started on this standby")));
     assert_eq!(standby.sql("SELECT pg_is_in_recovery()"), "t", "the backup leaves the standby a standby");
     assert!(repo.dir.join(format!("basebackups_005/{name}_backup_stop_sentinel.json")).exists());
+
+    // With the primary idle and no archive_timeout, nothing finishes the segment a standby
+    // backup stops in: it times out, says why, and leaves no sentinel.
+    pg.sql("ALTER SYSTEM SET archive_timeout = 0");
+    pg.reload();
+    standby.configure("walrs.backup_wal_timeout = '3s'");
+    standby.reload();
+    std::thread::sleep(Duration::from_secs(1));
+    pg.sql("CHECKPOINT");
+    let lsn = pg.sql("SELECT pg_current_wal_lsn()");
+    wait_for("the standby to replay the checkpoint", Duration::from_secs(30), || {
+        standby.sql(&format!("SELECT pg_last_wal_replay_lsn() >= '{lsn}'")) == "t"
+    });
+    let err = standby.try_sql("SELECT walrs_backup_push()").expect_err("the stop segment is never archived");
+    assert!(err.contains("where the backup stops, was not archived within 3 s"), "{err}");
+    assert!(err.contains("set archive_timeout on the primary"), "{err}");
+    assert_eq!(standby.sql("SELECT count(*) FROM walrs_backup_list()"), "1", "no sentinel for it");
 
     standby.stop();
     let dump = pg.archive_dump_and_stop();
