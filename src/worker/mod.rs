@@ -4,7 +4,7 @@ pub mod backup;
 pub mod result;
 pub mod scheduler;
 
-use pgrx::bgworkers::{BackgroundWorkerBuilder, BgWorkerStartTime};
+use pgrx::bgworkers::{BackgroundWorkerBuilder, BackgroundWorkerStatus, BgWorkerStartTime};
 use pgrx::pg_sys;
 use walrs_core::{Error, ErrorKind};
 
@@ -51,12 +51,15 @@ pub fn run_backup(permanent: bool) -> Result<String, Error> {
             Error::new(ErrorKind::Busy, "cannot start a background worker for the backup")
                 .with_hint("raise max_worker_processes, or wait for other background workers to finish")
         })?;
-    worker
-        .wait_for_startup()
-        .map_err(|s| Error::new(ErrorKind::LocalIo, format!("the backup worker did not start: {s:?}")))?;
-    worker
-        .wait_for_shutdown()
-        .map_err(|s| Error::new(ErrorKind::LocalIo, format!("lost track of the backup worker: {s:?}")))?;
+    match worker.wait_for_startup() {
+        Ok(_) => worker
+            .wait_for_shutdown()
+            .map_err(|s| Error::new(ErrorKind::LocalIo, format!("lost track of the backup worker: {s:?}")))?,
+        // A worker that fails at once (no repository) may be over before its start is seen:
+        // its result file says what happened, and its absence that it never ran.
+        Err(BackgroundWorkerStatus::Stopped) => {}
+        Err(s) => return Err(Error::new(ErrorKind::LocalIo, format!("the backup worker did not start: {s:?}"))),
+    }
     result::take(&request.result_key)
 }
 
