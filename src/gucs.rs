@@ -4,6 +4,7 @@
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::{pg_guard, pg_sys, PostgresGucEnum};
 use std::ffi::{c_char, c_void, CStr, CString};
+use walrs_core::backup::placement::BackupOn;
 use walrs_core::compress::Compression;
 use walrs_core::config::{storage_url, RepoConfig, StorageGiven};
 use walrs_core::env::Env;
@@ -23,11 +24,22 @@ pub enum CompressionSetting {
     None,
 }
 
+#[derive(PostgresGucEnum, Clone, Copy, PartialEq, Eq, Debug)]
+pub enum BackupOnSetting {
+    #[name = c"primary"]
+    Primary,
+    #[name = c"standby"]
+    Standby,
+    #[name = c"any"]
+    Any,
+}
+
 static STORAGE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static ENV_DIR: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 static COMPRESSION: GucSetting<CompressionSetting> = GucSetting::<CompressionSetting>::new(CompressionSetting::Lz4);
 static UPLOAD_CONCURRENCY: GucSetting<i32> = GucSetting::<i32>::new(4);
 static BACKUP_SCHEDULE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+static BACKUP_ON: GucSetting<BackupOnSetting> = GucSetting::<BackupOnSetting>::new(BackupOnSetting::Any);
 static BACKUP_DATABASE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"postgres"));
 static BACKUP_WAL_TIMEOUT: GucSetting<i32> = GucSetting::<i32>::new(300);
 static BACKUP_PARTITION_SIZE: GucSetting<i32> = GucSetting::<i32>::new(1024);
@@ -89,6 +101,14 @@ pub fn register() {
             None,
         );
     }
+    GucRegistry::define_enum_guc(
+        c"walrs.backup_on",
+        c"Where scheduled base backups run: primary, standby or any.",
+        c"Lets nodes that share one configuration take one scheduled backup between them. walrs_backup_push() always runs where it is called.",
+        &BACKUP_ON,
+        GucContext::Sighup,
+        GucFlags::default(),
+    );
     GucRegistry::define_string_guc(
         c"walrs.backup_database",
         c"Database the walrs background workers connect to.",
@@ -211,6 +231,14 @@ pub fn upload_concurrency() -> usize {
 
 pub fn backup_schedule() -> String {
     string_setting(&BACKUP_SCHEDULE)
+}
+
+pub fn backup_on() -> BackupOn {
+    match BACKUP_ON.get() {
+        BackupOnSetting::Primary => BackupOn::Primary,
+        BackupOnSetting::Standby => BackupOn::Standby,
+        BackupOnSetting::Any => BackupOn::Any,
+    }
 }
 
 pub fn backup_database() -> String {

@@ -251,6 +251,27 @@ impl Cluster {
         c
     }
 
+    /// A streaming hot standby of this (running) cluster in `work`/`dir_name` on `port`: a
+    /// `pg_basebackup -R` copy, so it keeps this cluster's postgresql.conf (archiving, walrs
+    /// settings) and differs only in its port. Not started.
+    pub fn streaming_standby(&self, work: &Workdir, dir_name: &str, port: u16) -> Cluster {
+        let data = work.path.join(dir_name);
+        run(as_postgres(self.bindir.join("pg_basebackup"))
+            .args(["-U", "postgres", "-h"])
+            .arg(&self.socket_dir)
+            .args(["-p", &self.port.to_string(), "-R", "-X", "stream", "--no-sync", "-c", "fast", "-D"])
+            .arg(&data));
+        let c = Cluster {
+            socket_dir: work.path.clone(),
+            port,
+            log: work.path.join(format!("{dir_name}.log")),
+            data,
+            bindir: self.bindir.clone(),
+        };
+        c.configure(&format!("port = {port}"));
+        c
+    }
+
     /// Append lines to postgresql.conf (later lines win).
     pub fn configure(&self, lines: &str) {
         use std::io::Write;

@@ -7,6 +7,12 @@
 //! 4. backup_label, metadata and the sentinel.
 //!
 //! If anything fails, no sentinel is written and the session's exit aborts the backup.
+//!
+//! On a hot standby the same steps work with what recovery allows: `pg_backup_start` there
+//! starts at the last restartpoint and writes nothing, `pg_backup_stop` ends at the standby's
+//! minimum recovery point, and the WAL is archived by the primary (or by the standby itself
+//! with `archive_mode = always`). PostgreSQL fails the stop if the standby was promoted during
+//! the backup; walrs also fails it (as WAL-G does) if the standby moved to another timeline.
 
 use crate::error::{from_caught, log_error};
 use crate::monitor::backup_progress::Reporter;
@@ -15,6 +21,7 @@ use pgrx::bgworkers::{BackgroundWorker, SignalWakeFlags};
 use pgrx::prelude::*;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
+use walrs_core::backup::placement::Role;
 use walrs_core::lsn::Lsn;
 use walrs_core::monitor::backup::Phase;
 use walrs_core::ops::backup_push::{
@@ -22,7 +29,7 @@ use walrs_core::ops::backup_push::{
 };
 use walrs_core::ops::wal_is_archived;
 use walrs_core::storage::Storage;
-use walrs_core::wal::SegmentPos;
+use walrs_core::wal::{SegmentPos, WalFileName};
 use walrs_core::{Error, ErrorKind};
 
 /// Entry point of the dynamic backup worker. `bgw_extra` holds its [`super::Request`].
@@ -79,7 +86,7 @@ fn take_backup(permanent: bool, progress: &Reporter) -> Result<String, Error> {
     take_backup_lock()?;
 
     let start_time = SystemTime::now();
-    let (lsn, timeline, segment_size, pg_version, system_identifier, data_dir, checksums) =
+    let (lsn, timeline, segment_size, pg_version, system_identifier, data_dir, checksums, in_recovery) =
         BackgroundWorker::transaction(|| {
             Spi::connect(|client| {
                 let row = client
@@ -87,7 +94,7 @@ fn take_backup(permanent: bool, progress: &Reporter) -> Result<String, Error> {
                         "SELECT b::text, (SELECT timeline_id FROM pg_control_checkpoint()), \
                      current_setting('wal_segment_size', false), current_setting('server_version_num')::int, \
                      (SELECT system_identifier FROM pg_control_system()), current_setting('data_directory'), \
-                     current_setting('data_checksums') = 'on' \
+                     current_setting('data_checksums') = 'on', pg_is_in_recovery() \
                      FROM pg_backup_start('walrs', true) AS b",
                         None,
                         &[],
@@ -102,13 +109,16 @@ fn take_backup(permanent: bool, progress: &Reporter) -> Result<String, Error> {
                     column::<i64>(&row, START_QUERY, 5, "system_identifier")?,
                     column::<String>(&row, START_QUERY, 6, "data_directory")?,
                     column::<bool>(&row, START_QUERY, 7, "data_checksums")?,
+                    column::<bool>(&row, START_QUERY, 8, "pg_is_in_recovery")?,
                 ))
             })
         })?;
     let start_lsn: Lsn = lsn.parse()?;
     let segment_size = parse_size(&segment_size)?;
     let name = backup_name(timeline as u32, start_lsn, segment_size)?;
-    log!("walrs: backup {name} started at {start_lsn}");
+    let role = Role::of(in_recovery);
+    let from = if role == Role::Standby { " on this standby" } else { "" };
+    log!("walrs: backup {name} started{from} at {start_lsn}");
     progress.set_name(&name.to_string());
 
     let req = BackupRequest {
@@ -125,7 +135,8 @@ fn take_backup(permanent: bool, progress: &Reporter) -> Result<String, Error> {
     let uploaded = runtime::block_on_interruptible(upload, || {
         progress.publish();
         still_wanted()
-    })??;
+    })?
+    .map_err(|e| standby_name_taken(e, role))?;
     for note in &uploaded.notes {
         log!("walrs: backup {name}: {note}");
     }
@@ -136,27 +147,50 @@ fn take_backup(permanent: bool, progress: &Reporter) -> Result<String, Error> {
         );
     }
 
-    let (stop_lsn, label, map, stop_segment) = BackgroundWorker::transaction(|| {
+    let (stop_lsn, label, map, stop_timeline) = BackgroundWorker::transaction(|| {
         Spi::connect(|client| {
+            // pg_walfile_name() is not allowed in recovery: the stop segment is worked out below.
             let row = client
-                .select(
-                    "SELECT lsn::text, labelfile, spcmapfile, pg_walfile_name(lsn) FROM pg_backup_stop(false)",
-                    None,
-                    &[],
-                )
+                .select("SELECT lsn::text, labelfile, spcmapfile FROM pg_backup_stop(false)", None, &[])
                 .map_err(|e| sql_error(STOP_QUERY, e))?
                 .first();
-            Ok::<_, Error>((
+            let stopped = (
                 column::<String>(&row, STOP_QUERY, 1, "lsn")?,
                 column::<String>(&row, STOP_QUERY, 2, "labelfile")?,
                 column::<String>(&row, STOP_QUERY, 3, "spcmapfile")?,
-                column::<String>(&row, STOP_QUERY, 4, "pg_walfile_name(lsn)")?,
-            ))
+            );
+            // A standby's stop point is its minimum recovery point, on the timeline recorded
+            // with it; read just after the stop, it is that timeline or a later one.
+            let stop_timeline = match role {
+                Role::Primary => timeline,
+                Role::Standby => {
+                    let what = "cannot read pg_control_recovery()";
+                    let row = client
+                        .select("SELECT min_recovery_end_timeline FROM pg_control_recovery()", None, &[])
+                        .map_err(|e| sql_error(what, e))?
+                        .first();
+                    column::<i32>(&row, what, 1, "min_recovery_end_timeline")?
+                }
+            };
+            Ok::<_, Error>((stopped.0, stopped.1, stopped.2, stop_timeline))
         })
     })?;
     let finish_lsn: Lsn = stop_lsn.parse()?;
+    let labelled = label_timeline(&label);
+    if stop_timeline != timeline || labelled != Some(timeline) {
+        let seen = labelled.map_or("none".to_string(), |t| t.to_string());
+        return Err(Error::new(
+            ErrorKind::WrongState,
+            format!(
+                "backup {name}: the timeline changed during the backup (named for timeline {timeline}, backup_label says {seen}, now {stop_timeline}); no sentinel was written"
+            ),
+        )
+        .with_hint("its upstream was promoted while the backup ran: take the backup again"));
+    }
+    let stop_segment = SegmentPos::of_end_lsn(timeline as u32, finish_lsn, segment_size)
+        .ok_or_else(|| sql_error("unexpected wal_segment_size", segment_size))?;
     progress.phase(Phase::WaitingForWal);
-    wait_for_wal(&storage, &name.to_string(), timeline as u32, start_lsn, &stop_segment, segment_size)?;
+    wait_for_wal(&storage, &name.to_string(), role, start_lsn, stop_segment, segment_size)?;
 
     let stopped = Stopped { finish_lsn, backup_label: label, tablespace_map: map, finish_time: SystemTime::now() };
     let facts = ServerFacts {
@@ -212,13 +246,13 @@ fn take_backup_lock() -> Result<(), Error> {
     let started = Instant::now();
     loop {
         let what = "cannot take the backup lock";
-        let locked = BackgroundWorker::transaction(|| Spi::get_one::<bool>(&take)).map_err(|e| sql_error(what, e))?;
+        let locked = BackgroundWorker::transaction(|| read_one::<bool>(&take)).map_err(|e| sql_error(what, e))?;
         if not_null(locked, what, "pg_try_advisory_lock")? {
             return Ok(());
         }
         let what = "cannot read pg_locks";
         let other_backup =
-            BackgroundWorker::transaction(|| Spi::get_one::<bool>(&backup_holds)).map_err(|e| sql_error(what, e))?;
+            BackgroundWorker::transaction(|| read_one::<bool>(&backup_holds)).map_err(|e| sql_error(what, e))?;
         if not_null(other_backup, what, "exists")? {
             return Err(Error::new(ErrorKind::Busy, "another walrs backup is running")
                 .with_hint("wait for it to finish; walrs takes one base backup at a time"));
@@ -235,6 +269,12 @@ fn take_backup_lock() -> Result<(), Error> {
         }
         still_wanted()?;
     }
+}
+
+/// The first column of a query's one row, run read-only: `Spi::get_one` marks the transaction
+/// as writing, which assigns a transaction id, and a hot standby refuses that.
+fn read_one<T: IntoDatum + FromDatum>(query: &str) -> Result<Option<T>, pgrx::spi::Error> {
+    Spi::connect(|client| client.select(query, Some(1), &[])?.first().get_one())
 }
 
 /// Set once this worker has been asked to stop; never cleared.
@@ -258,19 +298,17 @@ fn parse_size(shown: &str) -> Result<u64, Error> {
 fn wait_for_wal(
     storage: &Storage,
     backup: &str,
-    timeline: u32,
+    role: Role,
     start: Lsn,
-    stop_segment: &str,
+    stop_segment: SegmentPos,
     segment_size: u64,
 ) -> Result<(), Error> {
     let mut needed = vec![];
-    let mut segment = SegmentPos::of_lsn(timeline, start, segment_size)
+    let mut segment = SegmentPos::of_lsn(stop_segment.timeline, start, segment_size)
         .ok_or_else(|| sql_error("unexpected wal_segment_size", segment_size))?;
     loop {
-        let name = segment.file_name();
-        let reached_stop = name.as_str() >= stop_segment;
-        needed.push(name);
-        if reached_stop || needed.len() > 1_000_000 {
+        needed.push(segment.file_name());
+        if segment.log_seg() >= stop_segment.log_seg() || needed.len() > 1_000_000 {
             break;
         }
         match segment.next(segment_size) {
@@ -294,15 +332,7 @@ fn wait_for_wal(
         }
         still_wanted()?;
         if started.elapsed() >= timeout {
-            return Err(Error::new(
-                ErrorKind::Timeout,
-                format!(
-                    "backup {backup}: WAL segment {} was not archived within {} s, so the backup cannot be restored; no sentinel was written",
-                    missing[0],
-                    timeout.as_secs()
-                ),
-            )
-            .with_hint("check pg_stat_archiver and the server log for archiving failures; walrs.backup_wal_timeout sets the wait"));
+            return Err(wal_timeout(backup, role, &missing[0], stop_segment, timeout));
         }
         // False when SIGTERM arrived (and pgrx has cleared its flag in saying so).
         if !BackgroundWorker::wait_latch(Some(Duration::from_millis(500))) {
@@ -310,4 +340,37 @@ fn wait_for_wal(
         }
     }
     Ok(())
+}
+
+/// The WAL a backup needs was not archived in time. On a standby the last segment is the one
+/// the primary is still writing: nothing archives it before the primary switches to the next.
+fn wal_timeout(backup: &str, role: Role, missing: &WalFileName, stop: SegmentPos, timeout: Duration) -> Error {
+    let secs = timeout.as_secs();
+    let lost = "so the backup cannot be restored; no sentinel was written";
+    if role == Role::Standby && missing.as_str() == stop.file_name().as_str() {
+        return Error::new(
+            ErrorKind::Timeout,
+            format!("backup {backup}: WAL segment {missing}, where the backup stops, was not archived within {secs} s, {lost}"),
+        )
+        .with_hint("a standby backup stops in the segment the primary is writing, which is archived only when the primary finishes it: set archive_timeout on the primary (for example '60s') to bound that, or raise walrs.backup_wal_timeout; check the primary's pg_stat_archiver too");
+    }
+    Error::new(ErrorKind::Timeout, format!("backup {backup}: WAL segment {missing} was not archived within {secs} s, {lost}"))
+        .with_hint(match role {
+            Role::Primary => "check pg_stat_archiver and the server log for archiving failures; walrs.backup_wal_timeout sets the wait",
+            Role::Standby => "this backup's WAL is archived by the primary (or by this standby with archive_mode = always): check pg_stat_archiver and the log there; walrs.backup_wal_timeout sets the wait",
+        })
+}
+
+/// The timeline `START TIMELINE:` of a backup_label names.
+fn label_timeline(label: &str) -> Option<i32> {
+    label.lines().find_map(|l| l.strip_prefix("START TIMELINE:")).and_then(|t| t.trim().parse().ok())
+}
+
+/// A name already taken by a complete backup: on a standby the start point moves only when a
+/// checkpoint from the primary is replayed, so the hint about pg_switch_wal does not apply.
+fn standby_name_taken(e: Error, role: Role) -> Error {
+    if role != Role::Standby || e.kind != ErrorKind::Conflict {
+        return e;
+    }
+    e.with_hint("a backup on a standby starts at its last restartpoint, which moves on only when the standby replays a new checkpoint of the primary: run CHECKPOINT on the primary (or wait for its checkpoint_timeout) and try again")
 }

@@ -4,7 +4,7 @@ pub mod backup;
 pub mod result;
 pub mod scheduler;
 
-use pgrx::bgworkers::{BackgroundWorkerBuilder, BackgroundWorkerStatus};
+use pgrx::bgworkers::{BackgroundWorkerBuilder, BackgroundWorkerStatus, BgWorkerStartTime};
 use pgrx::pg_sys;
 use walrs_core::{Error, ErrorKind};
 
@@ -33,7 +33,6 @@ impl Request {
 
 /// Start a backup worker, wait for it, and return the backup's name or its error.
 pub fn run_backup(permanent: bool) -> Result<String, Error> {
-    refuse_during_recovery()?;
     // SAFETY: reading this process's PID.
     let me = unsafe { pg_sys::MyProcPid };
     let request = Request { result_key: result::new_key(me), permanent };
@@ -43,6 +42,9 @@ pub fn run_backup(permanent: bool) -> Result<String, Error> {
         .set_function("walrs_backup_worker_main")
         .set_extra(&request.extra())
         .enable_spi_access()
+        // After enable_spi_access, which would wait for the end of recovery: a hot standby
+        // takes base backups too, and the caller there would wait for ever.
+        .set_start_time(BgWorkerStartTime::ConsistentState)
         .set_notify_pid(me)
         .load_dynamic()
         .map_err(|_| {
@@ -53,26 +55,17 @@ pub fn run_backup(permanent: bool) -> Result<String, Error> {
         Ok(_) => worker
             .wait_for_shutdown()
             .map_err(|s| Error::new(ErrorKind::LocalIo, format!("lost track of the backup worker: {s:?}")))?,
-        // Already gone: a backup that fails at once (no repository, say) can start and end
-        // before this first look. Its result says how it went; a worker that never ran left
-        // none, and `take` says so.
+        // A worker that fails at once (no repository) may be over before its start is seen:
+        // its result file says what happened, and its absence that it never ran.
         Err(BackgroundWorkerStatus::Stopped) => {}
         Err(s) => return Err(Error::new(ErrorKind::LocalIo, format!("the backup worker did not start: {s:?}"))),
     }
     result::take(&request.result_key)
 }
 
-/// The backup worker uses SPI, so PostgreSQL starts it only once recovery has finished: on a
-/// standby the caller would wait for it for ever. Refuse at once instead, with what to do.
-fn refuse_during_recovery() -> Result<(), Error> {
+/// Whether this server is in recovery (a standby) right now.
+pub fn in_recovery() -> bool {
     // SAFETY: RecoveryInProgress reads a flag in shared memory, which every backend and
     // background worker has attached; it takes no lock and cannot raise an error.
-    if unsafe { pg_sys::RecoveryInProgress() } {
-        return Err(Error::new(
-            ErrorKind::WrongState,
-            "this server is a standby (in recovery): walrs takes base backups on the primary only",
-        )
-        .with_hint("run walrs_backup_push() on the primary; its backups restore standbys too"));
-    }
-    Ok(())
+    unsafe { pg_sys::RecoveryInProgress() }
 }

@@ -9,6 +9,7 @@ use crate::monitor::backup_progress::record_scheduled;
 use pgrx::bgworkers::{BackgroundWorker, BackgroundWorkerBuilder, BgWorkerStartTime, SignalWakeFlags};
 use pgrx::prelude::*;
 use std::time::Duration;
+use walrs_core::backup::placement::{scheduled_backup, Decision, Role};
 use walrs_core::chrono::Utc;
 use walrs_core::monitor::backup_status::ScheduledRun;
 use walrs_core::schedule::{DateTime, Local, Schedule};
@@ -16,14 +17,17 @@ use walrs_core::schedule::{DateTime, Local, Schedule};
 /// Longest sleep between checks, so clock changes are noticed.
 const MAX_SLEEP: Duration = Duration::from_secs(30);
 
-/// Called from _PG_init while preloading: PostgreSQL starts the scheduler after recovery.
+/// Called from _PG_init while preloading. PostgreSQL starts the scheduler once the server
+/// accepts connections, on a hot standby too: `walrs.backup_on` says which nodes take the
+/// scheduled backups, and a standby that is promoted keeps its scheduler.
 pub fn register() {
     BackgroundWorkerBuilder::new("walrs scheduler")
         .set_type("walrs scheduler")
         .set_library("walrs")
         .set_function("walrs_scheduler_main")
-        .set_start_time(BgWorkerStartTime::RecoveryFinished)
         .enable_spi_access()
+        // After enable_spi_access, which would set RecoveryFinished.
+        .set_start_time(BgWorkerStartTime::ConsistentState)
         .set_restart_time(Some(Duration::from_secs(10)))
         .load();
 }
@@ -91,7 +95,13 @@ pub extern "C-unwind" fn walrs_scheduler_main(_arg: pg_sys::Datum) {
             }
         }
         if next.is_some_and(|n| Local::now() >= n) {
-            log!("walrs: scheduled backup starting ('{}')", schedule.as_ref().map(Schedule::expr).unwrap_or(""));
+            let expr = schedule.as_ref().map(Schedule::expr).unwrap_or("");
+            if let Decision::Skip(why) = scheduled_backup(gucs::backup_on(), Role::of(super::in_recovery())) {
+                log!("walrs: scheduled backup skipped ('{expr}'): {why}");
+                next = next_due(&schedule);
+                continue;
+            }
+            log!("walrs: scheduled backup starting ('{expr}')");
             let outcome = super::run_backup(false);
             // For walrs_backup_status(): the name, or the message the WARNING below logs.
             let shown = outcome.as_ref().map(String::as_str).map_err(|e| e.message.as_str());

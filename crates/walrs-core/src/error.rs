@@ -41,7 +41,7 @@ pub enum ErrorKind {
     Busy,
     /// A wait PostgreSQL or walrs depends on did not finish in time.
     Timeout,
-    /// The server is not in the state the operation needs (a base backup asked of a standby).
+    /// The server is not in the state the operation needs (a standby that has not yet replayed a checkpoint to start a backup from).
     WrongState,
     /// Stopped on request: the process was terminated or the server is shutting down.
     Cancelled,

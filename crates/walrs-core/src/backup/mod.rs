@@ -4,6 +4,7 @@
 pub(crate) mod catalog;
 pub mod checksum;
 pub mod files_metadata;
+pub mod placement;
 mod sentinel;
 pub mod tarball;
 pub mod walk;

@@ -86,12 +86,18 @@ impl RecoverySettings {
 
     /// Write the signal file and append the settings to `postgresql.auto.conf` in `data_dir`.
     pub fn write(&self, data_dir: &Path) -> Result<()> {
-        let signal = match self.mode {
-            Mode::Recovery => "recovery.signal",
-            Mode::Standby => "standby.signal",
+        let (signal, other) = match self.mode {
+            Mode::Recovery => ("recovery.signal", "standby.signal"),
+            Mode::Standby => ("standby.signal", "recovery.signal"),
         };
         let auto = data_dir.join("postgresql.auto.conf");
         let write = || -> std::io::Result<()> {
+            // A backup taken on a standby holds its standby.signal, which would win over
+            // recovery.signal and keep the restored server in recovery for ever.
+            match std::fs::remove_file(data_dir.join(other)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
             std::fs::write(data_dir.join(signal), b"")?;
             let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&auto)?;
             f.write_all(format!("\n{}", self.conf_lines()).as_bytes())
@@ -250,6 +256,22 @@ mod tests {
         assert!(!dir.path().join("recovery.signal").exists());
         let auto = std::fs::read_to_string(dir.path().join("postgresql.auto.conf")).unwrap();
         assert!(auto.starts_with("# existing\n") && auto.contains("restore_command = 'x'"), "{auto}");
+    }
+
+    #[test]
+    fn the_signal_file_of_the_other_mode_is_removed() {
+        for (mode, wanted, unwanted) in [
+            (Mode::Recovery, "recovery.signal", "standby.signal"),
+            (Mode::Standby, "standby.signal", "recovery.signal"),
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            // As restored from a backup of a standby (or of a server in archive recovery).
+            std::fs::write(dir.path().join(unwanted), b"").unwrap();
+            let s = RecoverySettings { mode, target: Target::Latest, action: None, restore_command: "x".into() };
+            s.write(dir.path()).unwrap();
+            assert!(dir.path().join(wanted).exists(), "{mode:?}");
+            assert!(!dir.path().join(unwanted).exists(), "{mode:?}");
+        }
     }
 
     #[test]

@@ -54,6 +54,12 @@ impl SegmentPos {
         SegmentPos::from_number(timeline, lsn.0 / segment_size, segment_size)
     }
 
+    /// The segment holding the last byte before `end` (PostgreSQL's `pg_walfile_name` of an end
+    /// LSN): a backup that stops exactly at a segment boundary needs nothing of the next one.
+    pub fn of_end_lsn(timeline: u32, end: Lsn, segment_size: u64) -> Option<SegmentPos> {
+        SegmentPos::of_lsn(timeline, Lsn(end.0.saturating_sub(1)), segment_size)
+    }
+
     /// The segment numbered `number` from the start of the WAL; None past the end of the address
     /// space.
     pub fn from_number(timeline: u32, number: u64, segment_size: u64) -> Option<SegmentPos> {

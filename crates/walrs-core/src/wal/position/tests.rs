@@ -123,3 +123,14 @@ fn sizes_postgres_cannot_use_give_nothing() {
         assert_eq!(p.start_lsn(size), None, "{size}");
     }
 }
+
+#[test]
+fn the_segment_an_end_lsn_falls_in() {
+    let size = 16 * MIB;
+    // Inside a segment: that segment. At a boundary: the one before, as pg_walfile_name says.
+    assert_eq!(SegmentPos::of_end_lsn(1, Lsn(0x300_0100), size), Some(pos(1, 0, 3)));
+    assert_eq!(SegmentPos::of_end_lsn(1, Lsn(0x400_0000), size), Some(pos(1, 0, 3)));
+    assert_eq!(SegmentPos::of_end_lsn(2, Lsn(0x1_0000_0000), size), Some(pos(2, 0, 0xFF)));
+    assert_eq!(SegmentPos::of_end_lsn(1, Lsn(0), size), Some(pos(1, 0, 0)));
+    assert_eq!(SegmentPos::of_end_lsn(1, Lsn(0x400_0000), 3), None);
+}
