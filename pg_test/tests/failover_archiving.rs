@@ -17,20 +17,6 @@ use walrs_pg_test::*;
 /// The timeline a server writes now, as WAL file names spell it.
 const TIMELINE: &str = "SELECT substr(pg_walfile_name(pg_current_wal_lsn()), 1, 8)";
 
-/// A streaming standby of `primary` made with `pg_basebackup -R`, on `port`, with the
-/// primary's configuration (and `extra` after it).
-fn streaming_standby(primary: &Cluster, work: &Workdir, name: &str, port: u16, extra: &str) -> Cluster {
-    let dest = work.path.join(name);
-    run(as_postgres(pg_bindir().join("pg_basebackup"))
-        .args(["-U", "postgres", "-X", "stream", "-c", "fast", "-R", "-h"])
-        .arg(&primary.socket_dir)
-        .args(["-p", &primary.port.to_string(), "-D"])
-        .arg(&dest));
-    let standby = Cluster::adopt_on(work, name, port);
-    standby.configure(extra);
-    standby
-}
-
 #[test]
 #[cfg_attr(
     not(any(pg15, pg18)),
@@ -45,7 +31,7 @@ fn after_a_failover_the_archive_is_one_chain_and_restores_past_the_promotion() {
     primary.sql("CREATE EXTENSION walrs");
     primary.pgbench(&["-i", "-s", "2", "-q"]);
     let backup = primary.sql("SELECT walrs_backup_push()");
-    let standby = streaming_standby(&primary, &work, "standby", 5433, both);
+    let standby = primary.streaming_standby(&work, "standby", 5433);
     standby.start();
     wait_for("the standby to stream", Duration::from_secs(60), || {
         primary.sql("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'") == "1"
