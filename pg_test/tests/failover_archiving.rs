@@ -8,7 +8,8 @@
 //!   last segment as `.partial`, into the same repository.
 //! - `wal-verify` passes across the switch.
 //! - The timeline-1 backup, restored to a time after the promotion, follows the history file
-//!   and holds exactly what the new primary held then.
+//!   and holds exactly what the new primary held then; a backup the new primary takes restores
+//!   too.
 
 use std::process::Command;
 use std::time::Duration;
@@ -90,4 +91,16 @@ fn after_a_failover_the_archive_is_one_chain_and_restores_past_the_promotion() {
         "recovered into timeline 2, then promoted"
     );
     target.assert_restored(&restored);
+    restored.stop();
+
+    // A backup taken on the new primary restores too, to the end of its WAL.
+    let second = standby.sql("SELECT walrs_backup_push()");
+    assert!(second.starts_with("base_00000002"), "taken on timeline 2: {second}");
+    standby.sql("CREATE TABLE after_second_backup AS SELECT 1 AS x");
+    let last = standby.switch_wal();
+    standby.wait_archived(&last, Duration::from_secs(60));
+    let want = standby.sql("SELECT count(*) || ' ' || sum(abalance) FROM pgbench_accounts");
+    let again = restore_backup_and_promote(&work, &repo, &second, "restored-2", &["--recovery"]);
+    assert_eq!(again.sql("SELECT count(*) || ' ' || sum(abalance) FROM pgbench_accounts"), want);
+    assert_eq!(again.sql("SELECT count(*) FROM after_second_backup"), "1", "replayed to the end");
 }
