@@ -30,8 +30,7 @@ fn backup_name(name: &str) -> BackupName {
 /// start between this answer and the deletes (it fails as busy instead).
 fn backup_running() -> Option<bool> {
     let sql = format!("SELECT pg_try_advisory_xact_lock_shared({})", crate::worker::BACKUP_LOCK_KEY);
-    // Read-only (Spi::get_one would assign a transaction id, which a hot standby refuses).
-    Spi::connect(|c| c.select(&sql, Some(1), &[])?.first().get_one::<bool>()).ok().flatten().map(|locked| !locked)
+    crate::worker::read_one::<bool>(&sql).ok().flatten().map(|locked| !locked)
 }
 
 fn rows(

@@ -246,13 +246,14 @@ fn take_backup_lock() -> Result<(), Error> {
     let started = Instant::now();
     loop {
         let what = "cannot take the backup lock";
-        let locked = BackgroundWorker::transaction(|| read_one::<bool>(&take)).map_err(|e| sql_error(what, e))?;
+        let locked =
+            BackgroundWorker::transaction(|| super::read_one::<bool>(&take)).map_err(|e| sql_error(what, e))?;
         if not_null(locked, what, "pg_try_advisory_lock")? {
             return Ok(());
         }
         let what = "cannot read pg_locks";
         let other_backup =
-            BackgroundWorker::transaction(|| read_one::<bool>(&backup_holds)).map_err(|e| sql_error(what, e))?;
+            BackgroundWorker::transaction(|| super::read_one::<bool>(&backup_holds)).map_err(|e| sql_error(what, e))?;
         if not_null(other_backup, what, "exists")? {
             return Err(Error::new(ErrorKind::Busy, "another walrs backup is running")
                 .with_hint("wait for it to finish; walrs takes one base backup at a time"));
@@ -269,12 +270,6 @@ fn take_backup_lock() -> Result<(), Error> {
         }
         still_wanted()?;
     }
-}
-
-/// The first column of a query's one row, run read-only: `Spi::get_one` marks the transaction
-/// as writing, which assigns a transaction id, and a hot standby refuses that.
-fn read_one<T: IntoDatum + FromDatum>(query: &str) -> Result<Option<T>, pgrx::spi::Error> {
-    Spi::connect(|client| client.select(query, Some(1), &[])?.first().get_one())
 }
 
 /// Set once this worker has been asked to stop; never cleared.

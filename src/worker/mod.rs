@@ -69,3 +69,9 @@ pub fn in_recovery() -> bool {
     // background worker has attached; it takes no lock and cannot raise an error.
     unsafe { pg_sys::RecoveryInProgress() }
 }
+
+/// The first column of a query's one row, run read-only: `Spi::get_one` marks the transaction
+/// as writing, which assigns a transaction id, and a hot standby refuses that.
+pub(crate) fn read_one<T: pgrx::IntoDatum + pgrx::FromDatum>(query: &str) -> Result<Option<T>, pgrx::spi::Error> {
+    pgrx::Spi::connect(|client| client.select(query, Some(1), &[])?.first().get_one())
+}
